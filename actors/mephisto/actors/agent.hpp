@@ -1,0 +1,78 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "mephisto/actors/env.hpp"
+#include "mephisto/actors/messages.hpp"
+#include "mephisto/agent_body.hpp"
+#include "mephisto/context.hpp"
+#include "mephisto/offset_tracker.hpp"
+#include "mephisto/send_buffer.hpp"
+
+namespace mephisto {
+
+/// Where one agent partition runs: which agent, which partition, who to tell.
+struct agent_spec {
+  uint32_t agent = 0;                       ///< index in the topology
+  int32_t partition = 0;
+  int32_t slot = 0;                         ///< position among the agents of its topic
+  std::vector<std::pair<uint32_t, caf::actor>> shards;  ///< (table index, shard)
+  caf::actor progress_sink;                 ///< the group consumer: committable offsets
+};
+
+/// State of the actor that runs one agent on one partition.
+///
+/// Batches arrive from the partition's source in offset order and are processed one at a
+/// time: lease the declared tables' stores from their shards (one request per table per
+/// batch), run the user function over every event (sends staged in a reused buffer),
+/// stage changelog records for changed keys, produce everything (a full producer queue
+/// is retried 1 ms later, never waited for), give the stores back, return a credit to
+/// the source. The batch's offsets become committable when all its records are
+/// delivered (`offset_tracker`); the new committable offset goes to the group consumer.
+///
+/// Single-threaded by construction (one actor); the only other thread that touches its
+/// data is librdkafka's delivery report, through `delivery_batch` and a message.
+struct agent_state : event_reporter {
+  static inline const char* name = "mephisto.agent";
+
+  void decode_error(const context& ctx, std::string_view why) override;
+  void failure(const context& ctx, std::string_view what) override;
+  bool may_log();
+
+  env_ptr env;
+  agent_spec spec;
+  std::string where;                        ///< "agent a on topic [p]"
+  uint32_t topic = 0;
+  std::unique_ptr<agent_body> body;
+  std::unique_ptr<context> ctx;
+  send_buffer out;
+  std::deque<std::pair<kafka::batch_ptr, caf::actor>> pending;  ///< (batch, its source)
+  kafka::batch_ptr current;
+  caf::actor current_source;
+  std::vector<store_ptr> leases;            ///< per entry of spec.shards
+  size_t leases_missing = 0;
+  size_t produce_pos = 0;
+  kafka::delivery_batch* delivery = nullptr;
+  offset_tracker tracker;
+  bool draining = false;
+  caf::response_promise drain_promise;
+  agent_counters reported;                  ///< counters already added to the stats
+  std::chrono::steady_clock::time_point log_window{};
+  int logged_in_window = 0;
+  uint64_t suppressed = 0;
+};
+
+caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_spec spec);
+
+} // namespace mephisto

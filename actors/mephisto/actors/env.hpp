@@ -1,0 +1,42 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mephisto/kafka/producer.hpp"
+#include "mephisto/options.hpp"
+#include "mephisto/topology.hpp"
+
+namespace mephisto {
+
+/// Counters of a whole worker, updated once per batch by its agents (relaxed atomics) and
+/// read by anyone.
+struct worker_stats {
+  std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> decode_errors{0};
+  std::atomic<uint64_t> failures{0};
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> restored_records{0};
+  std::atomic<int64_t> assigned{0};      ///< topic partitions currently assigned
+  std::atomic<int64_t> rebalances{0};
+  std::atomic<int64_t> commits{0};
+};
+
+/// What every actor of one worker shares, read-only after start. The worker owns it (and
+/// the producer it points to) and outlives every actor.
+struct worker_env {
+  std::shared_ptr<const topology> topo;
+  worker_options opts;
+  std::string bootstrap;                 ///< librdkafka form: host:port,...
+  kafka::producer* producer = nullptr;
+  std::vector<int32_t> partitions;       ///< per topic index, as found on the broker
+  std::shared_ptr<worker_stats> stats;
+};
+
+using env_ptr = std::shared_ptr<const worker_env>;
+
+} // namespace mephisto

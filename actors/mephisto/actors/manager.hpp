@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "mephisto/actors/env.hpp"
+#include "mephisto/actors/messages.hpp"
+
+namespace mephisto {
+
+/// State of the worker's top supervisor, which turns rebalances into actors.
+///
+/// `assign` (from the group consumer's rebalance callback): per topic partition, the
+/// table shards its agents need (spawned once per table partition and shared, e.g. by two
+/// agents on co-partitioned topics) and a partition supervisor. `revoke`: drains those
+/// partitions, closes shards nobody uses any more and answers with the offsets to commit.
+/// Every child is linked: a failure it cannot handle stops the manager, which the worker
+/// turns into a clean shutdown with an error exit.
+struct manager_state {
+  static inline const char* name = "mephisto.manager";
+
+  struct shard_entry {
+    caf::actor shard;
+    int users = 0;
+  };
+
+  env_ptr env;
+  std::map<topic_partition, caf::actor> pipelines;
+  std::map<std::pair<uint32_t, int32_t>, shard_entry> shards;  ///< (table, partition)
+};
+
+caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env);
+
+} // namespace mephisto

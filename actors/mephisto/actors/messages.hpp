@@ -1,0 +1,101 @@
+#pragma once
+
+// Every CAF-0.17-specific spelling of Mephisto's messages lives here: the atoms and the
+// local-only payload types. A port to a newer CAF touches this header.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include <librdkafka/rdkafka.h>
+
+#include "mephisto/kafka/message_batch.hpp"
+#include "mephisto/store.hpp"
+
+namespace mephisto {
+
+// -- atoms ------------------------------------------------------------------------------
+
+using wake_atom = caf::atom_constant<caf::atom("wake")>;           ///< source: queue has data
+using batch_atom = caf::atom_constant<caf::atom("batch")>;         ///< source -> agent
+using credit_atom = caf::atom_constant<caf::atom("credit")>;       ///< agent -> source
+using lease_atom = caf::atom_constant<caf::atom("lease")>;         ///< agent -> shard
+using give_back_atom = caf::atom_constant<caf::atom("giveback")>;  ///< agent -> shard
+using ready_atom = caf::atom_constant<caf::atom("ready")>;         ///< shard recovered?
+using restored_atom = caf::atom_constant<caf::atom("restored")>;   ///< restorer -> shard
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;   ///< copy of a table
+using delivered_atom = caf::atom_constant<caf::atom("delivered")>; ///< producer -> agent
+using resume_atom = caf::atom_constant<caf::atom("resume")>;       ///< retry a full queue
+using drain_atom = caf::atom_constant<caf::atom("drain")>;         ///< finish in-flight work
+using halt_atom = caf::atom_constant<caf::atom("halt")>;           ///< stop reading / stop
+using progress_atom = caf::atom_constant<caf::atom("progress")>;   ///< agent -> consumer
+using assign_atom = caf::atom_constant<caf::atom("assign")>;       ///< consumer -> manager
+using revoke_atom = caf::atom_constant<caf::atom("revoke")>;       ///< consumer -> manager
+using close_atom = caf::atom_constant<caf::atom("close")>;         ///< manager -> shard
+using commit_atom = caf::atom_constant<caf::atom("commit")>;       ///< timer tick
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+
+// -- payloads ---------------------------------------------------------------------------
+
+/// A partition queue taken from the group consumer: a handle CAF may carry (CAF inspects
+/// the pointee of raw pointers, and `rd_kafka_queue_t` is incomplete).
+struct partition_queue {
+  rd_kafka_queue_t* queue = nullptr;
+};
+
+/// One assigned topic partition and its queue.
+struct assigned_partition {
+  uint32_t topic = 0;
+  int32_t partition = 0;
+  partition_queue queue;
+};
+using assignment = std::vector<assigned_partition>;
+
+/// A topic partition.
+struct topic_partition {
+  uint32_t topic = 0;
+  int32_t partition = 0;
+  friend bool operator<(const topic_partition& a, const topic_partition& b) {
+    return std::pair{a.topic, a.partition} < std::pair{b.topic, b.partition};
+  }
+  friend bool operator==(const topic_partition&, const topic_partition&) = default;
+};
+using topic_partitions = std::vector<topic_partition>;
+
+/// Where a partition ended when it was drained: the offset to commit (-1: nothing).
+struct final_offset {
+  topic_partition tp;
+  int64_t offset = -1;
+};
+using final_offsets = std::vector<final_offset>;
+
+using store_ptr = std::shared_ptr<store_base>;
+
+/// A table partition's content, encoded.
+using table_rows = std::vector<std::pair<std::string, std::string>>;
+
+/// Event counters of one agent partition, as sent to the worker's stats.
+struct counters_update {
+  uint64_t events = 0;
+  uint64_t decode_errors = 0;
+  uint64_t failures = 0;
+  uint64_t sent = 0;
+};
+
+} // namespace mephisto
+
+// Local-only payloads: never serialized (no remote peer sees them).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::kafka::batch_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::store_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::partition_queue)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::assignment)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::topic_partitions)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::final_offset)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::final_offsets)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::table_rows)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::counters_update)

@@ -1,0 +1,226 @@
+#include "mephisto/actors/group_consumer.hpp"
+
+#include <chrono>
+
+#include <caf/after.hpp>
+#include <caf/system_messages.hpp>
+
+#include "mephisto/error.hpp"
+#include "mephisto/log.hpp"
+
+namespace mephisto {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+int64_t min_progress(const std::vector<int64_t>& xs) {
+  int64_t result = -1;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (i == 0 || xs[i] < result)
+      result = xs[i];
+  return result;
+}
+
+std::string describe(const rd_kafka_topic_partition_list_t* parts) {
+  std::string out;
+  for (int i = 0; i < parts->cnt; ++i) {
+    if (!out.empty())
+      out += ' ';
+    out += parts->elems[i].topic;
+    out += '[' + std::to_string(parts->elems[i].partition) + ']';
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+int64_t topic_index(const topology& topo, const char* name) {
+  for (size_t i = 0; i < topo.topics.size(); ++i)
+    if (topo.topics[i].kafka_name == name)
+      return static_cast<int64_t>(i);
+  return -1;
+}
+
+/// Commits what the agents reported beyond the last commit; async unless `sync`.
+void commit_progress(group_consumer_data& d, bool sync) {
+  auto& topo = *d.env->topo;
+  auto list = rd_kafka_topic_partition_list_new(static_cast<int>(d.progress.size()));
+  for (auto& [tp, slots] : d.progress) {
+    auto offset = min_progress(slots);
+    auto& last = d.committed[tp];
+    if (offset >= 0 && offset > last) {
+      rd_kafka_topic_partition_list_add(list, topo.topics[tp.topic].kafka_name.c_str(),
+                                        tp.partition)
+        ->offset = offset;
+      last = offset;
+    }
+  }
+  if (list->cnt > 0) {
+    auto err = rd_kafka_commit(d.rk, list, sync ? 0 : 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      log().warn("commit of {} failed: {}", describe(list), rd_kafka_err2str(err));
+    else
+      d.env->stats->commits.fetch_add(1, std::memory_order_relaxed);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+void handle_progress(group_consumer_data& d, uint32_t topic, int32_t partition, int32_t slot,
+                     int64_t offset) {
+  auto i = d.progress.find({topic, partition});
+  if (i == d.progress.end() || slot < 0 || static_cast<size_t>(slot) >= i->second.size())
+    return; // a partition revoked meanwhile
+  auto& cur = i->second[slot];
+  if (offset > cur)
+    cur = offset;
+}
+
+/// Handles every message waiting in the mailbox without blocking.
+void drain_mailbox(caf::blocking_actor* self, group_consumer_data& d) {
+  for (bool more = true; more;) {
+    self->receive(
+      [&](progress_atom, uint32_t topic, int32_t partition, int32_t slot, int64_t offset) {
+        handle_progress(d, topic, partition, slot, offset);
+      },
+      [&](halt_atom) { d.stop_requested = true; },
+      [&](caf::down_msg& dm) {
+        if (dm.source == d.manager.address()) {
+          d.manager_down = true;
+          d.stop_requested = true;
+        }
+      },
+      caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  }
+}
+
+void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
+  auto& topo = *d.env->topo;
+  assignment todo;
+  for (int i = 0; i < parts->cnt; ++i) {
+    auto& e = parts->elems[i];
+    auto index = topic_index(topo, e.topic);
+    if (index < 0)
+      continue;
+    auto q = rd_kafka_queue_get_partition(d.rk, e.topic, e.partition);
+    rd_kafka_queue_forward(q, nullptr); // the source reads it; nothing reaches the group queue
+    todo.push_back({static_cast<uint32_t>(index), e.partition, partition_queue{q}});
+    auto n_agents = topo.agents_of(static_cast<size_t>(index)).size();
+    topic_partition tp{static_cast<uint32_t>(index), e.partition};
+    d.progress[tp].assign(n_agents, -1);
+    d.committed[tp] = -1;
+  }
+  bool ok = false;
+  if (!d.manager_down) {
+    d.self->request(d.manager, std::chrono::seconds(30), assign_atom::value, todo)
+      .receive([&](caf::ok_atom) { ok = true; },
+               [&](caf::error& err) {
+                 log().error("assign {} failed: {}", describe(parts), render(err));
+               });
+  }
+  if (!ok) {
+    for (auto& ap : todo)
+      rd_kafka_queue_destroy(ap.queue.queue);
+  }
+  log().info("assigned: {}", describe(parts));
+  d.env->stats->rebalances.fetch_add(1, std::memory_order_relaxed);
+  rd_kafka_assign(d.rk, parts);
+}
+
+void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
+  auto& topo = *d.env->topo;
+  topic_partitions tps;
+  for (int i = 0; i < parts->cnt; ++i) {
+    auto index = topic_index(topo, parts->elems[i].topic);
+    if (index >= 0)
+      tps.push_back({static_cast<uint32_t>(index), parts->elems[i].partition});
+  }
+  if (!d.manager_down && !tps.empty()) {
+    auto timeout = std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000);
+    d.self->request(d.manager, timeout, revoke_atom::value, tps)
+      .receive(
+        [&](final_offsets& fos) {
+          for (auto& fo : fos) {
+            auto i = d.progress.find(fo.tp);
+            if (i != d.progress.end() && fo.offset >= 0)
+              for (auto& slot : i->second)
+                slot = std::max(slot, fo.offset);
+          }
+        },
+        [&](caf::error& err) {
+          log().error("revoke {}: drain failed ({}); committing only what was confirmed",
+                      describe(parts), render(err));
+        });
+  }
+  // Progress messages sent before the drain answered are already in the mailbox.
+  drain_mailbox(d.self, d);
+  commit_progress(d, true);
+  for (auto& tp : tps) {
+    d.progress.erase(tp);
+    d.committed.erase(tp);
+  }
+  log().info("revoked: {}", describe(parts));
+  rd_kafka_assign(d.rk, nullptr);
+}
+
+} // namespace
+
+void group_rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto& d = *static_cast<group_consumer_data*>(opaque);
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+      on_assign(d, parts);
+      break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+      on_revoke(d, parts);
+      break;
+    default:
+      log().error("rebalance error: {}", rd_kafka_err2str(err));
+      rd_kafka_assign(d.rk, nullptr);
+  }
+}
+
+void group_commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
+                     rd_kafka_topic_partition_list_t* offsets, void*) {
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    log().warn("offset commit failed: {} ({})", rd_kafka_err2str(err), describe(offsets));
+}
+
+void group_consumer(caf::blocking_actor* self, std::shared_ptr<group_consumer_data> data) {
+  auto& d = *data;
+  d.self = self;
+  self->monitor(d.manager);
+  auto& topo = *d.env->topo;
+  auto subscription = rd_kafka_topic_partition_list_new(1);
+  for (auto t : topo.source_topics())
+    rd_kafka_topic_partition_list_add(subscription, topo.topics[t].kafka_name.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+  auto err = rd_kafka_subscribe(d.rk, subscription);
+  rd_kafka_topic_partition_list_destroy(subscription);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    log().error("subscribe failed: {}", rd_kafka_err2str(err));
+  auto interval = std::chrono::milliseconds(d.env->opts.commit_interval_ms);
+  auto next_commit = clock_type::now() + interval;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    d.stop_requested = true;
+  while (!d.stop_requested) {
+    drain_mailbox(self, d);
+    if (d.stop_requested)
+      break;
+    if (auto msg = rd_kafka_consumer_poll(d.rk, 50)) {
+      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        log().warn("consumer: {}", rd_kafka_message_errstr(msg));
+      rd_kafka_message_destroy(msg);
+    }
+    if (clock_type::now() >= next_commit) {
+      commit_progress(d, false);
+      next_commit = clock_type::now() + interval;
+    }
+  }
+  // Closing revokes every partition through the callback: drain, final commit.
+  rd_kafka_consumer_close(d.rk);
+  rd_kafka_destroy(d.rk);
+  d.rk = nullptr;
+  d.self = nullptr;
+}
+
+} // namespace mephisto

@@ -1,0 +1,144 @@
+#include "mephisto/actors/manager.hpp"
+
+#include <memory>
+#include <set>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+
+#include "mephisto/actors/partition_supervisor.hpp"
+#include "mephisto/actors/table_shard.hpp"
+#include "mephisto/error.hpp"
+#include "mephisto/log.hpp"
+
+namespace mephisto {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<manager_state>*;
+
+/// Tables used by the agents of `topic`.
+std::set<uint32_t> tables_of(const topology& topo, uint32_t topic) {
+  std::set<uint32_t> out;
+  for (auto a : topo.agents_of(topic))
+    for (auto t : topo.agents[a].tables)
+      out.insert(static_cast<uint32_t>(t));
+  return out;
+}
+
+void release_shards(self_ptr self, uint32_t topic, int32_t partition) {
+  auto& st = self->state;
+  for (auto t : tables_of(*st.env->topo, topic)) {
+    auto i = st.shards.find({t, partition});
+    if (i != st.shards.end() && --i->second.users == 0) {
+      self->send(i->second.shard, close_atom::value);
+      st.shards.erase(i);
+    }
+  }
+}
+
+} // namespace
+
+caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
+  self->state.env = std::move(env);
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason && msg.reason != caf::exit_reason::normal) {
+      log().error("a partition pipeline failed ({}); stopping the worker", render(msg.reason));
+      self->quit(msg.reason);
+    }
+  });
+  return {
+    [self](assign_atom, assignment& parts) {
+      auto& st = self->state;
+      auto sink = caf::actor_cast<caf::actor>(self->current_sender());
+      for (auto& ap : parts) {
+        pipeline_spec spec;
+        spec.topic = ap.topic;
+        spec.partition = ap.partition;
+        spec.queue = ap.queue;
+        spec.progress_sink = sink;
+        for (auto t : tables_of(*st.env->topo, ap.topic)) {
+          auto& entry = st.shards[{t, ap.partition}];
+          if (!entry.shard)
+            entry.shard = self->spawn<caf::linked>(table_shard, st.env, t, ap.partition, store_ptr{});
+          ++entry.users;
+          spec.shards.emplace_back(t, entry.shard);
+        }
+        topic_partition tp{ap.topic, ap.partition};
+        st.pipelines[tp] = self->spawn<caf::linked>(partition_supervisor, st.env,
+                                                    std::move(spec));
+      }
+      st.env->stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
+      return caf::ok_atom::value;
+    },
+    [self](revoke_atom, topic_partitions& tps) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      auto result = std::make_shared<final_offsets>();
+      auto missing = std::make_shared<size_t>(0);
+      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+      std::vector<std::pair<topic_partition, caf::actor>> todo;
+      for (auto& tp : tps) {
+        auto i = st.pipelines.find(tp);
+        if (i != st.pipelines.end()) {
+          todo.emplace_back(tp, i->second);
+          st.pipelines.erase(i);
+        }
+      }
+      st.env->stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
+      if (todo.empty()) {
+        rp.deliver(final_offsets{});
+        return;
+      }
+      *missing = todo.size();
+      for (auto& [tp, pipeline] : todo) {
+        auto done = [self, rp, result, missing, tp = tp]() mutable {
+          release_shards(self, tp.topic, tp.partition);
+          if (--*missing == 0)
+            rp.deliver(std::move(*result));
+        };
+        self->request(pipeline, timeout, drain_atom::value)
+          .then(
+            [result, done](final_offset& fo) mutable {
+              result->push_back(fo);
+              done();
+            },
+            [self, done, tp = tp](caf::error& err) mutable {
+              auto& topo = *self->state.env->topo;
+              log().error("{} [{}] did not drain ({}); its offsets stay uncommitted",
+                          topo.topics[tp.topic].kafka_name, tp.partition, render(err));
+              done();
+            });
+      }
+    },
+    [self](halt_atom) { self->quit(); },
+    [self](snapshot_atom, uint32_t table) {
+      // Copies of every local partition of `table`, merged.
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      auto rows = std::make_shared<table_rows>();
+      auto missing = std::make_shared<size_t>(0);
+      std::vector<caf::actor> targets;
+      for (auto& [key, entry] : st.shards)
+        if (key.first == table)
+          targets.push_back(entry.shard);
+      if (targets.empty()) {
+        rp.deliver(table_rows{});
+        return;
+      }
+      *missing = targets.size();
+      for (auto& shard : targets) {
+        self->request(shard, std::chrono::seconds(30), snapshot_atom::value)
+          .then(
+            [rp, rows, missing](table_rows& part) mutable {
+              rows->insert(rows->end(), part.begin(), part.end());
+              if (--*missing == 0)
+                rp.deliver(std::move(*rows));
+            },
+            [rp](caf::error& err) mutable { rp.deliver(err); });
+      }
+    },
+  };
+}
+
+} // namespace mephisto

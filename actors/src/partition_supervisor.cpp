@@ -1,0 +1,136 @@
+#include "mephisto/actors/partition_supervisor.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+
+#include "mephisto/actors/agent.hpp"
+#include "mephisto/actors/source.hpp"
+#include "mephisto/error.hpp"
+#include "mephisto/log.hpp"
+
+namespace mephisto {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<partition_supervisor_state>*;
+
+void start(self_ptr self) {
+  auto& st = self->state;
+  auto& topo = *st.env->topo;
+  auto agent_indexes = topo.agents_of(st.spec.topic);
+  for (size_t slot = 0; slot < agent_indexes.size(); ++slot) {
+    agent_spec as;
+    as.agent = static_cast<uint32_t>(agent_indexes[slot]);
+    as.partition = st.spec.partition;
+    as.slot = static_cast<int32_t>(slot);
+    as.progress_sink = st.spec.progress_sink;
+    for (auto table : topo.agents[as.agent].tables)
+      for (auto& [t, shard] : st.spec.shards)
+        if (t == table)
+          as.shards.emplace_back(t, shard);
+    st.agents.push_back(self->spawn<caf::linked>(agent, st.env, std::move(as)));
+  }
+  auto& opts = st.env->opts;
+  st.source = self->spawn<caf::linked>(source, st.where, st.queue, st.agents, opts.batch_size,
+                                       opts.batches_in_flight);
+  st.queue.queue = nullptr; // the source owns it now
+  st.started = true;
+  log().debug("{} started with {} agents", st.where, st.agents.size());
+}
+
+void finish_drain(self_ptr self) {
+  auto& st = self->state;
+  st.drain_promise.deliver(
+    final_offset{topic_partition{st.spec.topic, st.spec.partition}, st.drained_offset});
+  self->quit();
+}
+
+void drain_agents(self_ptr self) {
+  auto& st = self->state;
+  st.drains_missing = st.agents.size();
+  if (st.drains_missing == 0) {
+    finish_drain(self);
+    return;
+  }
+  auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+  bool first = true;
+  for (auto& a : st.agents) {
+    self->request(a, timeout, drain_atom::value)
+      .then(
+        [self, first](int64_t offset) {
+          auto& st = self->state;
+          // Every agent of a topic saw the same batches; commit the smallest.
+          if (first || offset < st.drained_offset)
+            st.drained_offset = offset;
+          if (--st.drains_missing == 0)
+            finish_drain(self);
+        },
+        [self](caf::error& err) {
+          auto& st = self->state;
+          log().error("{}: an agent did not drain: {}", st.where, render(err));
+          st.drain_promise.deliver(err);
+          self->quit(err);
+        });
+    first = false;
+  }
+}
+
+} // namespace
+
+caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_state>* self,
+                                   env_ptr env, pipeline_spec spec) {
+  auto& st = self->state;
+  st.where = env->topo->topics[spec.topic].kafka_name + " [" + std::to_string(spec.partition)
+             + "]";
+  st.queue = spec.queue;
+  spec.queue.queue = nullptr;
+  st.env = std::move(env);
+  st.spec = std::move(spec);
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason && msg.reason != caf::exit_reason::normal) {
+      log().error("{}: a child failed: {}", self->state.where, render(msg.reason));
+      self->quit(msg.reason);
+    }
+  });
+  st.waiting_for_shards = st.spec.shards.size();
+  if (st.waiting_for_shards == 0) {
+    start(self);
+  } else {
+    for (auto& [table, shard] : st.spec.shards) {
+      self->request(shard, caf::infinite, ready_atom::value)
+        .then(
+          [self](caf::ok_atom) {
+            auto& st = self->state;
+            if (--st.waiting_for_shards == 0 && !st.draining)
+              start(self);
+          },
+          [self](caf::error& err) {
+            if (self->state.draining)
+              return;
+            log().error("{}: a table did not recover: {}", self->state.where, render(err));
+            self->quit(err);
+          });
+    }
+  }
+  return {
+    [self](drain_atom) {
+      auto& st = self->state;
+      st.draining = true;
+      st.drain_promise = self->make_response_promise();
+      if (!st.started) {
+        finish_drain(self); // nothing was read
+        return;
+      }
+      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+      self->request(st.source, timeout, halt_atom::value)
+        .then([self](caf::ok_atom) { drain_agents(self); },
+              [self](caf::error& err) {
+                log().error("{}: source did not stop: {}", self->state.where, render(err));
+                self->state.drain_promise.deliver(err);
+                self->quit(err);
+              });
+    },
+  };
+}
+
+} // namespace mephisto

@@ -1,0 +1,131 @@
+#include "mephisto/actors/table_shard.hpp"
+
+#include <caf/blocking_actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "mephisto/error.hpp"
+#include "mephisto/kafka/changelog_restore.hpp"
+#include "mephisto/log.hpp"
+
+namespace mephisto {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<table_shard_state>*;
+
+/// Serves waiting snapshots and the next waiting lease, in that order.
+void serve(self_ptr self) {
+  auto& st = self->state;
+  if (!st.active || st.lent)
+    return;
+  while (!st.snapshot_waiters.empty()) {
+    table_rows rows;
+    st.store->snapshot(rows);
+    st.snapshot_waiters.front().deliver(std::move(rows));
+    st.snapshot_waiters.pop_front();
+  }
+  if (!st.lease_waiters.empty()) {
+    st.lent = true;
+    st.lease_waiters.front().deliver(st.store);
+    st.lease_waiters.pop_front();
+  }
+}
+
+void fail_all(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto* q : {&st.ready_waiters, &st.lease_waiters, &st.snapshot_waiters}) {
+    for (auto& rp : *q)
+      rp.deliver(err);
+    q->clear();
+  }
+}
+
+/// Rebuilds `store` from the changelog on a thread of its own (it blocks on Kafka) and
+/// hands it back to the shard in a message.
+void spawn_restorer(self_ptr self, kafka::restore_job job, store_ptr store) {
+  auto cancel = self->state.cancel;
+  caf::actor shard{self};
+  self->spawn([job, store, cancel, shard](caf::blocking_actor* restorer) mutable {
+    job.cancel = cancel.get();
+    auto res = kafka::restore_changelog(job, *store);
+    if (res)
+      restorer->send(shard, restored_atom::value, store, res->records, res->seconds);
+    else
+      restorer->send(shard, restored_atom::value, res.error());
+  });
+}
+
+} // namespace
+
+caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr env,
+                          uint32_t table, int32_t partition, store_ptr restored) {
+  auto& st = self->state;
+  auto& def = env->topo->tables[table];
+  st.table = table;
+  st.partition = partition;
+  st.where = "table " + def.name + " [" + std::to_string(partition) + "]";
+  st.cancel = std::make_shared<std::atomic<bool>>(false);
+  kafka::restore_job job;
+  job.bootstrap = env->bootstrap;
+  job.changelog = def.changelog;
+  job.partition = partition;
+  job.table = def.name;
+  job.stall_timeout = std::chrono::milliseconds(env->opts.recovery_stall_timeout_ms);
+  st.env = std::move(env);
+  if (restored) {
+    st.store = std::move(restored);
+    st.active = true;
+  } else {
+    spawn_restorer(self, job, def.make_store());
+  }
+  return {
+    [self](restored_atom, store_ptr& store, uint64_t records, double seconds) {
+      auto& st = self->state;
+      st.store = std::move(store);
+      st.active = true;
+      st.env->stats->restored_records.fetch_add(records, std::memory_order_relaxed);
+      log().info("{} recovered: {} changelog records, {} keys in {:.3f} s", st.where, records,
+                 st.store->size(), seconds);
+      for (auto& rp : st.ready_waiters)
+        rp.deliver(caf::ok_atom::value);
+      st.ready_waiters.clear();
+      serve(self);
+    },
+    [self](restored_atom, caf::error& err) {
+      auto& st = self->state;
+      log().error("{}: recovery failed: {}", st.where, render(err));
+      st.failure = err;
+      fail_all(self, err);
+      self->quit(err);
+    },
+    [self](ready_atom) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (st.active)
+        rp.deliver(caf::ok_atom::value);
+      else
+        st.ready_waiters.push_back(std::move(rp));
+    },
+    [self](lease_atom) {
+      self->state.lease_waiters.push_back(self->make_response_promise());
+      serve(self);
+    },
+    [self](give_back_atom, store_ptr&) {
+      self->state.lent = false;
+      serve(self);
+    },
+    [self](snapshot_atom) {
+      self->state.snapshot_waiters.push_back(self->make_response_promise());
+      serve(self);
+    },
+    [self](close_atom) {
+      auto& st = self->state;
+      st.cancel->store(true);
+      fail_all(self, make_error(errc::recovery_failed, st.where + " closed"));
+      self->quit();
+    },
+  };
+}
+
+} // namespace mephisto

@@ -1,0 +1,283 @@
+#include "mephisto/worker.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "mephisto/actors/env.hpp"
+#include "mephisto/actors/group_consumer.hpp"
+#include "mephisto/actors/manager.hpp"
+#include "mephisto/kafka/admin.hpp"
+#include "mephisto/kafka/embedded_broker.hpp"
+#include "mephisto/kafka/producer.hpp"
+#include "mephisto/log.hpp"
+
+namespace mephisto {
+
+struct worker::impl {
+  std::shared_ptr<const topology> topo;
+  worker_options opts;
+  std::shared_ptr<worker_stats> stats = std::make_shared<worker_stats>();
+  std::unique_ptr<kafka::embedded_broker> embedded;
+  kafka::producer producer;
+  std::string bootstrap;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor manager;
+  caf::actor consumer;
+  std::shared_ptr<group_consumer_data> group;
+  bool started = false;
+  bool finished = false;
+  caf::error failure;
+
+  caf::error check_options();
+  caf::error connect();
+  caf::error prepare_topics(std::vector<int32_t>& partitions);
+  caf::error start_consumer(env_ptr env);
+  void shutdown();
+};
+
+caf::error worker::impl::check_options() {
+  auto bad = [](std::string what) { return make_error(errc::bad_config, std::move(what)); };
+  if (opts.store != "memory://")
+    return bad("store '" + opts.store + "': only memory:// is supported so far");
+  if (opts.topic_partitions < 1)
+    return bad("topic_partitions must be at least 1");
+  if (opts.batch_size < 1 || opts.batches_in_flight < 1)
+    return bad("batch_size and batches_in_flight must be at least 1");
+  if (opts.commit_interval_ms < 1 || opts.startup_timeout_ms < 1
+      || opts.recovery_stall_timeout_ms < 1 || opts.drain_timeout_ms < 1)
+    return bad("intervals and timeouts must be positive");
+  if (opts.threads < 0)
+    return bad("threads must be 0 (one per core) or more");
+  if (topo->agents.empty())
+    return bad("the app declares no agent");
+  return caf::none;
+}
+
+caf::error worker::impl::connect() {
+  if (opts.broker == "embedded") {
+    embedded = std::make_unique<kafka::embedded_broker>();
+    if (auto err = embedded->start())
+      return err;
+    for (auto& t : topo->topics) {
+      auto n = t.partitions > 0 ? t.partitions : opts.topic_partitions;
+      if (auto err = embedded->create_topic(t.kafka_name, n))
+        return err;
+    }
+    for (auto& t : topo->tables) {
+      auto n = t.partitions > 0 ? t.partitions : opts.topic_partitions;
+      if (auto err = embedded->create_topic(t.changelog, n))
+        return err;
+    }
+    bootstrap = embedded->bootstrap();
+    log().info("embedded Kafka broker (librdkafka mock) listening: --broker {}",
+               embedded->url());
+    if (!opts.bootstrap_file.empty()) {
+      auto tmp = opts.bootstrap_file + ".tmp";
+      std::ofstream{tmp} << embedded->url() << '\n';
+      std::rename(tmp.c_str(), opts.bootstrap_file.c_str());
+    }
+    return caf::none;
+  }
+  auto bs = kafka::parse_broker_url(opts.broker);
+  if (!bs)
+    return bs.error();
+  bootstrap = *bs;
+  return caf::none;
+}
+
+caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
+  std::vector<kafka::topic_spec> specs;
+  for (auto& t : topo->topics)
+    specs.push_back({t.kafka_name,
+                     t.partitions > 0 ? t.partitions
+                                      : (t.internal ? opts.topic_partitions : 0),
+                     t.internal, false});
+  for (auto& t : topo->tables)
+    specs.push_back({t.changelog, t.partitions > 0 ? t.partitions : opts.topic_partitions,
+                     true, true});
+  auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
+  if (auto err = kafka::ensure_topics(producer.handle(), specs, timeout))
+    return err;
+  partitions.clear();
+  for (size_t i = 0; i < topo->topics.size(); ++i)
+    partitions.push_back(specs[i].partitions);
+  // Co-partitioning: table partition p serves events of partition p.
+  for (auto& a : topo->agents) {
+    for (auto t : a.tables) {
+      auto table_parts = specs[topo->topics.size() + t].partitions;
+      if (table_parts != partitions[a.topic])
+        return make_error(errc::topic_mismatch,
+                          "agent " + a.name + " uses table " + topo->tables[t].name + " ("
+                            + std::to_string(table_parts) + " partitions) on topic "
+                            + topo->topics[a.topic].kafka_name + " ("
+                            + std::to_string(partitions[a.topic])
+                            + " partitions): they must be co-partitioned");
+    }
+  }
+  return caf::none;
+}
+
+caf::error worker::impl::start_consumer(env_ptr env) {
+  group = std::make_shared<group_consumer_data>();
+  group->env = env;
+  group->manager = manager;
+  auto conf = kafka::make_conf({
+    {"bootstrap.servers", bootstrap},
+    {"group.id", topo->app_id},
+    {"client.id", topo->app_id + "-consumer"},
+    {"partition.assignment.strategy", "range"},
+    {"enable.auto.commit", "false"},
+    {"enable.auto.offset.store", "false"},
+    {"auto.offset.reset", "earliest"},
+    {"enable.partition.eof", "false"},
+    {"isolation.level", "read_committed"},
+    {"session.timeout.ms", "10000"},
+    {"heartbeat.interval.ms", "1000"},
+    {"fetch.wait.max.ms", "100"},
+    {"queued.max.messages.kbytes", "16384"},
+  });
+  if (!conf)
+    return conf.error();
+  rd_kafka_conf_set_rebalance_cb(conf->get(), group_rebalance_cb);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), group_commit_cb);
+  rd_kafka_conf_set_opaque(conf->get(), group.get());
+  auto rk = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk)
+    return rk.error();
+  group->rk = rk->release();
+  rd_kafka_poll_set_consumer(group->rk);
+  consumer = sys->spawn(group_consumer, group);
+  return caf::none;
+}
+
+worker::worker(std::shared_ptr<const topology> topo, worker_options opts)
+  : impl_(std::make_unique<impl>()) {
+  impl_->topo = std::move(topo);
+  impl_->opts = std::move(opts);
+}
+
+worker::~worker() {
+  if (impl_->started && !impl_->finished) {
+    stop();
+    wait();
+  }
+  impl_->shutdown();
+}
+
+void worker::impl::shutdown() {
+  manager = nullptr;
+  consumer = nullptr;
+  sys.reset(); // waits for every actor
+  producer.stop(10000);
+  embedded.reset();
+}
+
+caf::error worker::start() {
+  auto& d = *impl_;
+  if (!set_log_level(d.opts.log_level))
+    return make_error(errc::bad_config, "log_level '" + d.opts.log_level + "' is unknown");
+  if (auto err = d.check_options())
+    return err;
+  if (auto err = d.connect())
+    return err;
+  if (auto err = d.producer.start(d.bootstrap, d.topo->producer_topics(),
+                                  {{"linger.ms", std::to_string(d.opts.linger_ms)}}))
+    return err;
+  std::vector<int32_t> partitions;
+  if (auto err = d.prepare_topics(partitions))
+    return err;
+  auto env = std::make_shared<worker_env>();
+  env->topo = d.topo;
+  env->opts = d.opts;
+  env->bootstrap = d.bootstrap;
+  env->producer = &d.producer;
+  env->partitions = partitions;
+  env->stats = d.stats;
+  d.cfg = std::make_unique<caf::actor_system_config>();
+  auto threads = d.opts.threads > 0 ? d.opts.threads
+                                    : static_cast<int>(std::thread::hardware_concurrency());
+  d.cfg->set("scheduler.max-threads", std::max(1, threads));
+  d.sys = std::make_unique<caf::actor_system>(*d.cfg);
+  d.manager = d.sys->spawn(manager, env_ptr{env});
+  if (auto err = d.start_consumer(env)) {
+    caf::anon_send_exit(d.manager, caf::exit_reason::kill);
+    return err;
+  }
+  d.started = true;
+  log().info("worker {} started: broker {}, {} agents, {} tables", d.topo->app_id,
+             d.bootstrap, d.topo->agents.size(), d.topo->tables.size());
+  return caf::none;
+}
+
+void worker::stop() {
+  if (impl_->consumer)
+    caf::anon_send(impl_->consumer, halt_atom::value);
+}
+
+caf::error worker::wait() {
+  auto& d = *impl_;
+  if (!d.started || d.finished)
+    return d.failure;
+  {
+    caf::scoped_actor self{*d.sys};
+    self->monitor(d.consumer);
+    self->monitor(d.manager);
+    bool consumer_done = false;
+    while (!consumer_done) {
+      self->receive([&](caf::down_msg& dm) {
+        if (dm.source == d.consumer.address()) {
+          consumer_done = true;
+        } else if (dm.source == d.manager.address()) {
+          if (dm.reason && dm.reason != caf::exit_reason::normal && !d.failure)
+            d.failure = dm.reason;
+          caf::anon_send(d.consumer, halt_atom::value);
+        }
+      });
+    }
+    caf::anon_send(d.manager, halt_atom::value);
+  }
+  d.finished = true;
+  d.shutdown();
+  auto& s = *d.stats;
+  log().info("worker {} stopped{}: {} events, {} undecodable, {} failed, {} sent, {} commits",
+             d.topo->app_id, d.failure ? " (" + render(d.failure) + ")" : std::string{},
+             s.events.load(), s.decode_errors.load(), s.failures.load(), s.sent.load(),
+             s.commits.load());
+  return d.failure;
+}
+
+const std::string& worker::bootstrap() const {
+  return impl_->bootstrap;
+}
+
+const worker_stats& worker::stats() const {
+  return *impl_->stats;
+}
+
+expected<std::vector<std::pair<std::string, std::string>>>
+worker::table_snapshot(const std::string& table, std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  uint32_t index = 0;
+  for (; index < d.topo->tables.size(); ++index)
+    if (d.topo->tables[index].name == table)
+      break;
+  if (index == d.topo->tables.size())
+    return make_error(errc::bad_config, "no table named " + table);
+  if (!d.sys || d.finished)
+    return make_error(errc::bad_config, "the worker is not running");
+  caf::scoped_actor self{*d.sys};
+  expected<table_rows> result{table_rows{}};
+  self->request(d.manager, timeout, snapshot_atom::value, index)
+    .receive([&](table_rows& rows) { result = std::move(rows); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace mephisto

@@ -1,0 +1,126 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "mephisto/send_buffer.hpp"
+#include "mephisto/store.hpp"
+#include "mephisto/table.hpp"
+#include "mephisto/topic.hpp"
+
+namespace mephisto {
+
+/// Counts what happened to the events of one agent partition. Owned by the agent actor.
+struct agent_counters {
+  uint64_t events = 0;         ///< events handed to the user function
+  uint64_t decode_errors = 0;  ///< events skipped because the codec rejected them
+  uint64_t failures = 0;       ///< events whose user function threw
+  uint64_t sent = 0;           ///< records sent by the user function
+};
+
+/// What a user function gets with each event: where the event came from, `send` to
+/// topics, and `ctx[table]` for the tables the agent declared.
+///
+/// Owned by one agent actor and reused for every event; never shared between threads.
+/// Sends are staged in the agent's `send_buffer` and produced when the batch is done;
+/// table access goes straight to the store the shard lent for this batch.
+class context {
+public:
+  context(std::string agent, std::string topic, int32_t partition, size_t tables)
+    : agent_(std::move(agent)), topic_(std::move(topic)), partition_(partition),
+      leased_(tables, nullptr) {
+  }
+
+  // -- where the current event came from --------------------------------------------
+
+  const std::string& agent_name() const noexcept { return agent_; }
+
+  const std::string& topic_name() const noexcept { return topic_; }
+
+  int32_t partition() const noexcept { return partition_; }
+
+  int64_t offset() const noexcept { return offset_; }
+
+  /// The event's raw key bytes (empty for a null key).
+  std::string_view raw_key() const noexcept { return key_; }
+
+  /// Milliseconds since the epoch as stamped by the producer or broker, -1 if unknown.
+  int64_t timestamp() const noexcept { return timestamp_; }
+
+  // -- output -------------------------------------------------------------------------
+
+  /// Sends `value` with key `key` to `to`; the Java-compatible murmur2 partitioner picks
+  /// the partition from the key, so equal keys land where Kafka Streams and Java clients
+  /// put them.
+  template <class K, class V>
+  void send(const topic<K, V>& to, const std::type_identity_t<K>& key,
+            const std::type_identity_t<V>& value) {
+    out_->add<K, V>(to.index(), send_buffer::any_partition, &key, &value);
+    ++counters_.sent;
+  }
+
+  /// Sends `value` without a key (a random partition).
+  template <class K, class V>
+  void send(const topic<K, V>& to, const std::type_identity_t<V>& value) {
+    out_->add<K, V>(to.index(), send_buffer::any_partition, static_cast<const K*>(nullptr),
+                    &value);
+    ++counters_.sent;
+  }
+
+  /// Sends to an explicit partition.
+  template <class K, class V>
+  void send_to_partition(const topic<K, V>& to, int32_t partition,
+                         const std::type_identity_t<K>& key,
+                         const std::type_identity_t<V>& value) {
+    out_->add<K, V>(to.index(), partition, &key, &value);
+    ++counters_.sent;
+  }
+
+  // -- tables -------------------------------------------------------------------------
+
+  /// The partition of table `t` that belongs to this event's partition. The agent must
+  /// list `t` in `agent_options::tables`; otherwise this throws `std::logic_error`.
+  template <class K, class V>
+  table_view<K, V> operator[](const table<K, V>& t) {
+    auto* s = t.index() < leased_.size() ? leased_[t.index()] : nullptr;
+    if (s == nullptr)
+      throw_undeclared(t.name());
+    return table_view<K, V>{static_cast<memory_store<K, V>*>(s)};
+  }
+
+  // -- for the runtime ----------------------------------------------------------------
+
+  /// Starts a batch that stages its output in `out`.
+  void begin_batch(send_buffer* out) noexcept { out_ = out; }
+
+  void begin_event(int64_t offset, std::string_view key, int64_t timestamp) noexcept {
+    offset_ = offset;
+    key_ = key;
+    timestamp_ = timestamp;
+  }
+
+  void lend(size_t table, store_base* store) noexcept { leased_[table] = store; }
+
+  send_buffer& output() noexcept { return *out_; }
+
+  agent_counters& counters() noexcept { return counters_; }
+
+private:
+  [[noreturn]] void throw_undeclared(const std::string& table) const;
+
+  std::string agent_;
+  std::string topic_;
+  int32_t partition_;
+  int64_t offset_ = -1;
+  int64_t timestamp_ = -1;
+  std::string_view key_;
+  send_buffer* out_ = nullptr;
+  std::vector<store_base*> leased_;
+  agent_counters counters_;
+};
+
+} // namespace mephisto

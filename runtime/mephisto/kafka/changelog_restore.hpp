@@ -1,0 +1,38 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "mephisto/error.hpp"
+#include "mephisto/kafka/config.hpp"
+#include "mephisto/store.hpp"
+
+namespace mephisto::kafka {
+
+/// One table partition to rebuild from its changelog.
+struct restore_job {
+  std::string bootstrap;
+  std::string changelog;         ///< topic name
+  int32_t partition = 0;
+  std::string table;             ///< for messages
+  std::chrono::milliseconds stall_timeout{30000};
+  const std::atomic<bool>* cancel = nullptr;  ///< set by the shard to give up early
+};
+
+/// What a restore did.
+struct restore_stats {
+  uint64_t records = 0;
+  int64_t high_watermark = 0;
+  double seconds = 0;
+};
+
+/// Reads the changelog partition from the beginning to its high watermark into `store`
+/// with its own, manually assigned consumer (`read_committed`). Blocks: run it on a thread
+/// of its own, never on a CAF worker. Never waits forever: a restore that makes no progress
+/// for `stall_timeout` (the high watermark is re-read first) fails with
+/// `errc::recovery_failed`, as does a record the table's codecs cannot decode.
+expected<restore_stats> restore_changelog(const restore_job& job, store_base& store);
+
+} // namespace mephisto::kafka

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "mephisto/error.hpp"
+#include "mephisto/kafka/config.hpp"
+
+namespace mephisto::kafka {
+
+/// librdkafka's mock cluster, started in this process: a real Kafka-protocol server on
+/// loopback that kcat, other processes and our own clients reach through `bootstrap()`.
+///
+/// Limits (see DESIGN.md): no compaction, no CreateTopics (use `create_topic`), no
+/// transactional isolation, only a few MiB kept per partition, slow rebalances. Good for
+/// the demo and functional tests, not for volume.
+///
+/// Owned by whoever starts it; the cluster runs on librdkafka's own threads. `create_topic`
+/// may be called from any thread.
+class embedded_broker {
+public:
+  embedded_broker() = default;
+  embedded_broker(const embedded_broker&) = delete;
+  embedded_broker& operator=(const embedded_broker&) = delete;
+  ~embedded_broker();
+
+  /// Starts a cluster of `brokers` brokers.
+  caf::error start(int brokers = 1);
+
+  /// Creates `name` with `partitions` partitions (replication factor 1).
+  caf::error create_topic(const std::string& name, int32_t partitions);
+
+  /// "127.0.0.1:port[,...]" as librdkafka wants it.
+  const std::string& bootstrap() const noexcept { return bootstrap_; }
+
+  /// "kafka://127.0.0.1:port" as Mephisto's `--broker` wants it.
+  std::string url() const { return "kafka://" + bootstrap_; }
+
+private:
+  handle_ptr handle_;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::string bootstrap_;
+};
+
+} // namespace mephisto::kafka

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <librdkafka/rdkafka.h>
+
+#include "mephisto/error.hpp"
+#include "mephisto/kafka/config.hpp"
+#include "mephisto/kafka/delivery.hpp"
+
+namespace mephisto::kafka {
+
+/// The worker's one librdkafka producer: idempotent, Java-compatible `murmur2_random`
+/// partitioner, topic handles made once at start.
+///
+/// Owned by the worker. `send` is thread-safe and never blocks (librdkafka's queue is
+/// bounded: a full queue is reported, and the caller retries later). A dedicated poll
+/// thread serves delivery reports, which release the records' `delivery_batch`.
+class producer {
+public:
+  producer() = default;
+  producer(const producer&) = delete;
+  producer& operator=(const producer&) = delete;
+  ~producer();
+
+  /// Connects to `bootstrap` and prepares handles for `topics` (index = position).
+  caf::error start(const std::string& bootstrap, const std::vector<std::string>& topics,
+                   const settings& extra);
+
+  /// Enqueues one record. `partition < 0`: the partitioner chooses from the key (random
+  /// when `key == nullptr`). Returns RD_KAFKA_RESP_ERR__QUEUE_FULL when the caller has to
+  /// back off; any other error is final for this record. `batch` is released on delivery.
+  rd_kafka_resp_err_t send(uint32_t topic, int32_t partition, const void* key,
+                           size_t key_size, const void* value, size_t value_size,
+                           delivery_batch* batch) noexcept;
+
+  /// Waits up to `timeout_ms` for every queued record to be delivered. Returns false on
+  /// timeout. For shutdown, never for the hot path.
+  bool flush(int timeout_ms);
+
+  /// Stops the poll thread and destroys the handle (after a flush).
+  void stop(int flush_timeout_ms = 10000);
+
+  rd_kafka_t* handle() const noexcept { return rk_.get(); }
+
+  /// Records that failed for good since start.
+  uint64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
+
+private:
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
+
+  handle_ptr rk_;
+  std::vector<rd_kafka_topic_t*> topics_;
+  std::thread poller_;
+  std::atomic<bool> running_{false};
+  std::atomic<uint64_t> failed_{0};
+};
+
+} // namespace mephisto::kafka

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mephisto {
+
+/// Everything a worker can be told, with its default. The same keys are accepted in a
+/// config file (`--config FILE`, `key = value`), as environment variables
+/// (`MEPHISTO_<KEY>`, upper case) and as flags (`--key value`); flags win over the
+/// environment, which wins over the file. config/mephisto.toml lists them all.
+struct worker_options {
+  /// Kafka to use: `kafka://host:port[,host:port...]`, or `embedded` for an in-process
+  /// mock cluster (demo and tests only).
+  std::string broker = "kafka://localhost:9092";
+  /// App id: consumer group, prefix of internal topics. Empty: the app's name.
+  std::string id;
+  /// Table storage. Only `memory://` so far.
+  std::string store = "memory://";
+  /// Partitions of internal topics and tables that do not say otherwise (and of every
+  /// topic the embedded broker creates).
+  int32_t topic_partitions = 8;
+  /// How often processed offsets are committed.
+  int32_t commit_interval_ms = 1000;
+  /// Most records a source hands to its agents in one message.
+  int32_t batch_size = 1000;
+  /// Batches a source may have in flight to each agent (credit-based flow control).
+  int32_t batches_in_flight = 4;
+  /// CAF scheduler threads; 0: one per core.
+  int32_t threads = 0;
+  /// How long start-up may take to reach the broker and check topics.
+  int32_t startup_timeout_ms = 15000;
+  /// A table recovery that makes no progress for this long fails with an error.
+  int32_t recovery_stall_timeout_ms = 30000;
+  /// How long a revoke may wait for a partition to drain and commit.
+  int32_t drain_timeout_ms = 60000;
+  /// Producer `linger.ms`.
+  int32_t linger_ms = 5;
+  /// trace, debug, info, warn, error or off.
+  std::string log_level = "info";
+  /// Embedded broker only: write `kafka://host:port` here once it is up.
+  std::string bootstrap_file;
+};
+
+} // namespace mephisto

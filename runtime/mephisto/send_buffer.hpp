@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mephisto/codec.hpp"
+
+namespace mephisto {
+
+/// The records an agent produces while it processes one batch: keys and values encoded
+/// back to back into one byte arena, plus a descriptor per record.
+///
+/// Owned by one agent actor and reused for every batch, so a warm buffer allocates
+/// nothing per event. Not thread-safe (it never leaves its agent).
+class send_buffer {
+public:
+  /// Partition value that lets the producer's partitioner choose (murmur2_random).
+  static constexpr int32_t any_partition = -1;
+
+  struct record {
+    uint32_t topic;      ///< index into the producer's topic handles
+    int32_t partition;   ///< `any_partition` or an explicit partition
+    uint32_t key_offset;
+    uint32_t key_size;
+    uint32_t value_offset;
+    uint32_t value_size;
+    bool has_key;
+    bool has_value;      ///< false: a tombstone (delete) record
+  };
+
+  /// Appends a record with an encoded key (may be null) and value (may be null).
+  template <class K, class V>
+  void add(uint32_t topic, int32_t partition, const K* key, const V* value) {
+    record r{topic, partition, 0, 0, 0, 0, key != nullptr, value != nullptr};
+    r.key_offset = static_cast<uint32_t>(arena_.size());
+    if (key != nullptr)
+      codec<K>::encode(*key, arena_);
+    r.key_size = static_cast<uint32_t>(arena_.size() - r.key_offset);
+    r.value_offset = static_cast<uint32_t>(arena_.size());
+    if (value != nullptr)
+      codec<V>::encode(*value, arena_);
+    r.value_size = static_cast<uint32_t>(arena_.size() - r.value_offset);
+    records_.push_back(r);
+  }
+
+  size_t size() const noexcept { return records_.size(); }
+
+  bool empty() const noexcept { return records_.empty(); }
+
+  const record& operator[](size_t i) const noexcept { return records_[i]; }
+
+  std::string_view key(const record& r) const noexcept {
+    return {arena_.data() + r.key_offset, r.key_size};
+  }
+
+  std::string_view value(const record& r) const noexcept {
+    return {arena_.data() + r.value_offset, r.value_size};
+  }
+
+  /// A position to roll back to, e.g. when a user function throws halfway.
+  struct mark {
+    size_t records;
+    size_t bytes;
+  };
+
+  mark position() const noexcept { return {records_.size(), arena_.size()}; }
+
+  void rollback(mark m) {
+    records_.resize(m.records);
+    arena_.resize(m.bytes);
+  }
+
+  /// Forgets all records, keeps the capacity.
+  void clear() noexcept {
+    records_.clear();
+    arena_.clear();
+  }
+
+private:
+  std::string arena_;
+  std::vector<record> records_;
+};
+
+} // namespace mephisto

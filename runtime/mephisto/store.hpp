@@ -1,0 +1,134 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "mephisto/codec.hpp"
+#include "mephisto/send_buffer.hpp"
+
+namespace mephisto {
+
+/// The state of one table partition (a shard), behind a type-erased interface so that
+/// actors can own and lend it without knowing the key and value types.
+///
+/// A store is owned by its table-shard actor. It is touched by exactly one thread at a
+/// time: the changelog restorer while recovering, then the shard, or the agent that holds
+/// the shard's lease for one batch. Handing the store over is always a CAF message, which
+/// orders the accesses; the store itself has no locks.
+class store_base {
+public:
+  virtual ~store_base();
+
+  /// Applies one changelog record while recovering; `value == nullopt` deletes the key.
+  /// Returns false with a reason when the record cannot be decoded.
+  virtual bool restore(std::string_view key, std::optional<std::string_view> value,
+                       std::string& why) = 0;
+
+  /// Appends a changelog record for every key changed since the last call (tombstones
+  /// for deleted keys) to `out` for topic `changelog` and partition `partition`, then
+  /// forgets the changes.
+  virtual void take_changes(send_buffer& out, uint32_t changelog, int32_t partition) = 0;
+
+  /// Number of keys.
+  virtual size_t size() const = 0;
+
+  /// Appends every (key, value) pair, encoded with the table's codecs.
+  virtual void snapshot(std::vector<std::pair<std::string, std::string>>& out) const = 0;
+};
+
+/// A store in a hash map. Changed keys are remembered (not their history): a batch that
+/// increments a key 1000 times writes one changelog record with the final value, which is
+/// what a compacted changelog keeps anyway.
+template <class K, class V>
+class memory_store final : public store_base {
+public:
+  struct entry {
+    V value{};
+    bool dirty = false;
+  };
+
+  using map_type = std::unordered_map<K, entry>;
+
+  /// Returns the value for `key`, inserting `V{}` when absent, and marks it changed.
+  V& at(const K& key) {
+    auto [it, added] = map_.try_emplace(key);
+    if (!it->second.dirty) {
+      it->second.dirty = true;
+      dirty_.push_back(&*it);
+    }
+    return it->second.value;
+  }
+
+  /// Returns the value for `key` or null, without marking anything.
+  const V* find(const K& key) const {
+    auto it = map_.find(key);
+    return it != map_.end() ? &it->second.value : nullptr;
+  }
+
+  /// Removes `key`; the changelog gets a tombstone.
+  bool erase(const K& key) {
+    auto it = map_.find(key);
+    if (it == map_.end())
+      return false;
+    if (it->second.dirty)
+      std::erase(dirty_, &*it);
+    deleted_.push_back(key);
+    map_.erase(it);
+    return true;
+  }
+
+  bool restore(std::string_view key, std::optional<std::string_view> value,
+               std::string& why) override {
+    if (!codec<K>::decode(key, key_buf_, why)) {
+      why = "key: " + why;
+      return false;
+    }
+    if (!value) {
+      map_.erase(key_buf_);
+      return true;
+    }
+    V v{};
+    if (!codec<V>::decode(*value, v, why)) {
+      why = "value: " + why;
+      return false;
+    }
+    map_.insert_or_assign(key_buf_, entry{std::move(v), false});
+    return true;
+  }
+
+  void take_changes(send_buffer& out, uint32_t changelog, int32_t partition) override {
+    for (auto* kv : dirty_) {
+      out.add<K, V>(changelog, partition, &kv->first, &kv->second.value);
+      kv->second.dirty = false;
+    }
+    dirty_.clear();
+    for (auto& key : deleted_)
+      out.add<K, V>(changelog, partition, &key, nullptr);
+    deleted_.clear();
+  }
+
+  size_t size() const override { return map_.size(); }
+
+  void snapshot(std::vector<std::pair<std::string, std::string>>& out) const override {
+    for (auto& [key, e] : map_) {
+      std::string k;
+      std::string v;
+      codec<K>::encode(key, k);
+      codec<V>::encode(e.value, v);
+      out.emplace_back(std::move(k), std::move(v));
+    }
+  }
+
+private:
+  map_type map_;
+  std::vector<typename map_type::value_type*> dirty_;
+  std::vector<K> deleted_;
+  K key_buf_{};
+};
+
+} // namespace mephisto

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mephisto {
+
+class store_base;
+class agent_body;
+
+/// What an app declares, without types: the runtime's view of the user's topics, tables
+/// and agents. Built by `app` on the main thread before any actor starts, then shared
+/// read-only (`std::shared_ptr<const topology>`) by every actor of a worker.
+struct topology {
+  struct topic_def {
+    std::string name;        ///< as declared, e.g. "colors_topic"
+    std::string kafka_name;  ///< on the broker, e.g. "colors-colors_topic" when internal
+    int32_t partitions = 0;  ///< 0: the worker's `topic_partitions` (internal) or as found
+    bool internal = false;   ///< created by the app, named `<app-id>-<name>`
+  };
+
+  struct table_def {
+    std::string name;
+    std::string changelog;   ///< `<app-id>-<name>-changelog`
+    int32_t partitions = 0;  ///< 0: the worker's `topic_partitions`
+    std::function<std::shared_ptr<store_base>()> make_store;
+  };
+
+  struct agent_def {
+    std::string name;
+    size_t topic = 0;             ///< index into `topics`
+    std::vector<size_t> tables;   ///< indexes into `tables`: the ones it may use
+    std::function<std::unique_ptr<agent_body>()> make_body;
+  };
+
+  std::string app_id;
+  std::vector<topic_def> topics;
+  std::vector<table_def> tables;
+  std::vector<agent_def> agents;
+
+  /// Kafka topics the producer writes: every topic, then every changelog. The index of
+  /// table `t`'s changelog is `topics.size() + t`.
+  std::vector<std::string> producer_topics() const;
+
+  uint32_t changelog_index(size_t table) const {
+    return static_cast<uint32_t>(topics.size() + table);
+  }
+
+  /// Indexes of the agents that consume topic `topic`.
+  std::vector<size_t> agents_of(size_t topic) const;
+
+  /// Indexes of the topics some agent consumes (the group subscription).
+  std::vector<size_t> source_topics() const;
+
+  /// Rewrites the Kafka names for app id `id` (the `--id` option overrides the app name).
+  void rename(const std::string& id);
+};
+
+} // namespace mephisto

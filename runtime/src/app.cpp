@@ -1,0 +1,313 @@
+#include "mephisto/app.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "mephisto/kafka/admin.hpp"
+#include "mephisto/kafka/config.hpp"
+#include "mephisto/kafka/embedded_broker.hpp"
+#include "mephisto/log.hpp"
+#include "mephisto/worker.hpp"
+
+extern char** environ;
+
+namespace mephisto {
+
+app::app(std::string name) : topo_(std::make_shared<topology>()) {
+  topo_->app_id = std::move(name);
+}
+
+uint32_t app::add_topic(const std::string& name, const topic_options& opts) {
+  for (auto& t : topo_->topics)
+    if (t.name == name)
+      throw std::invalid_argument("topic " + name + " declared twice");
+  topology::topic_def def;
+  def.name = name;
+  def.partitions = opts.partitions;
+  def.internal = opts.internal;
+  def.kafka_name = opts.internal ? topo_->app_id + "-" + name : name;
+  topo_->topics.push_back(std::move(def));
+  return static_cast<uint32_t>(topo_->topics.size() - 1);
+}
+
+uint32_t app::add_table(const std::string& name, const table_options& opts,
+                        std::function<std::shared_ptr<store_base>()> make_store) {
+  for (auto& t : topo_->tables)
+    if (t.name == name)
+      throw std::invalid_argument("table " + name + " declared twice");
+  topology::table_def def;
+  def.name = name;
+  def.partitions = opts.partitions;
+  def.changelog = topo_->app_id + "-" + name + "-changelog";
+  def.make_store = std::move(make_store);
+  topo_->tables.push_back(std::move(def));
+  return static_cast<uint32_t>(topo_->tables.size() - 1);
+}
+
+void app::add_agent(std::string name, uint32_t topic, agent_options opts,
+                    std::function<std::unique_ptr<agent_body>()> make_body) {
+  for (auto& a : topo_->agents)
+    if (a.name == name)
+      throw std::invalid_argument("agent " + name + " declared twice");
+  topology::agent_def def;
+  def.name = std::move(name);
+  def.topic = topic;
+  for (auto& t : opts.tables)
+    if (std::find(def.tables.begin(), def.tables.end(), t.index) == def.tables.end())
+      def.tables.push_back(t.index);
+  def.make_body = std::move(make_body);
+  topo_->agents.push_back(std::move(def));
+}
+
+std::shared_ptr<topology> app::resolve(const worker_options& opts) const {
+  auto result = std::make_shared<topology>(*topo_);
+  if (!opts.id.empty())
+    result->rename(opts.id);
+  return result;
+}
+
+namespace {
+
+/// Blocks SIGINT and SIGTERM in this thread and every thread it starts afterwards, so
+/// that `wait_for_signal` gets them.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+/// Waits for SIGINT/SIGTERM, or until `done` is set. Returns true on a signal.
+bool wait_for_signal(const sigset_t& set, const std::atomic<bool>& done) {
+  timespec tick{0, 100'000'000};
+  while (!done.load()) {
+    if (sigtimedwait(&set, nullptr, &tick) > 0)
+      return true;
+  }
+  return false;
+}
+
+std::string upper(std::string x) {
+  for (auto& c : x)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return x;
+}
+
+/// Registers every worker option on `cli`: flag `--key`, config-file key `key`,
+/// environment `MEPHISTO_KEY`. Returns the environment variable names it knows.
+std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
+  std::set<std::string> env_names;
+  auto add = [&](const std::string& key, auto& field, const std::string& help) {
+    auto dashed = key;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    auto names = "--" + key + (dashed != key ? ",--" + dashed : std::string{});
+    auto env = "MEPHISTO_" + upper(key);
+    env_names.insert(env);
+    cli.add_option(names, field, help)->envname(env)->capture_default_str();
+  };
+  add("broker", o.broker, "kafka://host:port[,host:port...] or embedded");
+  add("id", o.id, "app id (consumer group, internal topic prefix); default: the app name");
+  add("store", o.store, "table storage: memory://");
+  add("topic_partitions", o.topic_partitions, "partitions of internal topics and tables");
+  add("commit_interval_ms", o.commit_interval_ms, "offset commit interval");
+  add("batch_size", o.batch_size, "most records per batch");
+  add("batches_in_flight", o.batches_in_flight, "batches in flight per agent (credits)");
+  add("threads", o.threads, "actor scheduler threads (0: one per core)");
+  add("startup_timeout_ms", o.startup_timeout_ms, "time to reach the broker at start");
+  add("recovery_stall_timeout_ms", o.recovery_stall_timeout_ms,
+      "a table recovery without progress for this long fails");
+  add("drain_timeout_ms", o.drain_timeout_ms, "time a revoked partition may take to drain");
+  add("linger_ms", o.linger_ms, "producer linger.ms");
+  add("log_level", o.log_level, "trace, debug, info, warn, error, off");
+  add("bootstrap_file", o.bootstrap_file, "embedded broker: write its URL to this file");
+  return env_names;
+}
+
+/// Rejects MEPHISTO_* environment variables that are no option (a typo would otherwise
+/// be ignored silently).
+bool check_environment(const std::set<std::string>& known) {
+  bool ok = true;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("MEPHISTO_", 0) != 0)
+      continue;
+    auto name = kv.substr(0, kv.find('='));
+    if (known.count(name) == 0) {
+      std::cerr << "error: unknown environment variable " << name << " (known: ";
+      bool first = true;
+      for (auto& k : known) {
+        std::cerr << (first ? "" : ", ") << k;
+        first = false;
+      }
+      std::cerr << ")\n";
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+int run_worker(const app& a, const worker_options& opts) {
+  auto signals = block_stop_signals();
+  worker w{a.resolve(opts), opts};
+  if (auto err = w.start()) {
+    std::cerr << "error: " << render(err) << '\n';
+    return 1;
+  }
+  std::atomic<bool> done{false};
+  std::thread watcher{[&] {
+    if (wait_for_signal(signals, done)) {
+      log().info("stop requested: draining and committing");
+      w.stop();
+    }
+  }};
+  auto err = w.wait();
+  done = true;
+  watcher.join();
+  if (err) {
+    std::cerr << "error: " << render(err) << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+int run_broker(const app& a, const worker_options& opts) {
+  auto signals = block_stop_signals();
+  auto topo = a.resolve(opts);
+  kafka::embedded_broker broker;
+  if (auto err = broker.start()) {
+    std::cerr << "error: " << render(err) << '\n';
+    return 1;
+  }
+  auto create = [&](const std::string& name, int32_t declared) {
+    auto n = declared > 0 ? declared : opts.topic_partitions;
+    if (auto err = broker.create_topic(name, n)) {
+      std::cerr << "error: " << render(err) << '\n';
+      return false;
+    }
+    log().info("topic {} ({} partitions)", name, n);
+    return true;
+  };
+  for (auto& t : topo->topics)
+    if (!create(t.kafka_name, t.partitions))
+      return 1;
+  for (auto& t : topo->tables)
+    if (!create(t.changelog, t.partitions))
+      return 1;
+  if (!opts.bootstrap_file.empty()) {
+    auto tmp = opts.bootstrap_file + ".tmp";
+    std::ofstream{tmp} << broker.url() << '\n';
+    std::rename(tmp.c_str(), opts.bootstrap_file.c_str());
+  }
+  std::cout << broker.url() << std::endl;
+  log().info("embedded broker for app {} up: --broker {} (kcat -b {}); Ctrl-C stops it",
+             topo->app_id, broker.url(), broker.bootstrap());
+  std::atomic<bool> never{false};
+  wait_for_signal(signals, never);
+  log().info("embedded broker stopping");
+  return 0;
+}
+
+int run_send(const app& a, const worker_options& opts, const std::string& topic,
+             const std::string& value, const std::string* key) {
+  if (opts.broker == "embedded") {
+    std::cerr << "error: send needs a running broker: --broker kafka://host:port\n";
+    return 1;
+  }
+  auto bootstrap = kafka::parse_broker_url(opts.broker);
+  if (!bootstrap) {
+    std::cerr << "error: " << render(bootstrap.error()) << '\n';
+    return 1;
+  }
+  auto topo = a.resolve(opts);
+  auto kafka_name = topic;
+  for (auto& t : topo->topics)
+    if (t.name == topic)
+      kafka_name = t.kafka_name;
+  auto conf = kafka::make_conf({{"bootstrap.servers", *bootstrap},
+                                {"partitioner", "murmur2_random"},
+                                {"enable.idempotence", "true"},
+                                {"message.timeout.ms", std::to_string(opts.startup_timeout_ms)}});
+  if (!conf) {
+    std::cerr << "error: " << render(conf.error()) << '\n';
+    return 1;
+  }
+  auto rk = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk) {
+    std::cerr << "error: " << render(rk.error()) << '\n';
+    return 1;
+  }
+  auto topics = kafka::list_topics(rk->get(), std::chrono::milliseconds(opts.startup_timeout_ms));
+  if (!topics) {
+    std::cerr << "error: " << render(topics.error()) << '\n';
+    return 1;
+  }
+  if (topics->count(kafka_name) == 0) {
+    std::cerr << "error: topic " << kafka_name << " does not exist\n";
+    return 1;
+  }
+  auto err = rd_kafka_producev(
+    rk->get(), RD_KAFKA_V_TOPIC(kafka_name.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+    RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+    RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0), RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    err = rd_kafka_flush(rk->get(), opts.startup_timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_outq_len(rk->get()) > 0) {
+    std::cerr << "error: cannot send to " << kafka_name << ": " << rd_kafka_err2str(err) << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace
+
+int app::main(int argc, char** argv) {
+  worker_options opts;
+  CLI::App cli{"Mephisto app " + topo_->app_id + ": stream processing on Kafka with CAF actors",
+               topo_->app_id};
+  cli.set_config("--config", "", "read options from a TOML/INI file (key = value)");
+  cli.allow_config_extras(false);
+  cli.require_subcommand(1);
+  auto env_names = add_worker_options(cli, opts);
+  auto worker_cmd = cli.add_subcommand("worker", "run a worker (Ctrl-C stops it cleanly)");
+  auto broker_cmd = cli.add_subcommand(
+    "broker", "run an embedded (mock) Kafka broker with this app's topics; prints its URL");
+  auto send_cmd = cli.add_subcommand("send", "send one record to a topic");
+  std::string send_topic;
+  std::string send_value;
+  std::string send_key;
+  send_cmd->add_option("topic", send_topic, "topic (declared name or Kafka name)")->required();
+  send_cmd->add_option("value", send_value, "the value, as raw bytes")->required();
+  auto key_opt = send_cmd->add_option("--key,-k", send_key, "the key");
+  for (auto* sub : {worker_cmd, broker_cmd, send_cmd})
+    sub->fallthrough();
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+  if (!check_environment(env_names))
+    return 2;
+  if (!set_log_level(opts.log_level)) {
+    std::cerr << "error: log_level '" << opts.log_level << "' is unknown\n";
+    return 2;
+  }
+  if (*worker_cmd)
+    return run_worker(*this, opts);
+  if (*broker_cmd)
+    return run_broker(*this, opts);
+  return run_send(*this, opts, send_topic, send_value, key_opt->count() ? &send_key : nullptr);
+}
+
+} // namespace mephisto

@@ -1,0 +1,128 @@
+#include "mephisto/kafka/admin.hpp"
+
+#include <thread>
+
+#include "mephisto/log.hpp"
+
+namespace mephisto::kafka {
+
+using std::chrono::milliseconds;
+using clock_type = std::chrono::steady_clock;
+
+expected<std::map<std::string, int32_t>> list_topics(rd_kafka_t* rk, milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk, 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return make_error(errc::broker_unreachable,
+                      "no answer from the Kafka cluster within "
+                        + std::to_string(timeout.count()) + " ms ("
+                        + rd_kafka_err2str(err) + "); is the broker address right and up?");
+  std::map<std::string, int32_t> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    auto& t = md->topics[i];
+    if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      out.emplace(t.topic, t.partition_cnt);
+  }
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+namespace {
+
+caf::error create_topics(rd_kafka_t* rk, const std::vector<topic_spec*>& missing,
+                         milliseconds timeout) {
+  char errstr[512];
+  std::vector<rd_kafka_NewTopic_t*> news;
+  for (auto* spec : missing) {
+    auto nt = rd_kafka_NewTopic_new(spec->name.c_str(), spec->partitions, -1, errstr,
+                                    sizeof errstr);
+    if (nt == nullptr)
+      return make_error(errc::topic_creation_failed, spec->name + ": " + errstr);
+    if (spec->compacted)
+      rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    news.push_back(nt);
+  }
+  queue_ptr q{rd_kafka_queue_new(rk)};
+  auto opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, static_cast<int>(timeout.count()),
+                                            errstr, sizeof errstr);
+  rd_kafka_CreateTopics(rk, news.data(), news.size(), opts, q.get());
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy_array(news.data(), news.size());
+  auto ev = rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 1000);
+  if (ev == nullptr)
+    return make_error(errc::topic_creation_failed,
+                      "CreateTopics got no answer within " + std::to_string(timeout.count())
+                        + " ms (librdkafka's mock broker cannot create topics: start the "
+                          "app's own `broker` command, which creates them)");
+  caf::error result;
+  if (auto err = rd_kafka_event_error(ev)) {
+    result = make_error(errc::topic_creation_failed,
+                        std::string{"CreateTopics: "} + rd_kafka_event_error_string(ev));
+    (void) err;
+  } else if (auto res = rd_kafka_event_CreateTopics_result(ev)) {
+    size_t n = 0;
+    auto topics = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n && !result; ++i) {
+      auto err = rd_kafka_topic_result_error(topics[i]);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        result = make_error(errc::topic_creation_failed,
+                            std::string{rd_kafka_topic_result_name(topics[i])} + ": "
+                              + rd_kafka_topic_result_error_string(topics[i]));
+      else
+        log().info("created topic {}", rd_kafka_topic_result_name(topics[i]));
+    }
+  }
+  rd_kafka_event_destroy(ev);
+  return result;
+}
+
+} // namespace
+
+caf::error ensure_topics(rd_kafka_t* rk, std::vector<topic_spec>& specs,
+                         milliseconds timeout) {
+  auto deadline = clock_type::now() + timeout;
+  auto existing = list_topics(rk, timeout);
+  if (!existing)
+    return existing.error();
+  std::vector<topic_spec*> missing;
+  for (auto& spec : specs) {
+    auto i = existing->find(spec.name);
+    if (i == existing->end()) {
+      if (!spec.create)
+        return make_error(errc::topic_missing,
+                          "source topic '" + spec.name
+                            + "' does not exist; Mephisto never creates source topics, "
+                              "create it first (e.g. kafka-topics.sh --create)");
+      missing.push_back(&spec);
+    } else if (spec.partitions == 0) {
+      spec.partitions = i->second;
+    } else if (spec.partitions != i->second) {
+      return make_error(errc::topic_mismatch,
+                        "topic '" + spec.name + "' has " + std::to_string(i->second)
+                          + " partitions, the app declares " + std::to_string(spec.partitions));
+    }
+  }
+  if (missing.empty())
+    return caf::none;
+  if (auto err = create_topics(rk, missing, timeout))
+    return err;
+  // Wait until the metadata shows the new topics with their partitions.
+  while (clock_type::now() < deadline) {
+    auto now_there = list_topics(rk, timeout);
+    if (!now_there)
+      return now_there.error();
+    bool all = true;
+    for (auto* spec : missing) {
+      auto i = now_there->find(spec->name);
+      all = all && i != now_there->end() && i->second == spec->partitions;
+    }
+    if (all)
+      return caf::none;
+    std::this_thread::sleep_for(milliseconds{100});
+  }
+  return make_error(errc::topic_creation_failed,
+                    "created topics did not show up in the metadata in time");
+}
+
+} // namespace mephisto::kafka

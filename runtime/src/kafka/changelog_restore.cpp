@@ -1,0 +1,134 @@
+#include "mephisto/kafka/changelog_restore.hpp"
+
+#include <optional>
+#include <vector>
+
+#include "mephisto/log.hpp"
+
+namespace mephisto::kafka {
+
+using std::chrono::milliseconds;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+expected<int64_t> high_watermark(rd_kafka_t* rk, const restore_job& job) {
+  int64_t lo = 0;
+  int64_t hi = 0;
+  auto deadline = clock_type::now() + job.stall_timeout;
+  for (;;) {
+    auto err = rd_kafka_query_watermark_offsets(rk, job.changelog.c_str(), job.partition, &lo,
+                                                &hi, 5000);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      return hi;
+    if (clock_type::now() >= deadline || (job.cancel && job.cancel->load()))
+      return make_error(errc::recovery_failed,
+                        "table " + job.table + ": cannot read the high watermark of "
+                          + job.changelog + " [" + std::to_string(job.partition)
+                          + "]: " + rd_kafka_err2str(err));
+  }
+}
+
+} // namespace
+
+expected<restore_stats> restore_changelog(const restore_job& job, store_base& store) {
+  auto started = clock_type::now();
+  auto conf = make_conf({
+    {"bootstrap.servers", job.bootstrap},
+    {"client.id", "mephisto-restore"},
+    {"enable.auto.commit", "false"},
+    {"enable.partition.eof", "true"},
+    {"auto.offset.reset", "earliest"},
+    {"isolation.level", "read_committed"},
+    {"fetch.wait.max.ms", "50"},
+    {"queued.min.messages", "100000"},
+  });
+  if (!conf)
+    return conf.error();
+  auto rk = make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk)
+    return rk.error();
+  auto where = job.changelog + " [" + std::to_string(job.partition) + "]";
+  restore_stats stats;
+  auto hw = high_watermark(rk->get(), job);
+  if (!hw)
+    return hw.error();
+  stats.high_watermark = *hw;
+  if (*hw == 0) {
+    rd_kafka_consumer_close(rk->get());
+    return stats;
+  }
+  auto parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, job.changelog.c_str(), job.partition)->offset
+    = RD_KAFKA_OFFSET_BEGINNING;
+  auto aerr = rd_kafka_assign(rk->get(), parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return make_error(errc::recovery_failed, where + ": assign: " + rd_kafka_err2str(aerr));
+  queue_ptr q{rd_kafka_queue_get_consumer(rk->get())};
+  std::vector<rd_kafka_message_t*> buf(1000);
+  std::string why;
+  int64_t next = 0; // next offset expected
+  auto last_progress = clock_type::now();
+  auto last_report = clock_type::now();
+  caf::error failure;
+  while (next < stats.high_watermark && !failure) {
+    if (job.cancel && job.cancel->load())
+      return make_error(errc::recovery_failed, where + ": cancelled");
+    auto n = rd_kafka_consume_batch_queue(q.get(), 100, buf.data(), buf.size());
+    for (ssize_t i = 0; i < n; ++i) {
+      auto* m = buf[i];
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        next = std::max(next, m->offset);
+      } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (!failure)
+          failure = make_error(errc::recovery_failed,
+                               where + ": " + rd_kafka_message_errstr(m));
+      } else if (!failure) {
+        std::string_view key{static_cast<const char*>(m->key), m->key_len};
+        std::optional<std::string_view> value;
+        if (m->payload != nullptr)
+          value.emplace(static_cast<const char*>(m->payload), m->len);
+        if (!store.restore(key, value, why))
+          failure = make_error(errc::recovery_failed,
+                               where + " offset " + std::to_string(m->offset)
+                                 + ": the table cannot decode the record: " + why);
+        ++stats.records;
+        next = m->offset + 1;
+      }
+      rd_kafka_message_destroy(m);
+    }
+    auto now = clock_type::now();
+    if (n > 0) {
+      last_progress = now;
+    } else if (now - last_progress > job.stall_timeout) {
+      // No progress: maybe the high watermark moved back (truncation) or the broker is gone.
+      auto again = high_watermark(rk->get(), job);
+      if (!again)
+        return again.error();
+      if (*again <= next) {
+        stats.high_watermark = *again;
+        break;
+      }
+      failure = make_error(errc::recovery_failed,
+                           where + ": no progress for "
+                             + std::to_string(job.stall_timeout.count()) + " ms at offset "
+                             + std::to_string(next) + " of " + std::to_string(*again));
+    }
+    if (now - last_report > std::chrono::seconds(1) && stats.high_watermark > 0) {
+      last_report = now;
+      double secs = std::chrono::duration<double>(now - started).count();
+      log().info("restoring table {} from {}: {} records, {:.0f}%, {:.0f} records/s",
+                 job.table, where, stats.records, 100.0 * next / stats.high_watermark,
+                 stats.records / std::max(secs, 1e-3));
+    }
+  }
+  q.reset();
+  rd_kafka_consumer_close(rk->get());
+  if (failure)
+    return failure;
+  stats.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
+  return stats;
+}
+
+} // namespace mephisto::kafka

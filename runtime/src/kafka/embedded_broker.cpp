@@ -1,0 +1,33 @@
+#include "mephisto/kafka/embedded_broker.hpp"
+
+namespace mephisto::kafka {
+
+embedded_broker::~embedded_broker() {
+  if (cluster_ != nullptr)
+    rd_kafka_mock_cluster_destroy(cluster_);
+}
+
+caf::error embedded_broker::start(int brokers) {
+  auto conf = make_conf({{"client.id", "mephisto-embedded-broker"}, {"log_level", "3"}});
+  if (!conf)
+    return conf.error();
+  auto rk = make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk)
+    return rk.error();
+  handle_ = std::move(*rk);
+  cluster_ = rd_kafka_mock_cluster_new(handle_.get(), brokers);
+  if (cluster_ == nullptr)
+    return make_error(errc::kafka_error, "cannot start the embedded (mock) Kafka cluster");
+  bootstrap_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  return caf::none;
+}
+
+caf::error embedded_broker::create_topic(const std::string& name, int32_t partitions) {
+  auto err = rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return make_error(errc::topic_creation_failed,
+                      "embedded broker: topic " + name + ": " + rd_kafka_err2str(err));
+  return caf::none;
+}
+
+} // namespace mephisto::kafka

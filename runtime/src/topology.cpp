@@ -1,0 +1,50 @@
+#include "mephisto/topology.hpp"
+
+#include <algorithm>
+
+#include "mephisto/agent_body.hpp"
+#include "mephisto/store.hpp"
+
+namespace mephisto {
+
+store_base::~store_base() = default;
+
+agent_body::~agent_body() = default;
+
+event_reporter::~event_reporter() = default;
+
+std::vector<std::string> topology::producer_topics() const {
+  std::vector<std::string> out;
+  for (auto& t : topics)
+    out.push_back(t.kafka_name);
+  for (auto& t : tables)
+    out.push_back(t.changelog);
+  return out;
+}
+
+std::vector<size_t> topology::agents_of(size_t topic) const {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < agents.size(); ++i)
+    if (agents[i].topic == topic)
+      out.push_back(i);
+  return out;
+}
+
+std::vector<size_t> topology::source_topics() const {
+  std::vector<size_t> out;
+  for (auto& a : agents)
+    if (std::find(out.begin(), out.end(), a.topic) == out.end())
+      out.push_back(a.topic);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void topology::rename(const std::string& id) {
+  app_id = id;
+  for (auto& t : topics)
+    t.kafka_name = t.internal ? id + "-" + t.name : t.name;
+  for (auto& t : tables)
+    t.changelog = id + "-" + t.name + "-changelog";
+}
+
+} // namespace mephisto

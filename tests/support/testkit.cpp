@@ -1,0 +1,272 @@
+#include "testkit.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+namespace testkit {
+
+namespace {
+
+rd_kafka_t* make_client(rd_kafka_type_t type, const std::string& bootstrap,
+                        std::vector<std::pair<std::string, std::string>> extra = {}) {
+  auto conf = rd_kafka_conf_new();
+  char errstr[512];
+  extra.emplace_back("bootstrap.servers", bootstrap);
+  for (auto& [k, v] : extra)
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+      ADD_FAILURE() << k << ": " << errstr;
+  auto rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+  if (rk == nullptr)
+    ADD_FAILURE() << "rd_kafka_new: " << errstr;
+  return rk;
+}
+
+void produce_all(const std::string& bootstrap, const std::string& topic,
+                 const std::vector<std::pair<std::string, std::string>>& records, bool keyed) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap,
+                        {{"partitioner", "murmur2_random"},
+                         {"linger.ms", "5"},
+                         {"queue.buffering.max.messages", "1000000"}});
+  ASSERT_NE(rk, nullptr);
+  for (auto& [k, v] : records) {
+    for (;;) {
+      auto err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+        RD_KAFKA_V_KEY(keyed ? k.data() : nullptr, keyed ? k.size() : 0), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_poll(rk, 10);
+        continue;
+      }
+      ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+      break;
+    }
+  }
+  EXPECT_EQ(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(rd_kafka_outq_len(rk), 0);
+  rd_kafka_destroy(rk);
+}
+
+} // namespace
+
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::string>& values) {
+  std::vector<std::pair<std::string, std::string>> records;
+  records.reserve(values.size());
+  for (auto& v : values)
+    records.emplace_back(std::string{}, v);
+  produce_all(bootstrap, topic, records, false);
+}
+
+void produce_keyed(const std::string& bootstrap, const std::string& topic,
+                   const std::vector<std::pair<std::string, std::string>>& records) {
+  produce_all(bootstrap, topic, records, true);
+}
+
+std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
+                            size_t expected, std::chrono::milliseconds timeout) {
+  std::vector<record> out;
+  auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
+                        {{"enable.auto.commit", "false"},
+                         {"enable.partition.eof", "false"},
+                         {"isolation.level", "read_committed"},
+                         {"fetch.wait.max.ms", "50"}});
+  if (rk == nullptr)
+    return out;
+  const rd_kafka_metadata_t* md = nullptr;
+  auto rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  auto err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1) {
+    ADD_FAILURE() << "metadata for " << topic << ": " << rd_kafka_err2str(err);
+    rd_kafka_destroy(rk);
+    return out;
+  }
+  auto parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+  for (int p = 0; p < md->topics[0].partition_cnt; ++p)
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    auto m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr)
+      continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      record r;
+      if (m->key)
+        r.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload)
+        r.value.assign(static_cast<const char*>(m->payload), m->len);
+      r.partition = m->partition;
+      r.offset = m->offset;
+      out.push_back(std::move(r));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+word_stream make_words(size_t n, uint32_t seed) {
+  static const char* vocabulary[] = {"red",   "green", "blue", "yellow",
+                                     "black", "white", "cat",  "dog"};
+  std::mt19937 gen{seed};
+  std::uniform_int_distribution<int> pick{0, 7};
+  word_stream out;
+  out.words.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::string w = vocabulary[pick(gen)];
+    if (w == "red" || w == "green" || w == "blue") {
+      ++out.colors[w];
+      ++out.color_words;
+    }
+    out.words.push_back(std::move(w));
+  }
+  return out;
+}
+
+void add_counts(std::map<std::string, int64_t>& a, const std::map<std::string, int64_t>& b) {
+  for (auto& [k, v] : b)
+    a[k] += v;
+}
+
+void expect_exact_running_counts(const std::vector<record>& output,
+                                 const std::map<std::string, int64_t>& truth) {
+  // Java's Utils.murmur2 / toPositive % 8, computed with kafka-clients 3.7.0.
+  const std::map<std::string, int32_t> java_partition{{"red", 4}, {"green", 7}, {"blue", 0}};
+  std::map<std::string, std::vector<int64_t>> seen;
+  for (auto& r : output) {
+    seen[r.key].push_back(std::stoll(r.value));
+    auto jp = java_partition.find(r.key);
+    ASSERT_NE(jp, java_partition.end()) << "unexpected key on output: " << r.key;
+    EXPECT_EQ(r.partition, jp->second) << "key " << r.key << " is not where Java puts it";
+  }
+  for (auto& [color, n] : truth) {
+    auto& xs = seen[color];
+    std::sort(xs.begin(), xs.end());
+    ASSERT_EQ(static_cast<int64_t>(xs.size()), n) << color << ": wrong number of outputs";
+    for (int64_t i = 0; i < n; ++i)
+      if (xs[i] != i + 1) {
+        ADD_FAILURE() << color << ": running counts are not 1.." << n << " (at " << i
+                      << ": " << xs[i] << ")";
+        break;
+      }
+  }
+}
+
+child::child(std::vector<std::string> argv, std::string log_path)
+  : log_path_(std::move(log_path)) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    auto fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+child::~child() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(10s);
+  }
+}
+
+void child::signal(int sig) {
+  if (!exited_)
+    ::kill(pid_, sig);
+}
+
+int child::wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!exited_) {
+    auto r = waitpid(pid_, &status_, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return -1;
+    std::this_thread::sleep_for(20ms);
+  }
+  if (WIFEXITED(status_))
+    return WEXITSTATUS(status_);
+  return 128 + WTERMSIG(status_);
+}
+
+bool child::running() {
+  if (exited_ || pid_ <= 0)
+    return false;
+  return wait(0ms) == -1;
+}
+
+std::string child::log() const {
+  std::ifstream in{log_path_};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool child::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout,
+                         size_t times) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto text = log();
+    size_t count = 0;
+    for (auto pos = text.find(needle); pos != std::string::npos;
+         pos = text.find(needle, pos + 1))
+      ++count;
+    if (count >= times)
+      return true;
+    if (!running() || std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+std::string wait_for_line(const std::string& path, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in{path};
+    std::string line;
+    if (in && std::getline(in, line) && !line.empty())
+      return line;
+    std::this_thread::sleep_for(50ms);
+  }
+  return {};
+}
+
+std::string temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path()
+             / ("mephisto-test-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string strip_scheme(const std::string& url) {
+  const std::string scheme = "kafka://";
+  return url.rfind(scheme, 0) == 0 ? url.substr(scheme.size()) : url;
+}
+
+} // namespace testkit

@@ -1,0 +1,91 @@
+#pragma once
+
+// Test support: a real Kafka client (librdkafka) to feed and read topics, word streams
+// with known counts, and child processes for the multi-process tests.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace testkit {
+
+using namespace std::chrono_literals;
+
+struct record {
+  std::string key;
+  std::string value;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+/// Produces `values` (null keys, so the partitioner spreads them over all partitions)
+/// and waits until every record is acknowledged. Fails the current test otherwise.
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::string>& values);
+
+/// Produces (key, value) pairs with the murmur2_random partitioner.
+void produce_keyed(const std::string& bootstrap, const std::string& topic,
+                   const std::vector<std::pair<std::string, std::string>>& records);
+
+/// Reads `topic` from the beginning until `expected` records arrived or `timeout`
+/// passed; returns what it read (possibly more than expected).
+std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
+                            size_t expected, std::chrono::milliseconds timeout);
+
+/// A deterministic stream of words: colors and others.
+struct word_stream {
+  std::vector<std::string> words;
+  std::map<std::string, int64_t> colors;  ///< red, green, blue -> how often
+  size_t color_words = 0;
+};
+
+word_stream make_words(size_t n, uint32_t seed);
+
+/// Adds `b`'s counts to `a`.
+void add_counts(std::map<std::string, int64_t>& a, const std::map<std::string, int64_t>& b);
+
+/// Checks the `output` topic of the colors app: for every color, the running counts are
+/// exactly 1..truth (nothing lost, nothing doubled) and the records sit on the partition
+/// Java's default partitioner picks for the key.
+void expect_exact_running_counts(const std::vector<record>& output,
+                                 const std::map<std::string, int64_t>& truth);
+
+/// A child process with its output (stdout and stderr) in a log file.
+class child {
+public:
+  child(std::vector<std::string> argv, std::string log_path);
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+  ~child(); ///< kills it (SIGKILL) if it still runs
+
+  void signal(int sig);
+  /// Waits up to `timeout` for the exit; returns the exit code, -1 on timeout,
+  /// 128+N for a signal.
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string log() const;
+  /// Waits until the log contains `needle` `times` times; false on timeout or exit.
+  bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout,
+                    size_t times = 1);
+
+private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool exited_ = false;
+  std::string log_path_;
+};
+
+/// Waits until `path` exists and holds a line; returns it ("" on timeout).
+std::string wait_for_line(const std::string& path, std::chrono::milliseconds timeout);
+
+/// A fresh, empty directory for one test.
+std::string temp_dir(const std::string& name);
+
+/// `kafka://127.0.0.1:P` -> `127.0.0.1:P`.
+std::string strip_scheme(const std::string& url);
+
+} // namespace testkit

@@ -1,0 +1,87 @@
+#include "mephisto/store.hpp"
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "mephisto/table.hpp"
+
+using store = mephisto::memory_store<std::string, int64_t>;
+
+namespace {
+
+/// The changelog records staged in `out`, as key -> value ("<null>" for tombstones).
+std::map<std::string, std::string> changes(const mephisto::send_buffer& out) {
+  std::map<std::string, std::string> result;
+  for (size_t i = 0; i < out.size(); ++i) {
+    auto& r = out[i];
+    EXPECT_EQ(r.topic, 9u);
+    EXPECT_EQ(r.partition, 3);
+    result[std::string{out.key(r)}] = r.has_value ? std::string{out.value(r)} : "<null>";
+  }
+  return result;
+}
+
+} // namespace
+
+TEST(memory_store, one_changelog_record_per_changed_key_per_batch) {
+  store s;
+  mephisto::table_view<std::string, int64_t> view{&s};
+  for (int i = 0; i < 1000; ++i)
+    ++view["red"];
+  view["blue"] = 5;
+  EXPECT_EQ(view.get_or("green", -1), -1);
+  mephisto::send_buffer out;
+  s.take_changes(out, 9, 3);
+  EXPECT_EQ(changes(out), (std::map<std::string, std::string>{{"red", "1000"}, {"blue", "5"}}));
+  out.clear();
+  s.take_changes(out, 9, 3);
+  EXPECT_TRUE(out.empty()) << "changes must be forgotten once taken";
+}
+
+TEST(memory_store, erase_writes_a_tombstone) {
+  store s;
+  mephisto::table_view<std::string, int64_t> view{&s};
+  view["a"] = 1;
+  view["b"] = 2;
+  mephisto::send_buffer out;
+  s.take_changes(out, 9, 3);
+  out.clear();
+  view["a"] = 3;
+  EXPECT_TRUE(view.erase("a"));
+  EXPECT_FALSE(view.erase("zzz"));
+  s.take_changes(out, 9, 3);
+  EXPECT_EQ(changes(out), (std::map<std::string, std::string>{{"a", "<null>"}}));
+  EXPECT_EQ(s.size(), 1u);
+}
+
+TEST(memory_store, restore_applies_values_and_tombstones_and_rejects_garbage) {
+  store s;
+  std::string why;
+  EXPECT_TRUE(s.restore("red", std::string_view{"7"}, why));
+  EXPECT_TRUE(s.restore("blue", std::string_view{"2"}, why));
+  EXPECT_TRUE(s.restore("red", std::string_view{"8"}, why));
+  EXPECT_TRUE(s.restore("blue", std::nullopt, why));
+  ASSERT_NE(s.find("red"), nullptr);
+  EXPECT_EQ(*s.find("red"), 8);
+  EXPECT_EQ(s.find("blue"), nullptr);
+  EXPECT_FALSE(s.restore("red", std::string_view{"eight"}, why));
+  EXPECT_NE(why.find("expected an integer"), std::string::npos) << why;
+  mephisto::send_buffer out;
+  s.take_changes(out, 9, 3);
+  EXPECT_TRUE(out.empty()) << "restored records are not changes";
+}
+
+TEST(send_buffer, rollback_drops_records_of_a_failed_event) {
+  mephisto::send_buffer out;
+  std::string k = "k";
+  int64_t v = 1;
+  out.add<std::string, int64_t>(0, -1, &k, &v);
+  auto mark = out.position();
+  out.add<std::string, int64_t>(0, -1, &k, &v);
+  out.add<std::string, int64_t>(1, 2, nullptr, &v);
+  out.rollback(mark);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out.key(out[0]), "k");
+  EXPECT_EQ(out.value(out[0]), "1");
+}
