@@ -17,7 +17,7 @@ using mephisto::kafka::restore_job;
 
 namespace {
 
-struct restore_fixture : testing::Test {
+struct table_restore : testing::Test {
   void SetUp() override {
     ASSERT_FALSE(broker.start());
     ASSERT_FALSE(broker.create_topic("log", 1));
@@ -57,7 +57,7 @@ void produce_changelog(const std::string& bootstrap,
 
 } // namespace
 
-TEST_F(restore_fixture, an_empty_changelog_restores_nothing) {
+TEST_F(table_restore, an_empty_changelog_restores_nothing) {
   mephisto::memory_store<std::string, int64_t> store;
   auto res = restore_changelog(job(), store);
   ASSERT_TRUE(res) << mephisto::render(res.error());
@@ -65,7 +65,7 @@ TEST_F(restore_fixture, an_empty_changelog_restores_nothing) {
   EXPECT_EQ(store.size(), 0u);
 }
 
-TEST_F(restore_fixture, last_value_wins_and_tombstones_delete) {
+TEST_F(table_restore, last_value_wins_and_tombstones_delete) {
   std::vector<std::pair<std::string, std::string>> records;
   for (int i = 1; i <= 5000; ++i)
     records.emplace_back("k" + std::to_string(i % 100), std::to_string(i));
@@ -83,7 +83,7 @@ TEST_F(restore_fixture, last_value_wins_and_tombstones_delete) {
   EXPECT_EQ(*store.find("k99"), 4999);
 }
 
-TEST_F(restore_fixture, an_undecodable_record_fails_with_its_offset) {
+TEST_F(table_restore, an_undecodable_record_fails_with_its_offset) {
   produce_changelog(broker.bootstrap(), {{"a", "1"}, {"b", "oops"}, {"c", "3"}});
   mephisto::memory_store<std::string, int64_t> store;
   auto res = restore_changelog(job(), store);
@@ -93,7 +93,7 @@ TEST_F(restore_fixture, an_undecodable_record_fails_with_its_offset) {
   EXPECT_NE(msg.find("offset 1"), std::string::npos) << msg;
 }
 
-TEST_F(restore_fixture, an_unreachable_broker_fails_in_bounded_time) {
+TEST_F(table_restore, an_unreachable_broker_fails_in_bounded_time) {
   mephisto::memory_store<std::string, int64_t> store;
   auto j = job();
   j.bootstrap = "127.0.0.1:1";
@@ -104,7 +104,7 @@ TEST_F(restore_fixture, an_unreachable_broker_fails_in_bounded_time) {
   EXPECT_LT(took, 30s);
 }
 
-TEST_F(restore_fixture, cancel_stops_a_restore) {
+TEST_F(table_restore, cancel_stops_a_restore) {
   std::atomic<bool> cancel{true};
   produce_changelog(broker.bootstrap(), {{"a", "1"}});
   auto j = job();

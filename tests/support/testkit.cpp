@@ -37,6 +37,7 @@ void produce_all(const std::string& bootstrap, const std::string& topic,
                  const std::vector<std::pair<std::string, std::string>>& records, bool keyed) {
   auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap,
                         {{"partitioner", "murmur2_random"},
+                         {"sticky.partitioning.linger.ms", "0"},
                          {"linger.ms", "5"},
                          {"queue.buffering.max.messages", "1000000"}});
   ASSERT_NE(rk, nullptr);
@@ -80,6 +81,7 @@ std::vector<record> consume(const std::string& bootstrap, const std::string& top
   std::vector<record> out;
   auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
                         {{"enable.auto.commit", "false"},
+                         {"group.id", "testkit-reader"},
                          {"enable.partition.eof", "false"},
                          {"isolation.level", "read_committed"},
                          {"fetch.wait.max.ms", "50"}});

@@ -23,7 +23,7 @@ namespace {
 using release_atom = caf::atom_constant<caf::atom("release")>;
 
 struct table_shard_lending : testing::Test {
-  fixture() {
+  table_shard_lending() {
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());

@@ -36,6 +36,8 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
   auto conf = make_conf({
     {"bootstrap.servers", job.bootstrap},
     {"client.id", "mephisto-restore"},
+    // assign() needs a group id; this consumer never joins the group nor commits.
+    {"group.id", "mephisto-restore-" + job.changelog},
     {"enable.auto.commit", "false"},
     {"enable.partition.eof", "true"},
     {"auto.offset.reset", "earliest"},
