@@ -1,0 +1,44 @@
+# Two commands on a fresh Debian 12 machine:
+#   make demo   install the Debian packages, build, run the colors demo on the embedded broker
+#   make test   install the Debian packages, build, run the whole test suite
+# Also: make deps | build | bench | asan | tsan | clean
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PACKAGES := g++ cmake ninja-build pkg-config libcaf-dev librdkafka-dev librocksdb-dev \
+            libboost-json1.81-dev libboost1.81-dev libspdlog-dev libfmt-dev libcli11-dev \
+            libgtest-dev kcat
+
+.PHONY: demo test deps build bench asan tsan clean
+
+demo: build
+	apps/colors/demo.sh $(BUILD)/apps/colors
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j2
+
+deps:
+	@if dpkg -s $(PACKAGES) >/dev/null 2>&1; then echo "Debian packages: all there"; else \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(PACKAGES); fi
+
+build: deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+bench: build
+	$(BUILD)/apps/mephisto-bench
+
+asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMEPHISTO_SANITIZE=address
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure --timeout 900 -j2
+
+tsan: deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEPHISTO_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" ctest --output-on-failure --timeout 900 -j2
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan
