@@ -78,11 +78,8 @@ caf::error worker::impl::connect() {
     bootstrap = embedded->bootstrap();
     log().info("embedded Kafka broker (librdkafka mock) listening: --broker {}",
                embedded->url());
-    if (!opts.bootstrap_file.empty()) {
-      auto tmp = opts.bootstrap_file + ".tmp";
-      std::ofstream{tmp} << embedded->url() << '\n';
-      std::rename(tmp.c_str(), opts.bootstrap_file.c_str());
-    }
+    if (!opts.bootstrap_file.empty())
+      embedded->publish_url(opts.bootstrap_file);
     return caf::none;
   }
   auto bs = kafka::parse_broker_url(opts.broker);

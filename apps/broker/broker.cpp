@@ -9,8 +9,6 @@
 // creates exactly that app's topics.
 
 #include <csignal>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -57,10 +55,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (!bootstrap_file.empty()) {
-    std::ofstream{bootstrap_file + ".tmp"} << broker.url() << '\n';
-    std::rename((bootstrap_file + ".tmp").c_str(), bootstrap_file.c_str());
-  }
+  if (!bootstrap_file.empty())
+    broker.publish_url(bootstrap_file);
   std::cout << broker.url() << std::endl;
   int sig = 0;
   sigwait(&set, &sig);

@@ -205,11 +205,8 @@ int run_broker(const app& a, const worker_options& opts) {
   for (auto& t : topo->tables)
     if (!create(t.changelog, t.partitions))
       return 1;
-  if (!opts.bootstrap_file.empty()) {
-    auto tmp = opts.bootstrap_file + ".tmp";
-    std::ofstream{tmp} << broker.url() << '\n';
-    std::rename(tmp.c_str(), opts.bootstrap_file.c_str());
-  }
+  if (!opts.bootstrap_file.empty())
+    broker.publish_url(opts.bootstrap_file);
   std::cout << broker.url() << std::endl;
   log().info("embedded broker for app {} up: --broker {} (kcat -b {}); Ctrl-C stops it",
              topo->app_id, broker.url(), broker.bootstrap());

@@ -7,6 +7,7 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -45,22 +46,29 @@ struct cluster : testing::Test {
 
 } // namespace
 
-TEST_F(cluster, restart_continues_counting_from_the_changelog) {
-  auto first = testkit::make_words(50'000, 7);
-  auto second = testkit::make_words(50'000, 8);
+TEST_F(cluster, restart_mid_stream_continues_counting_from_the_changelog) {
+  auto words = testkit::make_words(100'000, 7);
   auto w1 = worker("w1");
   ASSERT_TRUE(w1->wait_for_log("assigned: ", 30s)) << w1->log();
-  testkit::produce(bootstrap, "input", first.words);
-  auto out1 = testkit::consume(bootstrap, "output", first.color_words, 60s);
-  ASSERT_EQ(out1.size(), first.color_words) << w1->log();
+  // Feed in chunks while the worker runs, so that the stop lands mid-stream.
+  std::thread feeder{[&] {
+    for (size_t i = 0; i < words.words.size(); i += 1000) {
+      std::vector<std::string> chunk(words.words.begin() + i, words.words.begin() + i + 1000);
+      testkit::produce(bootstrap, "input", chunk);
+      std::this_thread::sleep_for(20ms);
+    }
+  }};
+  auto partial = testkit::consume(bootstrap, "output", 5000, 60s);
   w1->signal(SIGTERM);
-  ASSERT_EQ(w1->wait(30s), 0) << w1->log();
-  testkit::produce(bootstrap, "input", second.words);
+  auto rc = w1->wait(30s);
+  auto early = testkit::consume(bootstrap, "output", words.color_words, 2s);
   auto w2 = worker("w2");
-  auto truth = first.colors;
-  testkit::add_counts(truth, second.colors);
-  auto out = testkit::consume(bootstrap, "output", first.color_words + second.color_words, 90s);
-  testkit::expect_exact_running_counts(out, truth);
+  feeder.join();
+  EXPECT_EQ(rc, 0) << w1->log();
+  EXPECT_GE(partial.size(), 5000u);
+  EXPECT_LT(early.size(), words.color_words) << "the first worker was not stopped mid-stream";
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 90s);
+  testkit::expect_exact_running_counts(out, words.colors);
   EXPECT_TRUE(std::regex_search(w2->log(), std::regex{"recovered: [1-9][0-9]* changelog records"}))
     << "the second worker must rebuild the table from the changelog\n" << w2->log();
   w2->signal(SIGTERM);

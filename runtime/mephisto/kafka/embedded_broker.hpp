@@ -39,6 +39,10 @@ public:
   /// "kafka://127.0.0.1:port" as Mephisto's `--broker` wants it.
   std::string url() const { return "kafka://" + bootstrap_; }
 
+  /// Writes `url()` and a newline to `path` atomically (write, then rename), for other
+  /// processes that wait for the broker.
+  void publish_url(const std::string& path) const;
+
 private:
   handle_ptr handle_;
   rd_kafka_mock_cluster_t* cluster_ = nullptr;

@@ -1,5 +1,8 @@
 #include "mephisto/kafka/embedded_broker.hpp"
 
+#include <cstdio>
+#include <fstream>
+
 namespace mephisto::kafka {
 
 embedded_broker::~embedded_broker() {
@@ -28,6 +31,12 @@ caf::error embedded_broker::create_topic(const std::string& name, int32_t partit
     return make_error(errc::topic_creation_failed,
                       "embedded broker: topic " + name + ": " + rd_kafka_err2str(err));
   return caf::none;
+}
+
+void embedded_broker::publish_url(const std::string& path) const {
+  auto tmp = path + ".tmp";
+  std::ofstream{tmp} << url() << '\n';
+  std::rename(tmp.c_str(), path.c_str());
 }
 
 } // namespace mephisto::kafka
