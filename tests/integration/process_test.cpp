@@ -32,10 +32,7 @@ struct cluster : testing::Test {
   }
 
   std::unique_ptr<child> worker(const std::string& name) {
-    return std::make_unique<child>(
-      std::vector<std::string>{colors_bin, "worker", "--broker", url, "--threads", "2",
-                               "--commit_interval_ms", "200"},
-      dir + "/" + name + ".log");
+    return testkit::start_worker(colors_bin, url, dir, name);
   }
 
   std::string dir;

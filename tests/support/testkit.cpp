@@ -124,6 +124,115 @@ std::vector<record> consume(const std::string& bootstrap, const std::string& top
   return out;
 }
 
+namespace {
+
+/// Runs one admin request on `rk` and returns its result event (or null on timeout).
+rd_kafka_event_t* admin_wait(rd_kafka_queue_t* q) {
+  return rd_kafka_queue_poll(q, 30000);
+}
+
+void delete_topic(rd_kafka_t* rk, const std::string& name) {
+  auto q = rd_kafka_queue_new(rk);
+  auto dt = rd_kafka_DeleteTopic_new(name.c_str());
+  rd_kafka_DeleteTopics(rk, &dt, 1, nullptr, q);
+  rd_kafka_DeleteTopic_destroy(dt);
+  if (auto ev = admin_wait(q))
+    rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+}
+
+bool create_topic(rd_kafka_t* rk, const std::string& name, int32_t partitions,
+                  std::string& why) {
+  char errstr[256];
+  auto q = rd_kafka_queue_new(rk);
+  auto nt = rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr);
+  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
+  rd_kafka_NewTopic_destroy(nt);
+  bool ok = false;
+  if (auto ev = admin_wait(q)) {
+    size_t n = 0;
+    auto res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    ok = n == 1 && rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!ok && n == 1)
+      why = rd_kafka_topic_result_error_string(res[0]);
+    rd_kafka_event_destroy(ev);
+  } else {
+    why = "no answer";
+  }
+  rd_kafka_queue_destroy(q);
+  return ok;
+}
+
+} // namespace
+
+void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap);
+  ASSERT_NE(rk, nullptr);
+  delete_topic(rk, name);
+  // A deleted topic takes a moment to go; creating it again fails until then.
+  std::string why;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  bool created = false;
+  while (!(created = create_topic(rk, name, partitions, why))
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(200ms);
+  rd_kafka_destroy(rk);
+  ASSERT_TRUE(created) << "cannot create " << name << ": " << why;
+  while (partition_count(bootstrap, name) != partitions
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+}
+
+int32_t partition_count(const std::string& bootstrap, const std::string& topic) {
+  auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap);
+  const rd_kafka_metadata_t* md = nullptr;
+  int32_t n = 0;
+  if (rd_kafka_metadata(rk, 1, nullptr, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < md->topic_cnt; ++i)
+      if (topic == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        n = md->topics[i].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_destroy(rk);
+  return n;
+}
+
+std::map<std::string, std::string> topic_config(const std::string& bootstrap,
+                                                const std::string& topic) {
+  std::map<std::string, std::string> out;
+  auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap);
+  auto q = rd_kafka_queue_new(rk);
+  auto res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_DescribeConfigs(rk, &res, 1, nullptr, q);
+  rd_kafka_ConfigResource_destroy(res);
+  if (auto ev = admin_wait(q)) {
+    size_t n = 0;
+    auto rs = rd_kafka_DescribeConfigs_result_resources(
+      rd_kafka_event_DescribeConfigs_result(ev), &n);
+    for (size_t i = 0; i < n; ++i) {
+      size_t m = 0;
+      auto entries = rd_kafka_ConfigResource_configs(rs[i], &m);
+      for (size_t j = 0; j < m; ++j) {
+        auto v = rd_kafka_ConfigEntry_value(entries[j]);
+        out[rd_kafka_ConfigEntry_name(entries[j])] = v ? v : "";
+      }
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+std::unique_ptr<child> start_worker(const std::string& bin, const std::string& url,
+                                    const std::string& dir, const std::string& name,
+                                    std::vector<std::string> extra) {
+  std::vector<std::string> args{bin, "worker", "--broker", url, "--threads", "2",
+                                "--commit_interval_ms", "200"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<child>(args, dir + "/" + name + ".log");
+}
+
 word_stream make_words(size_t n, uint32_t seed) {
   static const char* vocabulary[] = {"red",   "green", "blue", "yellow",
                                      "black", "white", "cat",  "dog"};

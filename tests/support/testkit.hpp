@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,17 @@ void produce_keyed(const std::string& bootstrap, const std::string& topic,
 /// passed; returns what it read (possibly more than expected).
 std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
                             size_t expected, std::chrono::milliseconds timeout);
+
+/// Creates `name` with `partitions` partitions on a real broker (waits until it exists),
+/// replacing an existing topic of that name.
+void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions);
+
+/// Partition count of `topic` (0 if it does not exist).
+int32_t partition_count(const std::string& bootstrap, const std::string& topic);
+
+/// The configuration of `topic` as the broker reports it (DescribeConfigs).
+std::map<std::string, std::string> topic_config(const std::string& bootstrap,
+                                                const std::string& topic);
 
 /// A deterministic stream of words: colors and others.
 struct word_stream {
@@ -78,6 +90,12 @@ private:
   bool exited_ = false;
   std::string log_path_;
 };
+
+/// Starts `bin worker --broker url --threads 2 --commit_interval_ms 200 extra...` with its
+/// log in `dir/name.log`.
+std::unique_ptr<child> start_worker(const std::string& bin, const std::string& url,
+                                    const std::string& dir, const std::string& name,
+                                    std::vector<std::string> extra = {});
 
 /// Waits until `path` exists and holds a line; returns it ("" on timeout).
 std::string wait_for_line(const std::string& path, std::chrono::milliseconds timeout);

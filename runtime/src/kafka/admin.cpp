@@ -85,15 +85,32 @@ caf::error ensure_topics(rd_kafka_t* rk, std::vector<topic_spec>& specs,
   auto existing = list_topics(rk, timeout);
   if (!existing)
     return existing.error();
+  // A topic created a moment ago may not be in every broker's metadata yet: look again for
+  // a few seconds before calling an external topic missing.
+  auto grace = clock_type::now() + std::min(timeout, milliseconds{3000});
+  auto external_missing = [&] {
+    for (auto& spec : specs)
+      if (!spec.create && existing->count(spec.name) == 0)
+        return true;
+    return false;
+  };
+  while (external_missing() && clock_type::now() < grace) {
+    std::this_thread::sleep_for(milliseconds{200});
+    auto again = list_topics(rk, timeout);
+    if (!again)
+      return again.error();
+    existing = std::move(again);
+  }
   std::vector<topic_spec*> missing;
   for (auto& spec : specs) {
     auto i = existing->find(spec.name);
     if (i == existing->end()) {
       if (!spec.create)
         return make_error(errc::topic_missing,
-                          "source topic '" + spec.name
-                            + "' does not exist; Mephisto never creates source topics, "
-                              "create it first (e.g. kafka-topics.sh --create)");
+                          "topic '" + spec.name
+                            + "' does not exist; Mephisto never creates source or other "
+                              "external topics, only internal ones and changelogs: create "
+                              "it first (e.g. kafka-topics.sh --create)");
       missing.push_back(&spec);
     } else if (spec.partitions == 0) {
       spec.partitions = i->second;

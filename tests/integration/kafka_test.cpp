@@ -1,0 +1,130 @@
+// The colors app on a real Apache Kafka 4.x broker (KRaft), started by the ctest fixture
+// `kafka` (tests/kafka/kafka.sh). Workers are separate processes, as users run them.
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "support/testkit.hpp"
+
+using namespace std::chrono_literals;
+using testkit::child;
+
+namespace {
+
+const std::string colors_bin = COLORS_BIN;
+
+/// Every test gets fresh `input` and `output` topics and an app id of its own, so its
+/// internal topics and consumer group are new too.
+struct real_kafka : testing::Test {
+  void SetUp() override {
+    std::ifstream in{std::string{KAFKA_DIR} + "/bootstrap"};
+    std::getline(in, bootstrap);
+    ASSERT_FALSE(bootstrap.empty())
+      << "NO REAL KAFKA BROKER: " << KAFKA_DIR << "/bootstrap is missing; the ctest fixture "
+      << "kafka.start (tests/kafka/kafka.sh) must run first. Use `ctest -LE kafka` to run "
+      << "without Java.";
+    url = "kafka://" + bootstrap;
+    auto name = testing::UnitTest::GetInstance()->current_test_info()->name();
+    id = std::string{"colors-"} + name;
+    dir = testkit::temp_dir(name);
+    testkit::recreate_topic(bootstrap, "input", 8);
+    testkit::recreate_topic(bootstrap, "output", 8);
+  }
+
+  std::unique_ptr<child> worker(const std::string& name) {
+    return testkit::start_worker(colors_bin, url, dir, name, {"--id", id});
+  }
+
+  std::string bootstrap;
+  std::string url;
+  std::string id;
+  std::string dir;
+};
+
+} // namespace
+
+TEST_F(real_kafka, colors_counts_200k_words_exactly_and_creates_its_topics) {
+  auto w = worker("w");
+  ASSERT_TRUE(w->wait_for_log("assigned: ", 60s)) << w->log();
+  auto words = testkit::make_words(200'000, 21);
+  testkit::produce(bootstrap, "input", words.words);
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+  testkit::expect_exact_running_counts(out, words.colors);
+  // Internal topics: declared partition counts; the changelog is compacted.
+  EXPECT_EQ(testkit::partition_count(bootstrap, id + "-colors_topic"), 8);
+  EXPECT_EQ(testkit::partition_count(bootstrap, id + "-colors-count-changelog"), 8);
+  auto config = testkit::topic_config(bootstrap, id + "-colors-count-changelog");
+  EXPECT_EQ(config["cleanup.policy"], "compact");
+  EXPECT_EQ(testkit::topic_config(bootstrap, id + "-colors_topic")["cleanup.policy"], "delete");
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(60s), 0) << w->log();
+}
+
+TEST_F(real_kafka, restart_mid_stream_continues_from_the_changelog) {
+  auto words = testkit::make_words(200'000, 22);
+  auto w1 = worker("w1");
+  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
+  std::thread feeder{[&] {
+    for (size_t i = 0; i < words.words.size(); i += 2000) {
+      std::vector<std::string> chunk(words.words.begin() + i, words.words.begin() + i + 2000);
+      testkit::produce(bootstrap, "input", chunk);
+      std::this_thread::sleep_for(20ms);
+    }
+  }};
+  auto partial = testkit::consume(bootstrap, "output", 10'000, 60s);
+  w1->signal(SIGTERM);
+  auto rc = w1->wait(60s);
+  auto early = testkit::consume(bootstrap, "output", words.color_words, 2s);
+  auto w2 = worker("w2");
+  feeder.join();
+  EXPECT_EQ(rc, 0) << w1->log();
+  EXPECT_GE(partial.size(), 10'000u);
+  EXPECT_LT(early.size(), words.color_words) << "the first worker was not stopped mid-stream";
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+  testkit::expect_exact_running_counts(out, words.colors);
+  EXPECT_TRUE(std::regex_search(w2->log(), std::regex{"recovered: [1-9][0-9]* changelog records"}))
+    << w2->log();
+  w2->signal(SIGTERM);
+  EXPECT_EQ(w2->wait(60s), 0) << w2->log();
+}
+
+TEST_F(real_kafka, two_workers_split_the_partitions_exactly) {
+  auto w1 = worker("w1");
+  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
+  auto w2 = worker("w2");
+  ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
+  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s, 2)) << w1->log();
+  auto words = testkit::make_words(200'000, 23);
+  testkit::produce(bootstrap, "input", words.words);
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+  testkit::expect_exact_running_counts(out, words.colors);
+  w1->signal(SIGTERM);
+  w2->signal(SIGTERM);
+  EXPECT_EQ(w1->wait(60s), 0) << w1->log();
+  EXPECT_EQ(w2->wait(60s), 0) << w2->log();
+  for (auto* w : {w1.get(), w2.get()}) {
+    auto log = w->log();
+    auto pos = log.find("stopped: ");
+    ASSERT_NE(pos, std::string::npos) << log;
+    EXPECT_EQ(log.find("stopped: 0 events", pos), std::string::npos) << "idle worker\n" << log;
+  }
+}
+
+TEST(real_kafka_errors, a_missing_source_topic_is_a_clear_error) {
+  std::string bootstrap;
+  std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
+  ASSERT_FALSE(bootstrap.empty()) << "NO REAL KAFKA BROKER (see the kafka.start fixture)";
+  // A second app on the same broker whose source topic nobody created.
+  auto dir = testkit::temp_dir("missing-source");
+  child w{{ORPHAN_BIN, "worker", "--broker", "kafka://" + bootstrap, "--startup_timeout_ms",
+           "10000"},
+          dir + "/w.log"};
+  EXPECT_EQ(w.wait(60s), 1) << w.log();
+  EXPECT_NE(w.log().find("topic_missing"), std::string::npos) << w.log();
+  EXPECT_NE(w.log().find("never creates source or other"), std::string::npos) << w.log();
+}
