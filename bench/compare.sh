@@ -126,7 +126,7 @@ for sys in "${wanted[@]}"; do
       measure faust "$colors" "$faust_out" "$colors $expect" --cwd "$work/faust" \
         --env "BROKER=kafka://$bootstrap" --env "APP_ID=$faust_id" --env "OUTPUT_TOPIC=$faust_out" \
         --env "PYTHONPATH=$peers/faust" -- \
-        "$peers/.venv/bin/faust" -A app worker -l warning ;;
+        "$peers/.venv/bin/faust" -A app worker -l warn ;;
     *) log "unknown system $sys (limit, mephisto, kstreams, faust)"; exit 64 ;;
   esac
 done

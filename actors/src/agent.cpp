@@ -82,7 +82,8 @@ void produce(self_ptr self) {
     auto value = st.out.value(r);
     st.delivery->add(1);
     auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
-                         r.has_value ? value.data() : nullptr, value.size(), st.delivery);
+                         r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
+                         st.delivery);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       st.delivery->add(-1);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

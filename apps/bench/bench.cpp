@@ -12,6 +12,9 @@
 // The mock keeps only ~5 MiB per partition: keep --words at or below 8 x 80k.
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +26,7 @@
 
 #include "colors_app.hpp"
 #include "mephisto/actors/env.hpp"
+#include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/config.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/log.hpp"
@@ -69,6 +73,130 @@ double colors_pipeline(mephisto::kafka::embedded_broker& broker, size_t colors_e
   return secs;
 }
 
+/// End-to-end latency of the colors pipeline at a fixed input rate: color words are
+/// produced at `rate` per second (CreateTime = send time), the pipeline stamps its outputs
+/// with their input's time, and a consumer of `output` takes now - timestamp per record.
+int latency(const std::string& url, int rate, int seconds, int threads, int linger_ms) {
+  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
+  std::string bootstrap;
+  auto id = "colors-latency-" + std::to_string(::getpid());
+  if (url == "embedded") {
+    embedded = std::make_unique<mephisto::kafka::embedded_broker>();
+    if (auto err = embedded->start())
+      throw std::runtime_error(mephisto::render(err));
+    for (auto t : {"input", "output"})
+      embedded->create_topic(t, partitions);
+    embedded->create_topic(id + "-colors_topic", partitions);
+    embedded->create_topic(id + "-colors-count-changelog", partitions);
+    bootstrap = embedded->bootstrap();
+  } else {
+    auto bs = mephisto::kafka::parse_broker_url(url);
+    if (!bs)
+      throw std::runtime_error(mephisto::render(bs.error()));
+    bootstrap = *bs;
+    // A benchmark may create its topics (the app itself never creates external ones).
+    std::vector<mephisto::kafka::topic_spec> specs{{"input", partitions, true, false},
+                                                    {"output", partitions, true, false}};
+    auto admin = client(RD_KAFKA_PRODUCER, bootstrap, {});
+    if (auto err = mephisto::kafka::ensure_topics(admin.get(), specs, 30s))
+      throw std::runtime_error(mephisto::render(err));
+  }
+  mephisto::app app{"colors"};
+  colors::declare(app);
+  mephisto::worker_options opts;
+  opts.broker = "kafka://" + bootstrap;
+  opts.id = id;
+  opts.threads = threads;
+  opts.linger_ms = linger_ms;
+  opts.log_level = "warn";
+  mephisto::worker w{app.resolve(opts), opts};
+  if (auto err = w.start())
+    throw std::runtime_error(mephisto::render(err));
+  while (w.stats().assigned.load() == 0)
+    std::this_thread::sleep_for(1ms);
+  // Read `output` from its end.
+  auto consumer = client(RD_KAFKA_CONSUMER, bootstrap,
+                         {{"group.id", id + "-probe"}, {"fetch.wait.max.ms", "5"},
+                          {"enable.auto.commit", "false"}});
+  auto parts = rd_kafka_topic_partition_list_new(partitions);
+  for (int32_t p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(parts, "output", p)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_assign(consumer.get(), parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  // Warm up: the pipeline has joined, recovered and got its producer id once one word made
+  // it through; only then does the measurement start.
+  {
+    auto producer = client(RD_KAFKA_PRODUCER, bootstrap, {{"linger.ms", "0"}});
+    auto rkt = rd_kafka_topic_new(producer.get(), "input", nullptr);
+    auto give_up = steady_clock::now() + 120s;
+    size_t warm = 0;
+    while (warm < static_cast<size_t>(partitions) && steady_clock::now() < give_up) {
+      for (int32_t p = 0; p < partitions; ++p)
+        produce_or_wait(producer.get(), rkt, p, nullptr, 0, "red", 3);
+      rd_kafka_flush(producer.get(), 5000);
+      for (auto until = steady_clock::now() + 500ms; steady_clock::now() < until;) {
+        if (auto m = rd_kafka_consumer_poll(consumer.get(), 50)) {
+          warm += m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+          rd_kafka_message_destroy(m);
+        }
+      }
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (warm == 0)
+      throw std::runtime_error("the pipeline produced nothing within 120 s");
+    // Drain what the warm-up left.
+    while (auto m = rd_kafka_consumer_poll(consumer.get(), 500))
+      rd_kafka_message_destroy(m);
+  }
+  std::atomic<bool> producing{true};
+  std::thread feeder{[&] {
+    auto producer = client(RD_KAFKA_PRODUCER, bootstrap,
+                           {{"linger.ms", std::to_string(linger_ms)}});
+    auto rkt = rd_kafka_topic_new(producer.get(), "input", nullptr);
+    static const char* colors[] = {"red", "green", "blue"};
+    auto start = steady_clock::now();
+    for (int64_t i = 0; i < int64_t{rate} * seconds; ++i) {
+      // Pace: the i-th record is due at start + i / rate.
+      std::this_thread::sleep_until(start + microseconds(i * 1'000'000 / rate));
+      auto w = colors[i % 3];
+      produce_or_wait(producer.get(), rkt, static_cast<int32_t>(i % partitions), nullptr, 0, w,
+                      std::strlen(w));
+      rd_kafka_poll(producer.get(), 0);
+    }
+    rd_kafka_flush(producer.get(), 10000);
+    rd_kafka_topic_destroy(rkt);
+    producing = false;
+  }};
+  std::vector<int64_t> latencies;
+  latencies.reserve(static_cast<size_t>(rate) * seconds);
+  auto deadline = steady_clock::now() + seconds * 1s + 30s;
+  while (latencies.size() < static_cast<size_t>(rate) * seconds
+         && steady_clock::now() < deadline) {
+    auto m = rd_kafka_consumer_poll(consumer.get(), 100);
+    if (m == nullptr)
+      continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+      latencies.push_back(now - rd_kafka_message_timestamp(m, nullptr));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  feeder.join();
+  rd_kafka_consumer_close(consumer.get());
+  w.stop();
+  w.wait();
+  if (latencies.empty())
+    throw std::runtime_error("no output arrived");
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double q) { return latencies[static_cast<size_t>(q * (latencies.size() - 1))]; };
+  std::printf("latency at %d msgs/s for %d s (%s, linger.ms=%d, %zu outputs): "
+              "p50 %lld ms, p99 %lld ms, max %lld ms (target p99 <= 10 ms)\n",
+              rate, seconds, url == "embedded" ? "embedded broker" : url.c_str(), linger_ms,
+              latencies.size(), static_cast<long long>(pct(0.5)),
+              static_cast<long long>(pct(0.99)), static_cast<long long>(latencies.back()));
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -79,7 +207,27 @@ int main(int argc, char** argv) {
   cli.add_option("--words", words, "input words (8 partitions; the mock keeps ~80k/partition)");
   cli.add_option("--rounds", rounds, "alternating rounds of (a) and (b)");
   cli.add_option("--threads", threads, "CAF scheduler threads for the pipeline");
+  bool latency_mode = false;
+  std::string broker_url = "embedded";
+  int rate = 5000;
+  int seconds = 20;
+  int linger_ms = 1;
+  cli.add_flag("--latency", latency_mode, "measure end-to-end latency at a fixed rate instead");
+  cli.add_option("--broker", broker_url, "--latency: embedded or kafka://host:port (creates "
+                                         "input and output there, 8 partitions, if missing)");
+  cli.add_option("--rate", rate, "--latency: input records per second");
+  cli.add_option("--seconds", seconds, "--latency: how long to feed");
+  cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
   CLI11_PARSE(cli, argc, argv);
+  if (latency_mode) {
+    try {
+      mephisto::set_log_level("warn");
+      return latency(broker_url, rate, seconds, threads, linger_ms);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
   mephisto::set_log_level("warn");
   mephisto::kafka::embedded_broker broker;
   if (auto err = broker.start()) {

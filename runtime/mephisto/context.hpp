@@ -101,6 +101,7 @@ public:
     offset_ = offset;
     key_ = key;
     timestamp_ = timestamp;
+    out_->stamp(timestamp);
   }
 
   void lend(size_t table, store_base* store) noexcept { leased_[table] = store; }

@@ -28,12 +28,17 @@ public:
     uint32_t value_size;
     bool has_key;
     bool has_value;      ///< false: a tombstone (delete) record
+    int64_t timestamp;   ///< ms since the epoch; 0: the producer's clock
   };
+
+  /// Stamps the records added from now on with `ms` (the timestamp of the event being
+  /// processed, so outputs carry their input's time, as in Kafka Streams).
+  void stamp(int64_t ms) noexcept { timestamp_ = ms > 0 ? ms : 0; }
 
   /// Appends a record with an encoded key (may be null) and value (may be null).
   template <class K, class V>
   void add(uint32_t topic, int32_t partition, const K* key, const V* value) {
-    record r{topic, partition, 0, 0, 0, 0, key != nullptr, value != nullptr};
+    record r{topic, partition, 0, 0, 0, 0, key != nullptr, value != nullptr, timestamp_};
     r.key_offset = static_cast<uint32_t>(arena_.size());
     if (key != nullptr)
       codec<K>::encode(*key, arena_);
@@ -81,6 +86,7 @@ public:
 private:
   std::string arena_;
   std::vector<record> records_;
+  int64_t timestamp_ = 0;
 };
 
 } // namespace mephisto

@@ -33,11 +33,12 @@ public:
                    const settings& extra);
 
   /// Enqueues one record. `partition < 0`: the partitioner chooses from the key (random
-  /// when `key == nullptr`). Returns RD_KAFKA_RESP_ERR__QUEUE_FULL when the caller has to
-  /// back off; any other error is final for this record. `batch` is released on delivery.
+  /// when `key == nullptr`); `timestamp` in ms since the epoch, 0 for now. Returns
+  /// RD_KAFKA_RESP_ERR__QUEUE_FULL when the caller has to back off; any other error is
+  /// final for this record. `batch` is released on delivery.
   rd_kafka_resp_err_t send(uint32_t topic, int32_t partition, const void* key,
                            size_t key_size, const void* value, size_t value_size,
-                           delivery_batch* batch) noexcept;
+                           int64_t timestamp, delivery_batch* batch) noexcept;
 
   /// Waits up to `timeout_ms` for every queued record to be delivered. Returns false on
   /// timeout. For shutdown, never for the hot path.

@@ -62,12 +62,14 @@ caf::error producer::start(const std::string& bootstrap,
 
 rd_kafka_resp_err_t producer::send(uint32_t topic, int32_t partition, const void* key,
                                    size_t key_size, const void* value, size_t value_size,
-                                   delivery_batch* batch) noexcept {
-  auto rc = rd_kafka_produce(topics_[topic],
-                             partition < 0 ? RD_KAFKA_PARTITION_UA : partition,
-                             RD_KAFKA_MSG_F_COPY, const_cast<void*>(value), value_size,
-                             key, key_size, batch);
-  return rc == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error();
+                                   int64_t timestamp, delivery_batch* batch) noexcept {
+  return rd_kafka_producev(
+    rk_.get(), RD_KAFKA_V_RKT(topics_[topic]),
+    RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+    RD_KAFKA_V_VALUE(const_cast<void*>(value), value_size),
+    RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_TIMESTAMP(timestamp),
+    RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
 }
 
 bool producer::flush(int timeout_ms) {
