@@ -12,7 +12,9 @@
 # partition i % 8), then runs each system alone as a process until its output topic holds one
 # record per color word (N records for limit), and stops it.
 #   wall s        launch -> last output record (start-up, group join, recovery included)
-#   processing s  first -> last output record; msgs/s = input words / processing s
+#   processing s  first record the system wrote (to its repartition topic, or output) -> last
+#                 output record; msgs/s = input words / processing s. Use >= 1M words: the
+#                 high watermarks are polled every 10 ms.
 #   CPU s, RSS    utime+stime and peak RSS (VmHWM) of the process tree at the last record
 # Every output is then read back and checked (record count, final count per color).
 # Results: a Markdown table on stdout and bench/peers/work/results.json; logs in
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
     --systems) systems=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --kstreams-threads) kstreams_threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (--help)" >&2; exit 64 ;;
   esac
 done
@@ -47,6 +49,7 @@ tool="java -Xmx256m -cp $jar:$peers/kstreams/target/lib/* io.mephisto.bench.Benc
 mkdir -p "$work/logs"
 
 broker_dir=
+broker_pid=
 cleanup() {
   [ -n "$broker_dir" ] && "$root/tests/kafka/kafka.sh" stop "$broker_dir" >&2 || true
 }
@@ -56,6 +59,7 @@ if [ -z "$bootstrap" ]; then
   broker_dir=$work/kafka
   "$root/tests/kafka/kafka.sh" start "$broker_dir" >&2
   bootstrap=$(cat "$broker_dir/bootstrap")
+  broker_pid=$(cat "$broker_dir/pid")
 fi
 log "broker $bootstrap"
 
@@ -67,7 +71,11 @@ limit_out=raw_output
 
 $tool reset "$bootstrap" "input,$faust_out,$kstreams_out,$mephisto_out,$limit_out" \
   "$faust_id,$kstreams_id,$mephisto_id" "$faust_id,$kstreams_id,$mephisto_id" >&2
-$tool create "$bootstrap" input:8 "$faust_out:8" "$kstreams_out:8" "$mephisto_out:8" "$limit_out:8" >&2
+# Faust's internal topic is created up front: on a first start Faust subscribes before it
+# creates it, its assignor ignores the missing topic, and the count agent then gets no
+# partitions until aiokafka refreshes its metadata (consumer_metadata_max_age_ms, 5 min).
+$tool create "$bootstrap" input:8 "$faust_out:8" "$kstreams_out:8" "$mephisto_out:8" "$limit_out:8" \
+  "$faust_id-colors_topic:8" >&2
 log "producing $words words into input"
 counts=$($tool produce "$bootstrap" input "$words" "$seed")
 log "input: $counts"
@@ -82,7 +90,7 @@ measure() {  # name target topic verify-spec [measure.py options] -- command...
   local out
   out=$(python3 "$peers/measure.py" run --name "$name" --target "$target" --topic "$topic" \
           --tool "$tool" --bootstrap "$bootstrap" --log "$work/logs/$name.log" \
-          --timeout "$timeout" --verify "$verify" "$@") || out="{\"name\": \"$name\", \"ok\": false, \"error\": \"measure.py failed\"}"
+          --timeout "$timeout" --verify "$verify" ${broker_pid:+--broker-pid "$broker_pid"} "$@") || out="{\"name\": \"$name\", \"ok\": false, \"error\": \"measure.py failed\"}"
   echo "$out" >> "$results"
   python3 - "$out" <<'PY' >&2
 import json, sys
@@ -109,7 +117,8 @@ for sys in "${wanted[@]}"; do
       fi ;;
     mephisto)
       if [ -x "$root/build/apps/colors" ]; then
-        measure mephisto "$colors" "$mephisto_out" "$colors $expect" -- \
+        measure mephisto "$colors" "$mephisto_out" "$colors $expect" \
+          --internal "$mephisto_id-colors_topic" -- \
           "$root/build/apps/colors" worker --broker "kafka://$bootstrap" --id "$mephisto_id" --log_level warn
       else
         log "mephisto: not built (make build)"
@@ -119,13 +128,14 @@ for sys in "${wanted[@]}"; do
       rm -rf "$work/kstreams-state"
       measure kstreams "$colors" "$kstreams_out" "$colors $expect" \
         --env "BOOTSTRAP=$bootstrap" --env "APP_ID=$kstreams_id" --env "OUTPUT_TOPIC=$kstreams_out" \
-        --env "STATE_DIR=$work/kstreams-state" --env "STREAM_THREADS=$kstreams_threads" -- \
+        --env "STATE_DIR=$work/kstreams-state" --env "STREAM_THREADS=$kstreams_threads" \
+        --internal "$kstreams_id-colors-repartition" -- \
         java -jar "$jar" ;;
     faust)
       rm -rf "$work/faust" && mkdir -p "$work/faust"
       measure faust "$colors" "$faust_out" "$colors $expect" --cwd "$work/faust" \
         --env "BROKER=kafka://$bootstrap" --env "APP_ID=$faust_id" --env "OUTPUT_TOPIC=$faust_out" \
-        --env "PYTHONPATH=$peers/faust" -- \
+        --env "PYTHONPATH=$peers/faust" --internal "$faust_id-colors_topic" -- \
         "$peers/.venv/bin/faust" -A app worker -l warn ;;
     *) log "unknown system $sys (limit, mephisto, kstreams, faust)"; exit 64 ;;
   esac
