@@ -35,10 +35,15 @@ asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure --timeout 900 -j2
 
+# ThreadSanitizer needs CAF itself instrumented: tests/tsan/build-caf.sh builds it once
+# from Debian's source into .cache/caf-tsan.
 tsan: deps
-	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEPHISTO_SANITIZE=thread
+	tests/tsan/build-caf.sh $(CURDIR)/.cache/caf-tsan
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEPHISTO_SANITIZE=thread \
+	  -DMEPHISTO_CAF_ROOT=$(CURDIR)/.cache/caf-tsan
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" ctest --output-on-failure --timeout 900 -j2
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --output-on-failure --timeout 900 -j2
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan
