@@ -75,18 +75,24 @@ public:
         else
           fn_(value_, ctx);
       } catch (const std::exception& e) {
-        ctx.output().rollback(mark);
-        ++counters.failures;
+        undo(ctx, mark);
         report.failure(ctx, e.what());
       } catch (...) {
-        ctx.output().rollback(mark);
-        ++counters.failures;
+        undo(ctx, mark);
         report.failure(ctx, "unknown exception");
       }
     }
   }
 
 private:
+  /// Drops what the failed event sent and counts the failure.
+  static void undo(context& ctx, send_buffer::mark mark) {
+    auto& counters = ctx.counters();
+    counters.sent -= ctx.output().size() - mark.records;
+    ctx.output().rollback(mark);
+    ++counters.failures;
+  }
+
   F fn_;
   K key_{};
   V value_{};

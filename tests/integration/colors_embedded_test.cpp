@@ -95,6 +95,7 @@ TEST(colors_embedded, bad_events_are_counted_and_skipped_without_stopping) {
   EXPECT_EQ(w.stats().events.load(), records.size());
   EXPECT_EQ(w.stats().decode_errors.load(), 3u); // "two", "", "4.5"
   EXPECT_EQ(w.stats().failures.load(), 1u);      // 13
+  EXPECT_EQ(w.stats().sent.load(), 3u) << "the failed event's send was rolled back";
   auto rows = w.table_snapshot("totals");
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 1u);
