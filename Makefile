@@ -42,7 +42,7 @@ tsan: deps
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEPHISTO_SANITIZE=thread \
 	  -DMEPHISTO_CAF_ROOT=$(CURDIR)/.cache/caf-tsan
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp second_deadlock_stack=1" \
 	  ctest --output-on-failure --timeout 900 -j2
 
 clean:

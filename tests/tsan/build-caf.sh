@@ -23,7 +23,7 @@ tarball=$(ls "$work"/actor-framework_0.17.6.orig.tar.gz 2>/dev/null) \
 tar xzf "$tarball" -C "$work"
 src="$work/actor-framework-0.17.6"
 cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
+  -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer -include limits" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes \
   -DCAF_NO_OPENSSL=yes -DCAF_NO_OPENCL=yes -DCAF_NO_PYTHON=yes -DCAF_NO_TOOLS=yes \
   -DCMAKE_INSTALL_PREFIX="$prefix"
