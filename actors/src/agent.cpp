@@ -43,6 +43,9 @@ void publish_counters(agent_state& st) {
   s.decode_errors.fetch_add(c.decode_errors - st.reported.decode_errors,
                             std::memory_order_relaxed);
   s.failures.fetch_add(c.failures - st.reported.failures, std::memory_order_relaxed);
+  s.retries.fetch_add(c.retries - st.reported.retries, std::memory_order_relaxed);
+  s.dead_letters.fetch_add(c.dead_letters - st.reported.dead_letters,
+                           std::memory_order_relaxed);
   s.sent.fetch_add(c.sent - st.reported.sent, std::memory_order_relaxed);
   s.batches.fetch_add(1, std::memory_order_relaxed);
   st.reported = c;
@@ -73,6 +76,18 @@ void finish(self_ptr self) {
   next(self);
 }
 
+bool enqueue_failed(self_ptr self, rd_kafka_resp_err_t err) {
+  auto& st = self->state;
+  st.delivery->add(-1);
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    self->delayed_send(self, std::chrono::milliseconds(1), resume_atom::value);
+    return true;
+  }
+  fail(self, make_error(errc::produce_failed,
+                        std::string{"cannot produce: "} + rd_kafka_err2str(err)));
+  return true;
+}
+
 void produce(self_ptr self) {
   auto& st = self->state;
   auto& prod = *st.env->producer;
@@ -84,26 +99,49 @@ void produce(self_ptr self) {
     auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
                          r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
                          st.delivery);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      st.delivery->add(-1);
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        self->delayed_send(self, std::chrono::milliseconds(1), resume_atom::value);
-        return;
-      }
-      fail(self, make_error(errc::produce_failed,
-                            std::string{"cannot produce: "} + rd_kafka_err2str(err)));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && enqueue_failed(self, err))
       return;
-    }
     ++st.produce_pos;
+  }
+  auto topic = st.env->topo->dead_letter_index();
+  while (st.dead_letter_pos < st.dead_letters.size()) {
+    auto& dl = st.dead_letters[st.dead_letter_pos];
+    st.delivery->add(1);
+    auto err = prod.send_with_headers(topic, dl.has_key ? dl.key.data() : nullptr,
+                                      dl.key.size(), dl.has_value ? dl.value.data() : nullptr,
+                                      dl.value.size(), dl.headers, st.delivery);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && enqueue_failed(self, err))
+      return;
+    ++st.dead_letter_pos;
   }
   finish(self);
 }
 
-void run(self_ptr self) {
+/// Runs the user function from `event_pos` on; a throwing event is retried after a
+/// backoff or, after the last attempt, dead-lettered. Then stages the changelog records
+/// and produces the batch.
+void continue_batch(self_ptr self) {
   auto& st = self->state;
-  st.out.clear();
-  st.ctx->begin_batch(&st.out);
-  st.body->process(st.current->messages(), *st.ctx, st);
+  auto msgs = st.current->messages();
+  auto& counters = st.ctx->counters();
+  auto& opts = st.env->opts;
+  while (st.event_pos < msgs.size()) {
+    st.event_pos += st.body->process(msgs.subspan(st.event_pos), *st.ctx, st);
+    if (st.event_pos == msgs.size())
+      break;
+    if (++st.attempts < opts.retry_attempts) {
+      ++counters.retries;
+      --counters.events; // counted again when it runs again
+      auto backoff = std::min<int64_t>(opts.retry_backoff_max_ms,
+                                       int64_t{opts.retry_backoff_ms} << (st.attempts - 1));
+      self->delayed_send(self, std::chrono::milliseconds(backoff), retry_atom::value);
+      return;
+    }
+    ++counters.failures;
+    st.add_dead_letter(msgs[st.event_pos], "exception", st.last_error, st.attempts);
+    st.attempts = 0;
+    ++st.event_pos;
+  }
   for (size_t i = 0; i < st.spec.shards.size(); ++i) {
     auto table = st.spec.shards[i].first;
     st.leases[i]->take_changes(st.out, st.env->topo->changelog_index(table),
@@ -112,7 +150,18 @@ void run(self_ptr self) {
   auto seq = st.tracker.open(st.current->next_offset());
   st.delivery = new agent_delivery(caf::actor{self}, seq);
   st.produce_pos = 0;
+  st.dead_letter_pos = 0;
   produce(self);
+}
+
+void run(self_ptr self) {
+  auto& st = self->state;
+  st.out.clear();
+  st.dead_letters.clear();
+  st.ctx->begin_batch(&st.out);
+  st.event_pos = 0;
+  st.attempts = 0;
+  continue_batch(self);
 }
 
 void next(self_ptr self) {
@@ -165,16 +214,42 @@ bool agent_state::may_log() {
   return false;
 }
 
-void agent_state::decode_error(const context& c, std::string_view why) {
+void agent_state::decode_error(const context& c, const rd_kafka_message_t* msg,
+                               std::string_view why) {
   if (may_log())
-    log().warn("{}: skipped undecodable event at {} [{}] offset {}: {}", where,
-               c.topic_name(), c.partition(), c.offset(), why);
+    log().warn("{}: undecodable event at {} [{}] offset {} goes to the dead-letter topic: {}",
+               where, c.topic_name(), c.partition(), c.offset(), why);
+  add_dead_letter(msg, "decode", why, 1);
 }
 
-void agent_state::failure(const context& c, std::string_view what) {
+void agent_state::failure(const context& c, const rd_kafka_message_t*, std::string_view what) {
   if (may_log())
-    log().error("{}: user function failed at {} [{}] offset {}, event skipped: {}", where,
-                c.topic_name(), c.partition(), c.offset(), what);
+    log().warn("{}: user function failed at {} [{}] offset {} (attempt {} of {}): {}", where,
+               c.topic_name(), c.partition(), c.offset(), attempts + 1,
+               env->opts.retry_attempts, what);
+  last_error.assign(what.data(), what.size());
+}
+
+void agent_state::add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
+                                  std::string_view why, int attempts_made) {
+  dead_letter dl;
+  dl.has_key = msg->key != nullptr;
+  if (dl.has_key)
+    dl.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  dl.has_value = msg->payload != nullptr;
+  if (dl.has_value)
+    dl.value.assign(static_cast<const char*>(msg->payload), msg->len);
+  dl.headers = {
+    {"mephisto.error", std::string{why}},
+    {"mephisto.error.kind", std::string{kind}},
+    {"mephisto.topic", ctx->topic_name()},
+    {"mephisto.partition", std::to_string(msg->partition)},
+    {"mephisto.offset", std::to_string(msg->offset)},
+    {"mephisto.agent", ctx->agent_name()},
+    {"mephisto.attempts", std::to_string(attempts_made)},
+  };
+  dead_letters.push_back(std::move(dl));
+  ++ctx->counters().dead_letters;
 }
 
 caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_spec spec) {
@@ -198,6 +273,7 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
       next(self);
     },
     [self](resume_atom) { produce(self); },
+    [self](retry_atom) { continue_batch(self); },
     [self](delivered_atom, uint64_t seq, bool ok) {
       auto& st = self->state;
       if (!ok) {

@@ -55,6 +55,10 @@ caf::error worker::impl::check_options() {
     return bad("intervals and timeouts must be positive");
   if (opts.threads < 0)
     return bad("threads must be 0 (one per core) or more");
+  if (opts.retry_attempts < 1 || opts.retry_backoff_ms < 0
+      || opts.retry_backoff_max_ms < opts.retry_backoff_ms)
+    return bad("retry_attempts must be at least 1 and 0 <= retry_backoff_ms <= "
+               "retry_backoff_max_ms");
   if (topo->agents.empty())
     return bad("the app declares no agent");
   return caf::none;
@@ -75,6 +79,8 @@ caf::error worker::impl::connect() {
       if (auto err = embedded->create_topic(t.changelog, n))
         return err;
     }
+    if (auto err = embedded->create_topic(topo->dead_letter_topic(), opts.topic_partitions))
+      return err;
     bootstrap = embedded->bootstrap();
     log().info("embedded Kafka broker (librdkafka mock) listening: --broker {}",
                embedded->url());
@@ -99,6 +105,7 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
   for (auto& t : topo->tables)
     specs.push_back({t.changelog, t.partitions > 0 ? t.partitions : opts.topic_partitions,
                      true, true});
+  specs.push_back({topo->dead_letter_topic(), opts.topic_partitions, true, false});
   auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
   if (auto err = kafka::ensure_topics(producer.handle(), specs, timeout))
     return err;
@@ -243,10 +250,11 @@ caf::error worker::wait() {
   d.finished = true;
   d.shutdown();
   auto& s = *d.stats;
-  log().info("worker {} stopped{}: {} events, {} undecodable, {} failed, {} sent, {} commits",
+  log().info("worker {} stopped{}: {} events, {} undecodable, {} failed, {} retries, "
+             "{} dead letters, {} sent, {} commits",
              d.topo->app_id, d.failure ? " (" + render(d.failure) + ")" : std::string{},
-             s.events.load(), s.decode_errors.load(), s.failures.load(), s.sent.load(),
-             s.commits.load());
+             s.events.load(), s.decode_errors.load(), s.failures.load(), s.retries.load(),
+             s.dead_letters.load(), s.sent.load(), s.commits.load());
   return d.failure;
 }
 

@@ -14,13 +14,18 @@
 
 namespace mephisto {
 
-/// Where an agent reports events it had to skip. Implemented by the agent actor, which
-/// counts them and logs them (rate-limited) with topic, partition and offset.
+/// Where an agent reports events that failed. Implemented by the agent actor, which logs
+/// them (rate-limited) with topic, partition and offset, retries failed user functions and
+/// sends what cannot be processed to the dead-letter topic.
 class event_reporter {
 public:
   virtual ~event_reporter();
-  virtual void decode_error(const context& ctx, std::string_view why) = 0;
-  virtual void failure(const context& ctx, std::string_view what) = 0;
+  /// `msg` cannot be decoded (or has no value): it goes to the dead-letter topic.
+  virtual void decode_error(const context& ctx, const rd_kafka_message_t* msg,
+                            std::string_view why) = 0;
+  /// The user function threw `what` for `msg`; `process` stops there.
+  virtual void failure(const context& ctx, const rd_kafka_message_t* msg,
+                       std::string_view what) = 0;
 };
 
 /// The user's function behind a type-erased interface: one virtual call per batch, a
@@ -29,11 +34,12 @@ class agent_body {
 public:
   virtual ~agent_body();
 
-  /// Runs the user function over `batch` in offset order. Never throws: a codec error or
-  /// an exception from the user function is reported and the event skipped (its staged
-  /// sends rolled back).
-  virtual void process(std::span<rd_kafka_message_t* const> batch, context& ctx,
-                       event_reporter& report) = 0;
+  /// Runs the user function over `batch` in offset order. Never throws: an event the codec
+  /// rejects is reported and skipped; when the user function throws, its staged sends are
+  /// rolled back, the failure reported, and `process` returns that event's index (so the
+  /// agent can retry it). Returns `batch.size()` when every event went through.
+  virtual size_t process(std::span<rd_kafka_message_t* const> batch, context& ctx,
+                         event_reporter& report) = 0;
 };
 
 /// The typed body for an agent on a `topic<K, V>` running `F`, which takes either
@@ -43,28 +49,29 @@ class typed_agent_body final : public agent_body {
 public:
   explicit typed_agent_body(F fn) : fn_(std::move(fn)) {}
 
-  void process(std::span<rd_kafka_message_t* const> batch, context& ctx,
-               event_reporter& report) override {
+  size_t process(std::span<rd_kafka_message_t* const> batch, context& ctx,
+                 event_reporter& report) override {
     auto& counters = ctx.counters();
-    for (auto* msg : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto* msg = batch[i];
       std::string_view key{static_cast<const char*>(msg->key), msg->key_len};
       ctx.begin_event(msg->offset, key, rd_kafka_message_timestamp(msg, nullptr));
       ++counters.events;
       if (msg->payload == nullptr) {
         ++counters.decode_errors;
-        report.decode_error(ctx, "the record has no value (null)");
+        report.decode_error(ctx, msg, "the record has no value (null)");
         continue;
       }
       std::string_view payload{static_cast<const char*>(msg->payload), msg->len};
       if (!codec<V>::decode(payload, value_, why_)) {
         ++counters.decode_errors;
-        report.decode_error(ctx, why_);
+        report.decode_error(ctx, msg, why_);
         continue;
       }
       if constexpr (std::is_invocable_v<F&, const K&, const V&, context&>) {
         if (!codec<K>::decode(key, key_, why_)) {
           ++counters.decode_errors;
-          report.decode_error(ctx, "key: " + why_);
+          report.decode_error(ctx, msg, "key: " + why_);
           continue;
         }
       }
@@ -76,21 +83,22 @@ public:
           fn_(value_, ctx);
       } catch (const std::exception& e) {
         undo(ctx, mark);
-        report.failure(ctx, e.what());
+        report.failure(ctx, msg, e.what());
+        return i;
       } catch (...) {
         undo(ctx, mark);
-        report.failure(ctx, "unknown exception");
+        report.failure(ctx, msg, "unknown exception");
+        return i;
       }
     }
+    return batch.size();
   }
 
 private:
-  /// Drops what the failed event sent and counts the failure.
+  /// Drops what the failed event sent.
   static void undo(context& ctx, send_buffer::mark mark) {
-    auto& counters = ctx.counters();
-    counters.sent -= ctx.output().size() - mark.records;
+    ctx.counters().sent -= ctx.output().size() - mark.records;
     ctx.output().rollback(mark);
-    ++counters.failures;
   }
 
   F fn_;

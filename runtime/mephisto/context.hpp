@@ -18,7 +18,9 @@ namespace mephisto {
 struct agent_counters {
   uint64_t events = 0;         ///< events handed to the user function
   uint64_t decode_errors = 0;  ///< events skipped because the codec rejected them
-  uint64_t failures = 0;       ///< events whose user function threw
+  uint64_t failures = 0;       ///< events whose user function threw on every attempt
+  uint64_t retries = 0;        ///< attempts repeated after the user function threw
+  uint64_t dead_letters = 0;   ///< events sent to the dead-letter topic
   uint64_t sent = 0;           ///< records sent by the user function
 };
 

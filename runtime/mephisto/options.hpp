@@ -34,6 +34,12 @@ struct worker_options {
   int32_t recovery_stall_timeout_ms = 30000;
   /// How long a revoke may wait for a partition to drain and commit.
   int32_t drain_timeout_ms = 60000;
+  /// Attempts of a user function that throws, the first included; then the event goes to
+  /// the dead-letter topic `<id>-dead-letter` and processing continues.
+  int32_t retry_attempts = 3;
+  /// Wait before the first retry; doubles per retry up to `retry_backoff_max_ms`.
+  int32_t retry_backoff_ms = 10;
+  int32_t retry_backoff_max_ms = 1000;
   /// Producer `linger.ms`.
   int32_t linger_ms = 5;
   /// trace, debug, info, warn, error or off.

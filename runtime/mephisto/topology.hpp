@@ -41,13 +41,20 @@ struct topology {
   std::vector<table_def> tables;
   std::vector<agent_def> agents;
 
-  /// Kafka topics the producer writes: every topic, then every changelog. The index of
-  /// table `t`'s changelog is `topics.size() + t`.
+  /// Kafka topics the producer writes: every topic, every changelog, the dead-letter
+  /// topic. The index of table `t`'s changelog is `topics.size() + t`.
   std::vector<std::string> producer_topics() const;
 
   uint32_t changelog_index(size_t table) const {
     return static_cast<uint32_t>(topics.size() + table);
   }
+
+  uint32_t dead_letter_index() const {
+    return static_cast<uint32_t>(topics.size() + tables.size());
+  }
+
+  /// `<app-id>-dead-letter`: events that could not be processed, with the reason in headers.
+  std::string dead_letter_topic() const { return app_id + "-dead-letter"; }
 
   /// Indexes of the agents that consume topic `topic`.
   std::vector<size_t> agents_of(size_t topic) const;

@@ -129,6 +129,10 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
   add("recovery_stall_timeout_ms", o.recovery_stall_timeout_ms,
       "a table recovery without progress for this long fails");
   add("drain_timeout_ms", o.drain_timeout_ms, "time a revoked partition may take to drain");
+  add("retry_attempts", o.retry_attempts,
+      "attempts of a throwing user function before the event is dead-lettered");
+  add("retry_backoff_ms", o.retry_backoff_ms, "wait before the first retry (doubles)");
+  add("retry_backoff_max_ms", o.retry_backoff_max_ms, "longest wait between retries");
   add("linger_ms", o.linger_ms, "producer linger.ms");
   add("log_level", o.log_level, "trace, debug, info, warn, error, off");
   add("bootstrap_file", o.bootstrap_file, "embedded broker: write its URL to this file");
@@ -205,6 +209,8 @@ int run_broker(const app& a, const worker_options& opts) {
   for (auto& t : topo->tables)
     if (!create(t.changelog, t.partitions))
       return 1;
+  if (!create(topo->dead_letter_topic(), 0))
+    return 1;
   if (!opts.bootstrap_file.empty())
     broker.publish_url(opts.bootstrap_file);
   std::cout << broker.url() << std::endl;

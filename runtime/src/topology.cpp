@@ -19,6 +19,7 @@ std::vector<std::string> topology::producer_topics() const {
     out.push_back(t.kafka_name);
   for (auto& t : tables)
     out.push_back(t.changelog);
+  out.push_back(dead_letter_topic());
   return out;
 }
 

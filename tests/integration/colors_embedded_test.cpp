@@ -2,6 +2,7 @@
 // all 8 input partitions, exact counts on `output` and in the table.
 
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -78,10 +79,12 @@ void declare_summer(mephisto::app& app) {
 
 } // namespace
 
-TEST(colors_embedded, bad_events_are_counted_and_skipped_without_stopping) {
+TEST(colors_embedded, bad_events_are_retried_then_dead_lettered_without_stopping) {
   mephisto::app app{"summer"};
   declare_summer(app);
   auto opts = embedded_options();
+  opts.retry_attempts = 3;
+  opts.retry_backoff_ms = 20;
   mephisto::worker w{app.resolve(opts), opts};
   ASSERT_FALSE(w.start());
   std::vector<std::pair<std::string, std::string>> records{
@@ -89,17 +92,85 @@ TEST(colors_embedded, bad_events_are_counted_and_skipped_without_stopping) {
   testkit::produce_keyed(w.bootstrap(), "numbers", records);
   auto seen = testkit::consume(w.bootstrap(), "seen", 3, 60s);
   ASSERT_EQ(seen.size(), 3u);
-  // Everything is processed once the three good numbers were seen; wait for the stats.
+  auto dead = testkit::consume(w.bootstrap(), "summer-dead-letter", 4, 60s);
+  ASSERT_EQ(dead.size(), 4u);
+  std::map<std::string, std::map<std::string, std::string>> by_offset;
+  for (auto& d : dead) {
+    EXPECT_EQ(d.key, "k");
+    EXPECT_EQ(d.headers["mephisto.topic"], "numbers");
+    EXPECT_EQ(d.headers["mephisto.agent"], "sum");
+    by_offset[d.headers["mephisto.offset"]] = d.headers;
+    by_offset[d.headers["mephisto.offset"]]["value"] = d.value;
+  }
+  ASSERT_EQ(by_offset.size(), 4u);
+  EXPECT_EQ(by_offset["1"]["value"], "two");
+  EXPECT_EQ(by_offset["1"]["mephisto.error.kind"], "decode");
+  EXPECT_EQ(by_offset["1"]["mephisto.error"], "expected an integer");
+  EXPECT_EQ(by_offset["2"]["value"], "13");
+  EXPECT_EQ(by_offset["2"]["mephisto.error.kind"], "exception");
+  EXPECT_EQ(by_offset["2"]["mephisto.error"], "unlucky number");
+  EXPECT_EQ(by_offset["2"]["mephisto.attempts"], "3");
+  EXPECT_EQ(by_offset["4"]["value"], "");
+  EXPECT_EQ(by_offset["5"]["value"], "4.5");
   for (int i = 0; i < 100 && w.stats().events.load() < records.size(); ++i)
     std::this_thread::sleep_for(50ms);
   EXPECT_EQ(w.stats().events.load(), records.size());
   EXPECT_EQ(w.stats().decode_errors.load(), 3u); // "two", "", "4.5"
-  EXPECT_EQ(w.stats().failures.load(), 1u);      // 13
-  EXPECT_EQ(w.stats().sent.load(), 3u) << "the failed event's send was rolled back";
+  EXPECT_EQ(w.stats().failures.load(), 1u);      // 13, on every attempt
+  EXPECT_EQ(w.stats().retries.load(), 2u);
+  EXPECT_EQ(w.stats().dead_letters.load(), 4u);
+  EXPECT_EQ(w.stats().sent.load(), 3u) << "the failed event's sends were rolled back";
   auto rows = w.table_snapshot("totals");
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].second, "9");
+  w.stop();
+  EXPECT_FALSE(w.wait());
+}
+
+TEST(colors_embedded, one_percent_poison_events_end_exactly_in_the_dead_letter_topic) {
+  mephisto::app app{"poison"};
+  auto numbers = app.topic<int64_t>("numbers", {.partitions = 4});
+  auto totals = app.table<std::string, int64_t>("totals", {.partitions = 4});
+  app.agent(
+    "sum", numbers,
+    [=](const int64_t& x, mephisto::context& ctx) {
+      if (x % 100 == 42)
+        throw std::runtime_error("poison " + std::to_string(x));
+      ctx[totals]["sum"] += x;
+    },
+    {.tables = {totals}});
+  auto opts = embedded_options();
+  opts.retry_attempts = 2;
+  opts.retry_backoff_ms = 1;
+  mephisto::worker w{app.resolve(opts), opts};
+  ASSERT_FALSE(w.start());
+  std::vector<std::string> values;
+  int64_t good_sum = 0;
+  std::set<std::string> poison;
+  for (int64_t x = 0; x < 20'000; ++x) {
+    values.push_back(std::to_string(x));
+    if (x % 100 == 42)
+      poison.insert(values.back());
+    else
+      good_sum += x;
+  }
+  testkit::produce(w.bootstrap(), "numbers", values);
+  auto dead = testkit::consume(w.bootstrap(), "poison-dead-letter", poison.size(), 60s);
+  std::set<std::string> dead_values;
+  for (auto& d : dead)
+    dead_values.insert(d.value);
+  EXPECT_EQ(dead.size(), poison.size());
+  EXPECT_EQ(dead_values, poison);
+  for (int i = 0; i < 200 && w.stats().events.load() < values.size(); ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(w.stats().events.load(), values.size());
+  auto rows = w.table_snapshot("totals");
+  ASSERT_TRUE(rows);
+  int64_t sum = 0;
+  for (auto& [k, v] : *rows)
+    sum += std::stoll(v); // one "sum" key per partition
+  EXPECT_EQ(sum, good_sum) << "every other event is processed exactly once";
   w.stop();
   EXPECT_FALSE(w.wait());
 }

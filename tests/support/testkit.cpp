@@ -113,6 +113,17 @@ std::vector<record> consume(const std::string& bootstrap, const std::string& top
         r.key.assign(static_cast<const char*>(m->key), m->key_len);
       if (m->payload)
         r.value.assign(static_cast<const char*>(m->payload), m->len);
+      r.has_value = m->payload != nullptr;
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name = nullptr;
+        const void* val = nullptr;
+        size_t size = 0;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size)
+                           == RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i)
+          r.headers[name] = std::string{static_cast<const char*>(val), size};
+      }
       r.partition = m->partition;
       r.offset = m->offset;
       out.push_back(std::move(r));

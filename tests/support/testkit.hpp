@@ -21,6 +21,8 @@ struct record {
   std::string value;
   int32_t partition = 0;
   int64_t offset = 0;
+  bool has_value = true;
+  std::map<std::string, std::string> headers;
 };
 
 /// Produces `values` (null keys, so the partitioner spreads them over all partitions)

@@ -35,7 +35,9 @@ struct agent_spec {
 ///
 /// Batches arrive from the partition's source in offset order and are processed one at a
 /// time: lease the declared tables' stores from their shards (one request per table per
-/// batch), run the user function over every event (sends staged in a reused buffer),
+/// batch), run the user function over every event (sends staged in a reused buffer; an
+/// event whose function throws is retried after a backoff timer, never a sleep, and after
+/// `retry_attempts` goes to the dead-letter topic, as do undecodable events),
 /// stage changelog records for changed keys, produce everything (a full producer queue
 /// is retried 1 ms later, never waited for), give the stores back, return a credit to
 /// the source. The batch's offsets become committable when all its records are
@@ -46,9 +48,23 @@ struct agent_spec {
 struct agent_state : event_reporter {
   static inline const char* name = "mephisto.agent";
 
-  void decode_error(const context& ctx, std::string_view why) override;
-  void failure(const context& ctx, std::string_view what) override;
+  void decode_error(const context& ctx, const rd_kafka_message_t* msg,
+                    std::string_view why) override;
+  void failure(const context& ctx, const rd_kafka_message_t* msg,
+               std::string_view what) override;
   bool may_log();
+  /// Keeps a copy of `msg` with the reason, to go to the dead-letter topic with the batch.
+  void add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
+                       std::string_view why, int attempts);
+
+  /// An event that could not be processed, with its reason as headers.
+  struct dead_letter {
+    std::string key;
+    std::string value;
+    bool has_key = false;
+    bool has_value = false;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
 
   env_ptr env;
   agent_spec spec;
@@ -63,6 +79,11 @@ struct agent_state : event_reporter {
   std::vector<store_ptr> leases;            ///< per entry of spec.shards
   size_t leases_missing = 0;
   size_t produce_pos = 0;
+  size_t event_pos = 0;                     ///< next event of `current` to run
+  int attempts = 0;                         ///< failed attempts of the event at event_pos
+  std::string last_error;
+  std::vector<dead_letter> dead_letters;    ///< of the current batch
+  size_t dead_letter_pos = 0;
   kafka::delivery_batch* delivery = nullptr;
   offset_tracker tracker;
   bool draining = false;

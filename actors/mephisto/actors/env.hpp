@@ -18,6 +18,8 @@ struct worker_stats {
   std::atomic<uint64_t> events{0};
   std::atomic<uint64_t> decode_errors{0};
   std::atomic<uint64_t> failures{0};
+  std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> restored_records{0};

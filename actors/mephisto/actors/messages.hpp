@@ -39,6 +39,7 @@ using revoke_atom = caf::atom_constant<caf::atom("revoke")>;       ///< consumer
 using close_atom = caf::atom_constant<caf::atom("close")>;         ///< manager -> shard
 using commit_atom = caf::atom_constant<caf::atom("commit")>;       ///< timer tick
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;         ///< agent: try again
 
 // -- payloads ---------------------------------------------------------------------------
 

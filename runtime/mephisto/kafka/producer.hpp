@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
@@ -39,6 +40,14 @@ public:
   rd_kafka_resp_err_t send(uint32_t topic, int32_t partition, const void* key,
                            size_t key_size, const void* value, size_t value_size,
                            int64_t timestamp, delivery_batch* batch) noexcept;
+
+  /// Enqueues a record with headers (name, value), e.g. a dead letter and its reason.
+  /// Same contract as `send`.
+  rd_kafka_resp_err_t
+  send_with_headers(uint32_t topic, const void* key, size_t key_size, const void* value,
+                    size_t value_size,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    delivery_batch* batch) noexcept;
 
   /// Waits up to `timeout_ms` for every queued record to be delivered. Returns false on
   /// timeout. For shutdown, never for the hot path.

@@ -72,6 +72,24 @@ rd_kafka_resp_err_t producer::send(uint32_t topic, int32_t partition, const void
     RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
 }
 
+rd_kafka_resp_err_t producer::send_with_headers(
+  uint32_t topic, const void* key, size_t key_size, const void* value, size_t value_size,
+  const std::vector<std::pair<std::string, std::string>>& headers,
+  delivery_batch* batch) noexcept {
+  auto hdrs = rd_kafka_headers_new(headers.size());
+  for (auto& [name, text] : headers)
+    rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), text.data(),
+                        static_cast<ssize_t>(text.size()));
+  auto err = rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(topics_[topic]),
+                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_VALUE(const_cast<void*>(value), value_size),
+                               RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_HEADERS(hdrs),
+                               RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    rd_kafka_headers_destroy(hdrs); // librdkafka owns them only on success
+  return err;
+}
+
 bool producer::flush(int timeout_ms) {
   if (!rk_)
     return true;
