@@ -61,6 +61,7 @@ TEST_F(real_kafka, colors_counts_200k_words_exactly_and_creates_its_topics) {
   auto config = testkit::topic_config(bootstrap, id + "-colors-count-changelog");
   EXPECT_EQ(config["cleanup.policy"], "compact");
   EXPECT_EQ(testkit::topic_config(bootstrap, id + "-colors_topic")["cleanup.policy"], "delete");
+  EXPECT_EQ(testkit::partition_count(bootstrap, id + "-dead-letter"), 8);
   w->signal(SIGTERM);
   EXPECT_EQ(w->wait(60s), 0) << w->log();
 }
