@@ -2,7 +2,12 @@
 // `kafka` (tests/kafka/kafka.sh). Workers are separate processes, as users run them.
 
 #include <csignal>
+#include <atomic>
+#include <cstdio>
 #include <fstream>
+#include <map>
+#include <random>
+#include <set>
 #include <regex>
 #include <string>
 #include <thread>
@@ -114,6 +119,75 @@ TEST_F(real_kafka, two_workers_split_the_partitions_exactly) {
     ASSERT_NE(pos, std::string::npos) << log;
     EXPECT_EQ(log.find("stopped: 0 events", pos), std::string::npos) << "idle worker\n" << log;
   }
+}
+
+TEST_F(real_kafka, at_least_once_survives_ten_kill_9s) {
+  auto words = testkit::make_words(200'000, 24);
+  std::atomic<bool> fed{false};
+  std::thread feeder{[&] {
+    for (size_t i = 0; i < words.words.size(); i += 2000) {
+      std::vector<std::string> chunk(words.words.begin() + i, words.words.begin() + i + 2000);
+      testkit::produce(bootstrap, "input", chunk);
+      std::this_thread::sleep_for(150ms);
+    }
+    fed = true;
+  }};
+  std::mt19937 gen{24};
+  int kills = 0;
+  for (; kills < 10; ++kills) {
+    auto w = worker("w" + std::to_string(kills));
+    ASSERT_TRUE(w->wait_for_log("assigned: ", 90s)) << w->log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + gen() % 2000));
+    w->signal(SIGKILL);
+    EXPECT_EQ(w->wait(10s), 128 + SIGKILL);
+  }
+  feeder.join();
+  EXPECT_TRUE(fed.load());
+  // A last worker finishes the input and stops cleanly.
+  auto last = worker("last");
+  ASSERT_TRUE(last->wait_for_log("assigned: ", 90s)) << last->log();
+  size_t before = 0;
+  std::vector<testkit::record> out;
+  for (;;) { // until the output stops growing
+    out = testkit::consume(bootstrap, "output", SIZE_MAX, 5s);
+    if (out.size() >= words.color_words && out.size() == before)
+      break;
+    before = out.size();
+  }
+  last->signal(SIGTERM);
+  EXPECT_EQ(last->wait(60s), 0) << last->log();
+  out = testkit::consume(bootstrap, "output", SIZE_MAX, 5s);
+  // Nothing lost: every running count 1..truth was emitted; duplicates are allowed.
+  std::map<std::string, std::set<int64_t>> values;
+  std::map<std::string, std::pair<int64_t, int64_t>> last_value; // (offset, value)
+  for (auto& r : out) {
+    auto v = std::stoll(r.value);
+    values[r.key].insert(v);
+    auto& lv = last_value[r.key];
+    if (r.offset >= lv.first)
+      lv = {r.offset, v};
+  }
+  size_t duplicated = out.size() - words.color_words;
+  for (auto& [color, n] : words.colors) {
+    auto& vs = values[color];
+    int64_t missing = 0;
+    for (int64_t i = 1; i <= n; ++i)
+      missing += vs.count(i) == 0;
+    EXPECT_EQ(missing, 0) << color << ": running counts lost";
+    EXPECT_GE(last_value[color].second, n) << color;
+  }
+  // The table (its changelog, replayed) ends where the output ends.
+  auto changelog = testkit::consume(bootstrap, id + "-colors-count-changelog", SIZE_MAX, 5s);
+  std::map<std::string, std::pair<int64_t, std::string>> table;
+  for (auto& r : changelog) {
+    auto& e = table[r.key];
+    if (r.partition >= 0 && r.offset >= e.first)
+      e = {r.offset, r.value};
+  }
+  for (auto& [color, n] : words.colors)
+    EXPECT_EQ(std::stoll(table[color].second), last_value[color].second) << color;
+  std::printf("[ summary  ] at-least-once: %zu events, %d kills, 0 lost, %zu duplicated outputs\n",
+              words.words.size(), kills, duplicated);
 }
 
 TEST(real_kafka_errors, a_missing_source_topic_is_a_clear_error) {
