@@ -119,10 +119,13 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     }
     if (now - last_report > std::chrono::seconds(1) && stats.high_watermark > 0) {
       last_report = now;
-      double secs = std::chrono::duration<double>(now - started).count();
-      log().info("restoring table {} from {}: {} records, {:.0f}%, {:.0f} records/s",
+      double secs = std::max(std::chrono::duration<double>(now - started).count(), 1e-3);
+      double offsets_per_s = next / secs;
+      double eta = offsets_per_s > 0 ? (stats.high_watermark - next) / offsets_per_s : -1;
+      log().info("restoring table {} from {}: {} records, {:.0f}%, {:.0f} records/s, "
+                 "ETA {}",
                  job.table, where, stats.records, 100.0 * next / stats.high_watermark,
-                 stats.records / std::max(secs, 1e-3));
+                 stats.records / secs, eta < 0 ? std::string{"?"} : fmt::format("{:.0f} s", eta));
     }
   }
   q.reset();
