@@ -30,6 +30,8 @@
 #include "mephisto/kafka/config.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/log.hpp"
+#include "mephisto/store.hpp"
+#include "mephisto/kafka/changelog_restore.hpp"
 #include "mephisto/worker.hpp"
 #include "bench_kit.hpp"
 
@@ -197,6 +199,94 @@ int latency(const std::string& url, int rate, int seconds, int threads, int ling
   return 0;
 }
 
+/// Table recovery against raw consumption of the same changelog partition: `records`
+/// records over 100k keys into one partition, then (a) read it to the high watermark with a
+/// bare consumer and (b) restore it into a memory store, alternating.
+int restore_bench(const std::string& url, int64_t records, int rounds) {
+  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
+  std::string bootstrap;
+  const std::string topic = "restore-bench-" + std::to_string(::getpid()) + "-changelog";
+  if (url == "embedded") {
+    embedded = std::make_unique<mephisto::kafka::embedded_broker>();
+    if (auto err = embedded->start())
+      throw std::runtime_error(mephisto::render(err));
+    embedded->create_topic(topic, 1);
+    bootstrap = embedded->bootstrap();
+  } else {
+    auto bs = mephisto::kafka::parse_broker_url(url);
+    if (!bs)
+      throw std::runtime_error(mephisto::render(bs.error()));
+    bootstrap = *bs;
+    std::vector<mephisto::kafka::topic_spec> specs{{topic, 1, true, true}};
+    auto admin = client(RD_KAFKA_PRODUCER, bootstrap, {});
+    if (auto err = mephisto::kafka::ensure_topics(admin.get(), specs, 30s))
+      throw std::runtime_error(mephisto::render(err));
+  }
+  {
+    auto producer = client(RD_KAFKA_PRODUCER, bootstrap, producer_settings);
+    auto rkt = rd_kafka_topic_new(producer.get(), topic.c_str(), nullptr);
+    std::string key;
+    std::string value;
+    for (int64_t i = 0; i < records; ++i) {
+      key = "key-" + std::to_string(i % 100'000);
+      value = std::to_string(i);
+      produce_or_wait(producer.get(), rkt, 0, key.data(), key.size(), value.data(),
+                      value.size());
+    }
+    rd_kafka_flush(producer.get(), 120000);
+    rd_kafka_topic_destroy(rkt);
+  }
+  std::printf("changelog: %lld records, 100k keys, one partition (%s)\n",
+              static_cast<long long>(records), url.c_str());
+  std::vector<double> ratios;
+  for (int r = 0; r < rounds; ++r) {
+    // (a) raw: a bare consumer to the high watermark.
+    auto consumer = client(RD_KAFKA_CONSUMER, bootstrap,
+                           {{"group.id", "restore-bench-raw"}, {"enable.auto.commit", "false"},
+                            {"fetch.wait.max.ms", "50"}, {"queued.min.messages", "100000"}});
+    auto parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    auto start = steady_clock::now();
+    rd_kafka_assign(consumer.get(), parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    auto q = rd_kafka_queue_get_consumer(consumer.get());
+    std::vector<rd_kafka_message_t*> buf(1000);
+    int64_t seen = 0;
+    while (seen < records) {
+      auto n = rd_kafka_consume_batch_queue(q, 100, buf.data(), buf.size());
+      for (ssize_t i = 0; i < n; ++i) {
+        seen += buf[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_message_destroy(buf[i]);
+      }
+    }
+    auto raw_s = duration<double>(steady_clock::now() - start).count();
+    rd_kafka_queue_destroy(q);
+    rd_kafka_consumer_close(consumer.get());
+    // (b) restore into a memory store (decode every record, apply it).
+    mephisto::memory_store<std::string, int64_t> store;
+    mephisto::kafka::restore_job job;
+    job.bootstrap = bootstrap;
+    job.changelog = topic;
+    job.partition = 0;
+    job.table = "bench";
+    start = steady_clock::now();
+    auto res = mephisto::kafka::restore_changelog(job, store);
+    auto restore_s = duration<double>(steady_clock::now() - start).count();
+    if (!res)
+      throw std::runtime_error(mephisto::render(res.error()));
+    auto raw_rate = records / raw_s;
+    auto restore_rate = static_cast<double>(res->records) / restore_s;
+    ratios.push_back(restore_rate / raw_rate);
+    std::printf("round %d: (a) raw consume %9.0f records/s   (b) restore to memory %9.0f "
+                "records/s (%zu keys)   b/a = %.2f\n",
+                r + 1, raw_rate, restore_rate, store.size(), restore_rate / raw_rate);
+    std::fflush(stdout);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("median b/a = %.2f (goal >= 0.5)\n", ratios[ratios.size() / 2]);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -213,12 +303,26 @@ int main(int argc, char** argv) {
   int seconds = 20;
   int linger_ms = 1;
   cli.add_flag("--latency", latency_mode, "measure end-to-end latency at a fixed rate instead");
-  cli.add_option("--broker", broker_url, "--latency: embedded or kafka://host:port (creates "
-                                         "input and output there, 8 partitions, if missing)");
+  bool restore_mode = false;
+  int64_t changelog_records = 1'000'000;
+  cli.add_flag("--restore", restore_mode,
+               "measure table recovery against raw consumption of the changelog instead");
+  cli.add_option("--records", changelog_records, "--restore: changelog records");
+  cli.add_option("--broker", broker_url, "--latency, --restore: embedded or kafka://host:port "
+                                         "(creates the topics it needs there)");
   cli.add_option("--rate", rate, "--latency: input records per second");
   cli.add_option("--seconds", seconds, "--latency: how long to feed");
   cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
   CLI11_PARSE(cli, argc, argv);
+  if (restore_mode) {
+    try {
+      mephisto::set_log_level("warn");
+      return restore_bench(broker_url, changelog_records, rounds);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
   if (latency_mode) {
     try {
       mephisto::set_log_level("warn");

@@ -39,11 +39,13 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     // assign() needs a group id; this consumer never joins the group nor commits.
     {"group.id", "mephisto-restore-" + job.changelog},
     {"enable.auto.commit", "false"},
-    {"enable.partition.eof", "true"},
+    {"enable.partition.eof", "false"},
     {"auto.offset.reset", "earliest"},
     {"isolation.level", "read_committed"},
     {"fetch.wait.max.ms", "50"},
     {"queued.min.messages", "100000"},
+    {"max.partition.fetch.bytes", "33554432"},
+    {"fetch.max.bytes", "67108864"},
   });
   if (!conf)
     return conf.error();
@@ -77,7 +79,11 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
   while (next < stats.high_watermark && !failure) {
     if (job.cancel && job.cancel->load())
       return make_error(errc::recovery_failed, where + ": cancelled");
-    auto n = rd_kafka_consume_batch_queue(q.get(), 100, buf.data(), buf.size());
+    // Take what is there without waiting; only an empty queue waits, and then for one
+    // record: a batch read with a timeout waits the whole timeout for a full batch.
+    auto n = rd_kafka_consume_batch_queue(q.get(), 0, buf.data(), buf.size());
+    if (n == 0)
+      n = rd_kafka_consume_batch_queue(q.get(), 100, buf.data(), 1);
     for (ssize_t i = 0; i < n; ++i) {
       auto* m = buf[i];
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
