@@ -107,7 +107,17 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
                      true, true});
   specs.push_back({topo->dead_letter_topic(), opts.topic_partitions, true, false});
   auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
-  if (auto err = kafka::ensure_topics(producer.handle(), specs, timeout))
+  // A client of its own, without topic handles: a producer's topic handle asks for
+  // metadata, and a broker with auto.create.topics.enable would create the topic with its
+  // defaults (a changelog without compaction) before we create it right.
+  auto conf = kafka::make_conf({{"bootstrap.servers", bootstrap},
+                                {"client.id", topo->app_id + "-admin"}});
+  if (!conf)
+    return conf.error();
+  auto admin = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!admin)
+    return admin.error();
+  if (auto err = kafka::ensure_topics(admin->get(), specs, timeout))
     return err;
   partitions.clear();
   for (size_t i = 0; i < topo->topics.size(); ++i)
@@ -191,11 +201,11 @@ caf::error worker::start() {
     return err;
   if (auto err = d.connect())
     return err;
-  if (auto err = d.producer.start(d.bootstrap, d.topo->producer_topics(),
-                                  {{"linger.ms", std::to_string(d.opts.linger_ms)}}))
-    return err;
   std::vector<int32_t> partitions;
   if (auto err = d.prepare_topics(partitions))
+    return err;
+  if (auto err = d.producer.start(d.bootstrap, d.topo->producer_topics(),
+                                  {{"linger.ms", std::to_string(d.opts.linger_ms)}}))
     return err;
   auto env = std::make_shared<worker_env>();
   env->topo = d.topo;

@@ -42,26 +42,57 @@ namespace {
 
 constexpr int32_t partitions = 8;
 
+/// Starts the colors app as app id `id` on `url` and waits until it has partitions.
+std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std::string& id,
+                                               int threads, int linger_ms = 5) {
+  mephisto::app app{"colors"};
+  colors::declare(app);
+  mephisto::worker_options opts;
+  opts.broker = url;
+  opts.id = id;
+  opts.threads = threads;
+  opts.linger_ms = linger_ms;
+  opts.log_level = "warn";
+  auto w = std::make_unique<mephisto::worker>(app.resolve(opts), opts);
+  if (auto err = w->start())
+    throw std::runtime_error(mephisto::render(err));
+  while (w->stats().assigned.load() == 0)
+    std::this_thread::sleep_for(1ms);
+  return w;
+}
+
+/// The broker for --latency and --restore: an embedded one (`url == "embedded"`, kept alive
+/// by `embedded`) or `kafka://host:port`; creates `topics` there. Returns host:port.
+std::string connect(const std::string& url, std::unique_ptr<mephisto::kafka::embedded_broker>& embedded,
+                    std::vector<mephisto::kafka::topic_spec> topics) {
+  if (url == "embedded") {
+    embedded = std::make_unique<mephisto::kafka::embedded_broker>();
+    if (auto err = embedded->start())
+      throw std::runtime_error(mephisto::render(err));
+    for (auto& t : topics)
+      embedded->create_topic(t.name, t.partitions);
+    return embedded->bootstrap();
+  }
+  auto bs = mephisto::kafka::parse_broker_url(url);
+  if (!bs)
+    throw std::runtime_error(mephisto::render(bs.error()));
+  // A benchmark may create its topics (the app itself never creates external ones).
+  auto admin = client(RD_KAFKA_PRODUCER, *bs, {});
+  if (auto err = mephisto::kafka::ensure_topics(admin.get(), topics, 30s))
+    throw std::runtime_error(mephisto::render(err));
+  return *bs;
+}
+
 /// (b) the colors app; returns seconds from assignment to the last output record.
 double colors_pipeline(mephisto::kafka::embedded_broker& broker, size_t colors_expected,
                        int round, int threads) {
   auto id = "colors-bench-" + std::to_string(round);
   broker.create_topic(id + "-colors_topic", partitions);
   broker.create_topic(id + "-colors-count-changelog", partitions);
+  broker.create_topic(id + "-dead-letter", partitions);
   auto probe = client(RD_KAFKA_PRODUCER, broker.bootstrap(), {});
   auto before = records_in(probe.get(), "output", partitions);
-  mephisto::app app{"colors"};
-  colors::declare(app);
-  mephisto::worker_options opts;
-  opts.broker = broker.url();
-  opts.id = id;
-  opts.threads = threads;
-  opts.log_level = "warn";
-  mephisto::worker w{app.resolve(opts), opts};
-  if (auto err = w.start())
-    throw std::runtime_error(mephisto::render(err));
-  while (w.stats().assigned.load() == 0)
-    std::this_thread::sleep_for(1ms);
+  auto w = start_colors(broker.url(), id, threads);
   auto start = steady_clock::now();
   auto target = before + static_cast<int64_t>(colors_expected);
   while (records_in(probe.get(), "output", partitions) < target) {
@@ -70,8 +101,8 @@ double colors_pipeline(mephisto::kafka::embedded_broker& broker, size_t colors_e
       throw std::runtime_error("the pipeline did not finish within 300 s");
   }
   auto secs = duration<double>(steady_clock::now() - start).count();
-  w.stop();
-  w.wait();
+  w->stop();
+  w->wait();
   return secs;
 }
 
@@ -79,43 +110,15 @@ double colors_pipeline(mephisto::kafka::embedded_broker& broker, size_t colors_e
 /// produced at `rate` per second (CreateTime = send time), the pipeline stamps its outputs
 /// with their input's time, and a consumer of `output` takes now - timestamp per record.
 int latency(const std::string& url, int rate, int seconds, int threads, int linger_ms) {
-  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
-  std::string bootstrap;
   auto id = "colors-latency-" + std::to_string(::getpid());
-  if (url == "embedded") {
-    embedded = std::make_unique<mephisto::kafka::embedded_broker>();
-    if (auto err = embedded->start())
-      throw std::runtime_error(mephisto::render(err));
-    for (auto t : {"input", "output"})
-      embedded->create_topic(t, partitions);
-    embedded->create_topic(id + "-colors_topic", partitions);
-    embedded->create_topic(id + "-colors-count-changelog", partitions);
-    bootstrap = embedded->bootstrap();
-  } else {
-    auto bs = mephisto::kafka::parse_broker_url(url);
-    if (!bs)
-      throw std::runtime_error(mephisto::render(bs.error()));
-    bootstrap = *bs;
-    // A benchmark may create its topics (the app itself never creates external ones).
-    std::vector<mephisto::kafka::topic_spec> specs{{"input", partitions, true, false},
-                                                    {"output", partitions, true, false}};
-    auto admin = client(RD_KAFKA_PRODUCER, bootstrap, {});
-    if (auto err = mephisto::kafka::ensure_topics(admin.get(), specs, 30s))
-      throw std::runtime_error(mephisto::render(err));
-  }
-  mephisto::app app{"colors"};
-  colors::declare(app);
-  mephisto::worker_options opts;
-  opts.broker = "kafka://" + bootstrap;
-  opts.id = id;
-  opts.threads = threads;
-  opts.linger_ms = linger_ms;
-  opts.log_level = "warn";
-  mephisto::worker w{app.resolve(opts), opts};
-  if (auto err = w.start())
-    throw std::runtime_error(mephisto::render(err));
-  while (w.stats().assigned.load() == 0)
-    std::this_thread::sleep_for(1ms);
+  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
+  auto bootstrap = connect(url, embedded,
+                           {{"input", partitions, true, false},
+                            {"output", partitions, true, false},
+                            {id + "-colors_topic", partitions, true, false},
+                            {id + "-colors-count-changelog", partitions, true, true},
+                            {id + "-dead-letter", partitions, true, false}});
+  auto w = start_colors("kafka://" + bootstrap, id, threads, linger_ms);
   // Read `output` from its end.
   auto consumer = client(RD_KAFKA_CONSUMER, bootstrap,
                          {{"group.id", id + "-probe"}, {"fetch.wait.max.ms", "5"},
@@ -185,8 +188,8 @@ int latency(const std::string& url, int rate, int seconds, int threads, int ling
   }
   feeder.join();
   rd_kafka_consumer_close(consumer.get());
-  w.stop();
-  w.wait();
+  w->stop();
+  w->wait();
   if (latencies.empty())
     throw std::runtime_error("no output arrived");
   std::sort(latencies.begin(), latencies.end());
@@ -203,25 +206,9 @@ int latency(const std::string& url, int rate, int seconds, int threads, int ling
 /// records over 100k keys into one partition, then (a) read it to the high watermark with a
 /// bare consumer and (b) restore it into a memory store, alternating.
 int restore_bench(const std::string& url, int64_t records, int rounds) {
-  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
-  std::string bootstrap;
   const std::string topic = "restore-bench-" + std::to_string(::getpid()) + "-changelog";
-  if (url == "embedded") {
-    embedded = std::make_unique<mephisto::kafka::embedded_broker>();
-    if (auto err = embedded->start())
-      throw std::runtime_error(mephisto::render(err));
-    embedded->create_topic(topic, 1);
-    bootstrap = embedded->bootstrap();
-  } else {
-    auto bs = mephisto::kafka::parse_broker_url(url);
-    if (!bs)
-      throw std::runtime_error(mephisto::render(bs.error()));
-    bootstrap = *bs;
-    std::vector<mephisto::kafka::topic_spec> specs{{topic, 1, true, true}};
-    auto admin = client(RD_KAFKA_PRODUCER, bootstrap, {});
-    if (auto err = mephisto::kafka::ensure_topics(admin.get(), specs, 30s))
-      throw std::runtime_error(mephisto::render(err));
-  }
+  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
+  auto bootstrap = connect(url, embedded, {{topic, 1, true, true}});
   {
     auto producer = client(RD_KAFKA_PRODUCER, bootstrap, producer_settings);
     auto rkt = rd_kafka_topic_new(producer.get(), topic.c_str(), nullptr);

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/scenarios.hpp"
 #include "support/testkit.hpp"
 
 using namespace std::chrono_literals;
@@ -72,53 +73,13 @@ TEST_F(real_kafka, colors_counts_200k_words_exactly_and_creates_its_topics) {
 }
 
 TEST_F(real_kafka, restart_mid_stream_continues_from_the_changelog) {
-  auto words = testkit::make_words(200'000, 22);
-  auto w1 = worker("w1");
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
-  std::thread feeder{[&] {
-    for (size_t i = 0; i < words.words.size(); i += 2000) {
-      std::vector<std::string> chunk(words.words.begin() + i, words.words.begin() + i + 2000);
-      testkit::produce(bootstrap, "input", chunk);
-      std::this_thread::sleep_for(20ms);
-    }
-  }};
-  auto partial = testkit::consume(bootstrap, "output", 10'000, 60s);
-  w1->signal(SIGTERM);
-  auto rc = w1->wait(60s);
-  auto early = testkit::consume(bootstrap, "output", words.color_words, 2s);
-  auto w2 = worker("w2");
-  feeder.join();
-  EXPECT_EQ(rc, 0) << w1->log();
-  EXPECT_GE(partial.size(), 10'000u);
-  EXPECT_LT(early.size(), words.color_words) << "the first worker was not stopped mid-stream";
-  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
-  testkit::expect_exact_running_counts(out, words.colors);
-  EXPECT_TRUE(std::regex_search(w2->log(), std::regex{"recovered: [1-9][0-9]* changelog records"}))
-    << w2->log();
-  w2->signal(SIGTERM);
-  EXPECT_EQ(w2->wait(60s), 0) << w2->log();
+  testkit::restart_mid_stream(
+    bootstrap, [this](const std::string& name) { return worker(name); }, 200'000, 22, 10'000);
 }
 
 TEST_F(real_kafka, two_workers_split_the_partitions_exactly) {
-  auto w1 = worker("w1");
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
-  auto w2 = worker("w2");
-  ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s, 2)) << w1->log();
-  auto words = testkit::make_words(200'000, 23);
-  testkit::produce(bootstrap, "input", words.words);
-  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
-  testkit::expect_exact_running_counts(out, words.colors);
-  w1->signal(SIGTERM);
-  w2->signal(SIGTERM);
-  EXPECT_EQ(w1->wait(60s), 0) << w1->log();
-  EXPECT_EQ(w2->wait(60s), 0) << w2->log();
-  for (auto* w : {w1.get(), w2.get()}) {
-    auto log = w->log();
-    auto pos = log.find("stopped: ");
-    ASSERT_NE(pos, std::string::npos) << log;
-    EXPECT_EQ(log.find("stopped: 0 events", pos), std::string::npos) << "idle worker\n" << log;
-  }
+  testkit::two_workers_split(
+    bootstrap, [this](const std::string& name) { return worker(name); }, 200'000, 23);
 }
 
 TEST_F(real_kafka, at_least_once_survives_ten_kill_9s) {

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/scenarios.hpp"
 #include "support/testkit.hpp"
 
 using namespace std::chrono_literals;
@@ -44,56 +45,13 @@ struct cluster : testing::Test {
 } // namespace
 
 TEST_F(cluster, restart_mid_stream_continues_counting_from_the_changelog) {
-  auto words = testkit::make_words(100'000, 7);
-  auto w1 = worker("w1");
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 30s)) << w1->log();
-  // Feed in chunks while the worker runs, so that the stop lands mid-stream.
-  std::thread feeder{[&] {
-    for (size_t i = 0; i < words.words.size(); i += 1000) {
-      std::vector<std::string> chunk(words.words.begin() + i, words.words.begin() + i + 1000);
-      testkit::produce(bootstrap, "input", chunk);
-      std::this_thread::sleep_for(20ms);
-    }
-  }};
-  auto partial = testkit::consume(bootstrap, "output", 5000, 60s);
-  w1->signal(SIGTERM);
-  auto rc = w1->wait(30s);
-  auto early = testkit::consume(bootstrap, "output", words.color_words, 2s);
-  auto w2 = worker("w2");
-  feeder.join();
-  EXPECT_EQ(rc, 0) << w1->log();
-  EXPECT_GE(partial.size(), 5000u);
-  EXPECT_LT(early.size(), words.color_words) << "the first worker was not stopped mid-stream";
-  auto out = testkit::consume(bootstrap, "output", words.color_words, 90s);
-  testkit::expect_exact_running_counts(out, words.colors);
-  EXPECT_TRUE(std::regex_search(w2->log(), std::regex{"recovered: [1-9][0-9]* changelog records"}))
-    << "the second worker must rebuild the table from the changelog\n" << w2->log();
-  w2->signal(SIGTERM);
-  EXPECT_EQ(w2->wait(30s), 0) << w2->log();
+  testkit::restart_mid_stream(
+    bootstrap, [this](const std::string& name) { return worker(name); }, 100'000, 7, 5000);
 }
 
 TEST_F(cluster, two_workers_split_the_partitions_and_the_result_is_exact) {
-  auto w1 = worker("w1");
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 30s)) << w1->log();
-  auto w2 = worker("w2");
-  // w1 gives up half of its partitions (revoke, then a smaller assignment); w2 gets them.
-  ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s, 2)) << w1->log();
-  auto words = testkit::make_words(100'000, 9);
-  testkit::produce(bootstrap, "input", words.words);
-  auto out = testkit::consume(bootstrap, "output", words.color_words, 90s);
-  testkit::expect_exact_running_counts(out, words.colors);
-  w1->signal(SIGTERM);
-  w2->signal(SIGTERM);
-  EXPECT_EQ(w1->wait(30s), 0) << w1->log();
-  EXPECT_EQ(w2->wait(30s), 0) << w2->log();
-  // Both did part of the work.
-  for (auto* w : {w1.get(), w2.get()}) {
-    auto log = w->log();
-    auto pos = log.find("stopped: ");
-    ASSERT_NE(pos, std::string::npos) << log;
-    EXPECT_EQ(log.find("stopped: 0 events", pos), std::string::npos) << log;
-  }
+  testkit::two_workers_split(
+    bootstrap, [this](const std::string& name) { return worker(name); }, 100'000, 9);
 }
 
 TEST_F(cluster, kcat_and_send_reach_the_embedded_broker) {
