@@ -159,6 +159,13 @@ caf::error worker::impl::start_consumer(env_ptr env) {
   });
   if (!conf)
     return conf.error();
+  if (!opts.instance_id.empty()) {
+    char errstr[256];
+    if (rd_kafka_conf_set(conf->get(), "group.instance.id", opts.instance_id.c_str(), errstr,
+                          sizeof errstr)
+        != RD_KAFKA_CONF_OK)
+      return make_error(errc::bad_config, std::string{"instance_id: "} + errstr);
+  }
   rd_kafka_conf_set_rebalance_cb(conf->get(), group_rebalance_cb);
   rd_kafka_conf_set_offset_commit_cb(conf->get(), group_commit_cb);
   rd_kafka_conf_set_opaque(conf->get(), group.get());

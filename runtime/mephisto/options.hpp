@@ -15,6 +15,10 @@ struct worker_options {
   std::string broker = "kafka://localhost:9092";
   /// App id: consumer group, prefix of internal topics. Empty: the app's name.
   std::string id;
+  /// Static group membership (`group.instance.id`): a worker that restarts with the same
+  /// id within the session timeout gets its partitions back without a rebalance. Empty:
+  /// dynamic membership. Every instance needs its own id.
+  std::string instance_id;
   /// Table storage. Only `memory://` so far.
   std::string store = "memory://";
   /// Partitions of internal topics and tables that do not say otherwise (and of every

@@ -119,6 +119,8 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
   };
   add("broker", o.broker, "kafka://host:port[,host:port...] or embedded");
   add("id", o.id, "app id (consumer group, internal topic prefix); default: the app name");
+  add("instance_id", o.instance_id,
+      "static group membership id (restarts keep their partitions); empty: dynamic");
   add("store", o.store, "table storage: memory://");
   add("topic_partitions", o.topic_partitions, "partitions of internal topics and tables");
   add("commit_interval_ms", o.commit_interval_ms, "offset commit interval");
