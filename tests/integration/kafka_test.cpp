@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "support/scenarios.hpp"
@@ -36,7 +38,8 @@ struct real_kafka : testing::Test {
       << "without Java.";
     url = "kafka://" + bootstrap;
     auto name = testing::UnitTest::GetInstance()->current_test_info()->name();
-    id = std::string{"colors-"} + name;
+    // Unique per run, so that a re-run on the same broker starts with new internal topics.
+    id = std::string{"colors-"} + name + "-" + std::to_string(::getpid());
     dir = testkit::temp_dir(name);
     testkit::recreate_topic(bootstrap, "input", 8);
     testkit::recreate_topic(bootstrap, "output", 8);
