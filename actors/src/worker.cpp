@@ -69,18 +69,12 @@ caf::error worker::impl::connect() {
     embedded = std::make_unique<kafka::embedded_broker>();
     if (auto err = embedded->start())
       return err;
-    for (auto& t : topo->topics) {
-      auto n = t.partitions > 0 ? t.partitions : opts.topic_partitions;
-      if (auto err = embedded->create_topic(t.kafka_name, n))
+    // The embedded broker creates external topics too (default partitions if undeclared).
+    for (auto& spec : topo->topic_specs(opts.topic_partitions)) {
+      auto n = spec.partitions > 0 ? spec.partitions : opts.topic_partitions;
+      if (auto err = embedded->create_topic(spec.name, n))
         return err;
     }
-    for (auto& t : topo->tables) {
-      auto n = t.partitions > 0 ? t.partitions : opts.topic_partitions;
-      if (auto err = embedded->create_topic(t.changelog, n))
-        return err;
-    }
-    if (auto err = embedded->create_topic(topo->dead_letter_topic(), opts.topic_partitions))
-      return err;
     bootstrap = embedded->bootstrap();
     log().info("embedded Kafka broker (librdkafka mock) listening: --broker {}",
                embedded->url());
@@ -96,16 +90,7 @@ caf::error worker::impl::connect() {
 }
 
 caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
-  std::vector<kafka::topic_spec> specs;
-  for (auto& t : topo->topics)
-    specs.push_back({t.kafka_name,
-                     t.partitions > 0 ? t.partitions
-                                      : (t.internal ? opts.topic_partitions : 0),
-                     t.internal, false});
-  for (auto& t : topo->tables)
-    specs.push_back({t.changelog, t.partitions > 0 ? t.partitions : opts.topic_partitions,
-                     true, true});
-  specs.push_back({topo->dead_letter_topic(), opts.topic_partitions, true, false});
+  auto specs = topo->topic_specs(opts.topic_partitions);
   auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
   // A client of its own, without topic handles: a producer's topic handle asks for
   // metadata, and a broker with auto.create.topics.enable would create the topic with its

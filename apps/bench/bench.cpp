@@ -42,6 +42,20 @@ namespace {
 
 constexpr int32_t partitions = 8;
 
+/// The topics the colors app needs as app id `id`, all with the benchmark's partitions.
+std::vector<mephisto::kafka::topic_spec> colors_topics(const std::string& id) {
+  mephisto::app app{"colors"};
+  colors::declare(app);
+  mephisto::worker_options opts;
+  opts.id = id;
+  auto specs = app.resolve(opts)->topic_specs(partitions);
+  for (auto& spec : specs) {
+    spec.partitions = partitions;
+    spec.create = true; // a benchmark may create the source topics too
+  }
+  return specs;
+}
+
 /// Starts the colors app as app id `id` on `url` and waits until it has partitions.
 std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std::string& id,
                                                int threads, int linger_ms = 5) {
@@ -87,9 +101,9 @@ std::string connect(const std::string& url, std::unique_ptr<mephisto::kafka::emb
 double colors_pipeline(mephisto::kafka::embedded_broker& broker, size_t colors_expected,
                        int round, int threads) {
   auto id = "colors-bench-" + std::to_string(round);
-  broker.create_topic(id + "-colors_topic", partitions);
-  broker.create_topic(id + "-colors-count-changelog", partitions);
-  broker.create_topic(id + "-dead-letter", partitions);
+  for (auto& spec : colors_topics(id))
+    if (spec.name != "input" && spec.name != "output") // made by main
+      broker.create_topic(spec.name, spec.partitions);
   auto probe = client(RD_KAFKA_PRODUCER, broker.bootstrap(), {});
   auto before = records_in(probe.get(), "output", partitions);
   auto w = start_colors(broker.url(), id, threads);
@@ -112,12 +126,7 @@ double colors_pipeline(mephisto::kafka::embedded_broker& broker, size_t colors_e
 int latency(const std::string& url, int rate, int seconds, int threads, int linger_ms) {
   auto id = "colors-latency-" + std::to_string(::getpid());
   std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
-  auto bootstrap = connect(url, embedded,
-                           {{"input", partitions, true, false},
-                            {"output", partitions, true, false},
-                            {id + "-colors_topic", partitions, true, false},
-                            {id + "-colors-count-changelog", partitions, true, true},
-                            {id + "-dead-letter", partitions, true, false}});
+  auto bootstrap = connect(url, embedded, colors_topics(id));
   auto w = start_colors("kafka://" + bootstrap, id, threads, linger_ms);
   // Read `output` from its end.
   auto consumer = client(RD_KAFKA_CONSUMER, bootstrap,

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "mephisto/kafka/admin.hpp"
+
 namespace mephisto {
 
 class store_base;
@@ -55,6 +57,12 @@ struct topology {
 
   /// `<app-id>-dead-letter`: events that could not be processed, with the reason in headers.
   std::string dead_letter_topic() const { return app_id + "-dead-letter"; }
+
+  /// Every topic the app needs on the broker, in `producer_topics()` order: its topics,
+  /// the changelogs (compacted), the dead-letter topic; which ones the app creates; their
+  /// partitions, `default_partitions` where a declaration leaves it open (0 for an
+  /// external topic: whatever the broker has).
+  std::vector<kafka::topic_spec> topic_specs(int32_t default_partitions) const;
 
   /// Indexes of the agents that consume topic `topic`.
   std::vector<size_t> agents_of(size_t topic) const;

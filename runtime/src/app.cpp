@@ -196,23 +196,14 @@ int run_broker(const app& a, const worker_options& opts) {
     std::cerr << "error: " << render(err) << '\n';
     return 1;
   }
-  auto create = [&](const std::string& name, int32_t declared) {
-    auto n = declared > 0 ? declared : opts.topic_partitions;
-    if (auto err = broker.create_topic(name, n)) {
+  for (auto& spec : topo->topic_specs(opts.topic_partitions)) {
+    auto n = spec.partitions > 0 ? spec.partitions : opts.topic_partitions;
+    if (auto err = broker.create_topic(spec.name, n)) {
       std::cerr << "error: " << render(err) << '\n';
-      return false;
+      return 1;
     }
-    log().info("topic {} ({} partitions)", name, n);
-    return true;
-  };
-  for (auto& t : topo->topics)
-    if (!create(t.kafka_name, t.partitions))
-      return 1;
-  for (auto& t : topo->tables)
-    if (!create(t.changelog, t.partitions))
-      return 1;
-  if (!create(topo->dead_letter_topic(), 0))
-    return 1;
+    log().info("topic {} ({} partitions)", spec.name, n);
+  }
   if (!opts.bootstrap_file.empty())
     broker.publish_url(opts.bootstrap_file);
   std::cout << broker.url() << std::endl;

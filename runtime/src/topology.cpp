@@ -23,6 +23,19 @@ std::vector<std::string> topology::producer_topics() const {
   return out;
 }
 
+std::vector<kafka::topic_spec> topology::topic_specs(int32_t default_partitions) const {
+  std::vector<kafka::topic_spec> out;
+  for (auto& t : topics)
+    out.push_back({t.kafka_name,
+                   t.partitions > 0 ? t.partitions : (t.internal ? default_partitions : 0),
+                   t.internal, false});
+  for (auto& t : tables)
+    out.push_back({t.changelog, t.partitions > 0 ? t.partitions : default_partitions, true,
+                   true});
+  out.push_back({dead_letter_topic(), default_partitions, true, false});
+  return out;
+}
+
 std::vector<size_t> topology::agents_of(size_t topic) const {
   std::vector<size_t> out;
   for (size_t i = 0; i < agents.size(); ++i)
