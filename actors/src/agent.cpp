@@ -76,16 +76,15 @@ void finish(self_ptr self) {
   next(self);
 }
 
-bool enqueue_failed(self_ptr self, rd_kafka_resp_err_t err) {
+/// A record was not enqueued: retry a full queue in 1 ms, fail on anything else.
+void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err) {
   auto& st = self->state;
   st.delivery->add(-1);
-  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
     self->delayed_send(self, std::chrono::milliseconds(1), resume_atom::value);
-    return true;
-  }
-  fail(self, make_error(errc::produce_failed,
-                        std::string{"cannot produce: "} + rd_kafka_err2str(err)));
-  return true;
+  else
+    fail(self, make_error(errc::produce_failed,
+                          std::string{"cannot produce: "} + rd_kafka_err2str(err)));
 }
 
 void produce(self_ptr self) {
@@ -99,8 +98,10 @@ void produce(self_ptr self) {
     auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
                          r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
                          st.delivery);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && enqueue_failed(self, err))
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      enqueue_failed(self, err);
       return;
+    }
     ++st.produce_pos;
   }
   auto topic = st.env->topo->dead_letter_index();
@@ -110,8 +111,10 @@ void produce(self_ptr self) {
     auto err = prod.send_with_headers(topic, dl.has_key ? dl.key.data() : nullptr,
                                       dl.key.size(), dl.has_value ? dl.value.data() : nullptr,
                                       dl.value.size(), dl.headers, st.delivery);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && enqueue_failed(self, err))
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      enqueue_failed(self, err);
       return;
+    }
     ++st.dead_letter_pos;
   }
   finish(self);

@@ -39,7 +39,7 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     // assign() needs a group id; this consumer never joins the group nor commits.
     {"group.id", "mephisto-restore-" + job.changelog},
     {"enable.auto.commit", "false"},
-    {"enable.partition.eof", "false"},
+    {"enable.partition.eof", "true"},  // ends a restore whose last offsets hold no record
     {"auto.offset.reset", "earliest"},
     {"isolation.level", "read_committed"},
     {"fetch.wait.max.ms", "50"},
