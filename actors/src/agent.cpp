@@ -3,6 +3,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
+#include <cstring>
+
 #include "mephisto/error.hpp"
 #include "mephisto/log.hpp"
 
@@ -12,20 +14,62 @@ namespace {
 
 using self_ptr = caf::stateful_actor<agent_state>*;
 
-/// Reports the completion of one batch's deliveries to its agent.
+void fail(self_ptr self, caf::error err);
+
+/// Reports the completion of one batch's deliveries to its agent, with the next offset
+/// of each durable table's changelog partition after the batch's records (-1: none).
 class agent_delivery final : public kafka::delivery_batch {
 public:
-  agent_delivery(caf::actor agent, uint64_t seq) : agent_(std::move(agent)), seq_(seq) {}
+  agent_delivery(caf::actor agent, uint64_t seq, int32_t partition,
+                 std::vector<const char*> changelogs)
+    : agent_(std::move(agent)),
+      seq_(seq),
+      partition_(partition),
+      changelogs_(std::move(changelogs)),
+      next_offsets_(changelogs_.size(), -1) {
+  }
+
+  void on_record(const rd_kafka_message_t& msg) noexcept override {
+    if (msg.partition != partition_ || changelogs_.empty())
+      return;
+    auto name = rd_kafka_topic_name(msg.rkt);
+    for (size_t i = 0; i < changelogs_.size(); ++i)
+      if (changelogs_[i] != nullptr && std::strcmp(name, changelogs_[i]) == 0)
+        next_offsets_[i] = std::max(next_offsets_[i], msg.offset + 1);
+  }
 
 protected:
   void on_complete(bool ok) noexcept override {
-    caf::anon_send(agent_, delivered_atom::value, seq_, ok);
+    caf::anon_send(agent_, delivered_atom::value, seq_, ok, std::move(next_offsets_));
   }
 
 private:
   caf::actor agent_;
   uint64_t seq_;
+  int32_t partition_;
+  std::vector<const char*> changelogs_;  ///< per lease; null: the batch wrote no durable change
+  std::vector<int64_t> next_offsets_;
 };
+
+/// Applies the durable writes of confirmed batches, in batch order. Under exactly-once a
+/// batch is confirmed when its transaction committed, otherwise when it was delivered.
+void apply_writes(self_ptr self) {
+  auto& st = self->state;
+  while (!st.writes.empty()) {
+    auto& w = st.writes.front();
+    if (!w.delivered || (st.env->opts.exactly_once() && w.seq > st.committed_seq))
+      return;
+    for (size_t i = 0; i < w.writes.size(); ++i) {
+      if (!w.writes[i])
+        continue;
+      if (auto err = w.writes[i]->apply(w.next_offsets[i])) {
+        fail(self, std::move(err));
+        return;
+      }
+    }
+    st.writes.pop_front();
+  }
+}
 
 void next(self_ptr self);
 
@@ -53,7 +97,8 @@ void publish_counters(agent_state& st) {
 
 void check_drained(self_ptr self) {
   auto& st = self->state;
-  if (st.draining && !st.current && st.pending.empty() && st.tracker.idle()) {
+  if (st.draining && !st.current && st.pending.empty() && st.tracker.idle()
+      && st.writes.empty()) {
     st.draining = false;
     st.drain_promise.deliver(st.tracker.committable());
     self->quit();
@@ -145,13 +190,26 @@ void continue_batch(self_ptr self) {
     st.attempts = 0;
     ++st.event_pos;
   }
+  auto seq = st.tracker.open(st.current->next_offset());
+  std::vector<const char*> changelogs;
+  agent_state::pending_write pw;
   for (size_t i = 0; i < st.spec.shards.size(); ++i) {
     auto table = st.spec.shards[i].first;
     st.leases[i]->take_changes(st.out, st.env->topo->changelog_index(table),
                                st.spec.partition);
+    if (auto w = st.leases[i]->seal()) {
+      pw.writes.resize(st.spec.shards.size());
+      pw.writes[i] = std::move(w);
+      changelogs.resize(st.spec.shards.size(), nullptr);
+      changelogs[i] = st.env->topo->tables[table].changelog.c_str();
+    }
   }
-  auto seq = st.tracker.open(st.current->next_offset());
-  st.delivery = new agent_delivery(caf::actor{self}, seq);
+  if (!pw.writes.empty()) {
+    pw.seq = seq;
+    st.writes.push_back(std::move(pw));
+  }
+  st.delivery = new agent_delivery(caf::actor{self}, seq, st.spec.partition,
+                                   std::move(changelogs));
   st.produce_pos = 0;
   st.dead_letter_pos = 0;
   produce(self);
@@ -277,8 +335,19 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
     },
     [self](resume_atom) { produce(self); },
     [self](retry_atom) { continue_batch(self); },
-    [self](delivered_atom, uint64_t seq, bool ok) {
+    [self](delivered_atom, uint64_t seq, bool ok, std::vector<int64_t>& next_offsets) {
       auto& st = self->state;
+      if (ok) {
+        for (auto& w : st.writes) {
+          if (w.seq == seq) {
+            w.delivered = true;
+            w.next_offsets = std::move(next_offsets);
+            w.next_offsets.resize(w.writes.size(), -1);
+            break;
+          }
+        }
+        apply_writes(self);
+      }
       if (!ok) {
         fail(self, make_error(errc::produce_failed,
                               "records of a batch could not be delivered; its offsets stay "

@@ -41,12 +41,26 @@ void fail_all(self_ptr self, const caf::error& err) {
   }
 }
 
-/// Rebuilds `store` from the changelog on a thread of its own (it blocks on Kafka) and
-/// hands it back to the shard in a message.
-void spawn_restorer(self_ptr self, kafka::restore_job job, store_ptr store) {
+/// Opens the shard's store and brings it up to date with the changelog on a thread of its
+/// own (both block: disk and Kafka), then hands it to the shard in a message.
+void spawn_restorer(self_ptr self, kafka::restore_job job, store_place place) {
   auto cancel = self->state.cancel;
+  auto make_store = self->state.env->topo->tables[self->state.table].make_store;
+  auto where = self->state.where;
   caf::actor shard{self};
-  self->spawn([job, store, cancel, shard](caf::blocking_actor* restorer) mutable {
+  self->spawn([job, place, make_store, cancel, shard, where](caf::blocking_actor* restorer) mutable {
+    auto store = make_store(place);
+    std::string why;
+    if (auto err = store->open(why)) {
+      restorer->send(shard, restored_atom::value, err);
+      return;
+    }
+    if (place.rocks != nullptr) {
+      if (!why.empty())
+        log().info("{}: {}, rebuilding it from the changelog", where, why);
+      else
+        log().info("{}: local store at offset {}", where, store->restored_offset());
+    }
     job.cancel = cancel.get();
     auto res = kafka::restore_changelog(job, *store);
     if (res)
@@ -77,7 +91,12 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
     st.store = std::move(restored);
     st.active = true;
   } else {
-    spawn_restorer(self, job, def.make_store());
+    store_place place;
+    place.rocks = st.env->rocks.get();
+    place.table = def.name;
+    place.partition = partition;
+    place.cache_keys = static_cast<size_t>(st.env->opts.table_cache_keys);
+    spawn_restorer(self, job, std::move(place));
   }
   return {
     [self](restored_atom, store_ptr& store, uint64_t records, double seconds) {

@@ -44,13 +44,25 @@ struct worker::impl {
 
 caf::error worker::impl::check_options() {
   auto bad = [](std::string what) { return make_error(errc::bad_config, std::move(what)); };
-  if (opts.store != "memory://")
-    return bad("store '" + opts.store + "': only memory:// is supported so far");
+  if (opts.store != "memory://" && (opts.store.rfind("rocksdb://", 0) != 0
+                                    || opts.store.size() == std::string{"rocksdb://"}.size()))
+    return bad("store '" + opts.store + "': use memory:// or rocksdb://<directory>");
+  if (opts.rocksdb_cache_mb < 1 || opts.rocksdb_write_buffer_mb < 1 || opts.table_cache_keys < 1)
+    return bad("rocksdb_cache_mb, rocksdb_write_buffer_mb and table_cache_keys must be positive");
+  if (opts.processing_guarantee != "at_least_once" && opts.processing_guarantee != "exactly_once")
+    return bad("processing_guarantee '" + opts.processing_guarantee
+               + "': use at_least_once or exactly_once");
+  if (opts.exactly_once() && opts.broker == "embedded")
+    return bad("processing_guarantee exactly_once needs a real Kafka broker: the embedded "
+               "broker (librdkafka's mock cluster) does not isolate transactions, so "
+               "exactly-once could not be kept; use kafka://host:port or at_least_once");
+  if (opts.commit_interval_ms == 0)
+    opts.commit_interval_ms = opts.exactly_once() ? 100 : 1000;
   if (opts.topic_partitions < 1)
     return bad("topic_partitions must be at least 1");
   if (opts.batch_size < 1 || opts.batches_in_flight < 1)
     return bad("batch_size and batches_in_flight must be at least 1");
-  if (opts.commit_interval_ms < 1 || opts.startup_timeout_ms < 1
+  if (opts.commit_interval_ms < 0 || opts.startup_timeout_ms < 1
       || opts.recovery_stall_timeout_ms < 1 || opts.drain_timeout_ms < 1)
     return bad("intervals and timeouts must be positive");
   if (opts.threads < 0)
@@ -206,6 +218,10 @@ caf::error worker::start() {
   env->producer = &d.producer;
   env->partitions = partitions;
   env->stats = d.stats;
+  if (d.opts.store.rfind("rocksdb://", 0) == 0)
+    env->rocks = std::make_shared<rocksdb_env>(
+      d.opts.store.substr(std::string{"rocksdb://"}.size()) + "/" + d.topo->app_id,
+      size_t(d.opts.rocksdb_cache_mb) << 20, size_t(d.opts.rocksdb_write_buffer_mb) << 20);
   d.cfg = std::make_unique<caf::actor_system_config>();
   auto threads = d.opts.threads > 0 ? d.opts.threads
                                     : static_cast<int>(std::thread::hardware_concurrency());

@@ -12,6 +12,7 @@
 #include "mephisto/context.hpp"
 #include "mephisto/error.hpp"
 #include "mephisto/options.hpp"
+#include "mephisto/rocksdb_store.hpp"
 #include "mephisto/store.hpp"
 #include "mephisto/table.hpp"
 #include "mephisto/topic.hpp"
@@ -53,7 +54,11 @@ public:
   template <class K, class V>
   mephisto::table<K, V> table(std::string name, table_options opts = {}) {
     static_assert(encodable<K> && encodable<V>, "no codec<T> for this key or value type");
-    auto index = add_table(name, opts, [] { return std::make_shared<memory_store<K, V>>(); });
+    auto index = add_table(name, opts, [](const store_place& place) -> std::shared_ptr<store_base> {
+      if (place.rocks != nullptr)
+        return std::make_shared<rocksdb_store<K, V>>(place);
+      return std::make_shared<memory_store<K, V>>();
+    });
     return mephisto::table<K, V>{index, std::move(name)};
   }
 
@@ -82,7 +87,7 @@ public:
 private:
   uint32_t add_topic(const std::string& name, const topic_options& opts);
   uint32_t add_table(const std::string& name, const table_options& opts,
-                     std::function<std::shared_ptr<store_base>()> make_store);
+                     std::function<std::shared_ptr<store_base>(const store_place&)> make_store);
   void add_agent(std::string name, uint32_t topic, agent_options opts,
                  std::function<std::unique_ptr<agent_body>()> make_body);
 

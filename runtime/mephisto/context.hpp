@@ -91,7 +91,7 @@ public:
     auto* s = t.index() < leased_.size() ? leased_[t.index()] : nullptr;
     if (s == nullptr)
       throw_undeclared(t.name());
-    return table_view<K, V>{static_cast<memory_store<K, V>*>(s)};
+    return table_view<K, V>{static_cast<typed_store<K, V>*>(s)};
   }
 
   // -- for the runtime ----------------------------------------------------------------

@@ -23,6 +23,9 @@ enum class errc : uint8_t {
   decode_failed,
   produce_failed,
   timeout,
+  store_failed,
+  transaction_failed,
+  fenced,
 };
 
 /// Returns the name of `code`, e.g. "broker_unreachable".

@@ -19,13 +19,25 @@ struct worker_options {
   /// id within the session timeout gets its partitions back without a rebalance. Empty:
   /// dynamic membership. Every instance needs its own id.
   std::string instance_id;
-  /// Table storage. Only `memory://` so far.
+  /// Table storage: `memory://` (rebuilt from the changelog on every start) or
+  /// `rocksdb://<dir>` (one RocksDB per table partition under `<dir>/<id>/`; a restart
+  /// reads only the changelog records written after the stored offset).
   std::string store = "memory://";
+  /// RocksDB block cache shared by all table partitions of the worker, MiB.
+  int32_t rocksdb_cache_mb = 256;
+  /// RocksDB memtable budget shared by all table partitions of the worker, MiB.
+  int32_t rocksdb_write_buffer_mb = 128;
+  /// Keys a RocksDB table partition keeps decoded in memory.
+  int32_t table_cache_keys = 100000;
+  /// `at_least_once` (outputs may repeat after a crash) or `exactly_once` (transactions:
+  /// outputs, changelogs and offsets commit together; needs a real broker).
+  std::string processing_guarantee = "at_least_once";
   /// Partitions of internal topics and tables that do not say otherwise (and of every
   /// topic the embedded broker creates).
   int32_t topic_partitions = 8;
-  /// How often processed offsets are committed.
-  int32_t commit_interval_ms = 1000;
+  /// How often processed offsets are committed (under exactly-once: how long a
+  /// transaction stays open). 0: 1000 ms at-least-once, 100 ms exactly-once.
+  int32_t commit_interval_ms = 0;
   /// Most records a source hands to its agents in one message.
   int32_t batch_size = 1000;
   /// Batches a source may have in flight to each agent (credit-based flow control).
@@ -50,6 +62,8 @@ struct worker_options {
   std::string log_level = "info";
   /// Embedded broker only: write `kafka://host:port` here once it is up.
   std::string bootstrap_file;
+
+  bool exactly_once() const noexcept { return processing_guarantee == "exactly_once"; }
 };
 
 } // namespace mephisto

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,9 +10,35 @@
 #include <vector>
 
 #include "mephisto/codec.hpp"
+#include "mephisto/error.hpp"
 #include "mephisto/send_buffer.hpp"
 
 namespace mephisto {
+
+class rocksdb_env;
+
+/// Where a store lives: the worker's RocksDB environment (null: memory) and which table
+/// partition it holds.
+struct store_place {
+  rocksdb_env* rocks = nullptr;
+  std::string table;
+  int32_t partition = 0;
+  /// Most keys a RocksDB store keeps decoded in memory (changed keys not yet durable are
+  /// never evicted).
+  size_t cache_keys = 100000;
+};
+
+/// The writes of one batch to a durable store, applied once the batch's changelog records
+/// are confirmed (delivered, or committed under exactly-once), together with the
+/// changelog offset they reflect. Made by the store's owner, applied by the agent, in
+/// batch order.
+class durable_write {
+public:
+  virtual ~durable_write();
+
+  /// Writes the data and, when `next_changelog_offset >= 0`, that offset, atomically.
+  virtual caf::error apply(int64_t next_changelog_offset) = 0;
+};
 
 /// The state of one table partition (a shard), behind a type-erased interface so that
 /// actors can own and lend it without knowing the key and value types.
@@ -24,10 +51,34 @@ class store_base {
 public:
   virtual ~store_base();
 
+  /// Opens what the store keeps on disk; a store that cannot be used is discarded with a
+  /// warning (`why` says why) and starts empty. Memory stores have nothing to open.
+  virtual caf::error open(std::string& why) {
+    why.clear();
+    return caf::none;
+  }
+
+  /// The changelog offset the store already reflects (0: restore everything).
+  virtual int64_t restored_offset() const { return 0; }
+
+  /// Forgets everything (a local store that cannot be trusted), before a full restore.
+  virtual caf::error discard() { return caf::none; }
+
   /// Applies one changelog record while recovering; `value == nullopt` deletes the key.
   /// Returns false with a reason when the record cannot be decoded.
   virtual bool restore(std::string_view key, std::optional<std::string_view> value,
                        std::string& why) = 0;
+
+  /// During recovery: everything restored so far reflects the changelog up to
+  /// `next_offset`; a durable store persists it (a restart resumes from there).
+  virtual caf::error checkpoint(int64_t next_offset) {
+    (void) next_offset;
+    return caf::none;
+  }
+
+  /// After `take_changes`: the batch's writes still to be made durable, or null (memory
+  /// stores, or nothing changed).
+  virtual std::unique_ptr<durable_write> seal() { return nullptr; }
 
   /// Appends a changelog record for every key changed since the last call (tombstones
   /// for deleted keys) to `out` for topic `changelog` and partition `partition`, then
@@ -41,11 +92,25 @@ public:
   virtual void snapshot(std::vector<std::pair<std::string, std::string>>& out) const = 0;
 };
 
+/// The typed access agents get through `table_view`.
+template <class K, class V>
+class typed_store : public store_base {
+public:
+  /// The value for `key`, inserting `V{}` when absent; marks the key changed.
+  virtual V& at(const K& key) = 0;
+
+  /// The value for `key` or null, without marking anything.
+  virtual const V* find(const K& key) = 0;
+
+  /// Removes `key`; the changelog gets a tombstone.
+  virtual bool erase(const K& key) = 0;
+};
+
 /// A store in a hash map. Changed keys are remembered (not their history): a batch that
 /// increments a key 1000 times writes one changelog record with the final value, which is
 /// what a compacted changelog keeps anyway.
 template <class K, class V>
-class memory_store final : public store_base {
+class memory_store final : public typed_store<K, V> {
 public:
   struct entry {
     V value{};
@@ -54,8 +119,7 @@ public:
 
   using map_type = std::unordered_map<K, entry>;
 
-  /// Returns the value for `key`, inserting `V{}` when absent, and marks it changed.
-  V& at(const K& key) {
+  V& at(const K& key) override {
     auto [it, added] = map_.try_emplace(key);
     if (!it->second.dirty) {
       it->second.dirty = true;
@@ -64,14 +128,12 @@ public:
     return it->second.value;
   }
 
-  /// Returns the value for `key` or null, without marking anything.
-  const V* find(const K& key) const {
+  const V* find(const K& key) override {
     auto it = map_.find(key);
     return it != map_.end() ? &it->second.value : nullptr;
   }
 
-  /// Removes `key`; the changelog gets a tombstone.
-  bool erase(const K& key) {
+  bool erase(const K& key) override {
     auto it = map_.find(key);
     if (it == map_.end())
       return false;

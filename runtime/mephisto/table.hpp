@@ -45,7 +45,7 @@ private:
 template <class K, class V>
 class table_view {
 public:
-  explicit table_view(memory_store<K, V>* store) : store_(store) {}
+  explicit table_view(typed_store<K, V>* store) : store_(store) {}
 
   /// The value for `key`, `V{}` if absent; the key is marked changed, so the value at the
   /// end of the batch goes to the changelog.
@@ -66,7 +66,7 @@ public:
   size_t size() const { return store_->size(); }
 
 private:
-  memory_store<K, V>* store_;
+  typed_store<K, V>* store_;
 };
 
 } // namespace mephisto

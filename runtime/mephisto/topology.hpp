@@ -11,6 +11,7 @@
 namespace mephisto {
 
 class store_base;
+struct store_place;
 class agent_body;
 
 /// What an app declares, without types: the runtime's view of the user's topics, tables
@@ -28,7 +29,7 @@ struct topology {
     std::string name;
     std::string changelog;   ///< `<app-id>-<name>-changelog`
     int32_t partitions = 0;  ///< 0: the worker's `topic_partitions`
-    std::function<std::shared_ptr<store_base>()> make_store;
+    std::function<std::shared_ptr<store_base>(const store_place&)> make_store;
   };
 
   struct agent_def {

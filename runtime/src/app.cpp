@@ -41,7 +41,7 @@ uint32_t app::add_topic(const std::string& name, const topic_options& opts) {
 }
 
 uint32_t app::add_table(const std::string& name, const table_options& opts,
-                        std::function<std::shared_ptr<store_base>()> make_store) {
+                        std::function<std::shared_ptr<store_base>(const store_place&)> make_store) {
   for (auto& t : topo_->tables)
     if (t.name == name)
       throw std::invalid_argument("table " + name + " declared twice");
@@ -121,9 +121,16 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
   add("id", o.id, "app id (consumer group, internal topic prefix); default: the app name");
   add("instance_id", o.instance_id,
       "static group membership id (restarts keep their partitions); empty: dynamic");
-  add("store", o.store, "table storage: memory://");
+  add("store", o.store, "table storage: memory:// or rocksdb://<dir>");
+  add("rocksdb_cache_mb", o.rocksdb_cache_mb, "RocksDB block cache shared by all tables, MiB");
+  add("rocksdb_write_buffer_mb", o.rocksdb_write_buffer_mb,
+      "RocksDB memtable budget shared by all tables, MiB");
+  add("table_cache_keys", o.table_cache_keys,
+      "keys a RocksDB table partition keeps decoded in memory");
+  add("processing_guarantee", o.processing_guarantee, "at_least_once or exactly_once");
   add("topic_partitions", o.topic_partitions, "partitions of internal topics and tables");
-  add("commit_interval_ms", o.commit_interval_ms, "offset commit interval");
+  add("commit_interval_ms", o.commit_interval_ms,
+      "offset commit (or transaction) interval; 0: 1000 at-least-once, 100 exactly-once");
   add("batch_size", o.batch_size, "most records per batch");
   add("batches_in_flight", o.batches_in_flight, "batches in flight per agent (credits)");
   add("threads", o.threads, "actor scheduler threads (0: one per core)");

@@ -25,6 +25,9 @@ const char* to_string(errc code) {
     case errc::decode_failed: return "decode_failed";
     case errc::produce_failed: return "produce_failed";
     case errc::timeout: return "timeout";
+    case errc::store_failed: return "store_failed";
+    case errc::transaction_failed: return "transaction_failed";
+    case errc::fenced: return "fenced";
   }
   return "unknown";
 }

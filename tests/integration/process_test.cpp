@@ -54,6 +54,17 @@ TEST_F(cluster, two_workers_split_the_partitions_and_the_result_is_exact) {
     bootstrap, [this](const std::string& name) { return worker(name); }, 100'000, 9);
 }
 
+TEST_F(cluster, two_workers_with_rocksdb_tables_split_the_partitions_exactly) {
+  // Each worker has its own store directory; rebalances close and reopen the stores.
+  testkit::two_workers_split(
+    bootstrap,
+    [this](const std::string& name) {
+      return testkit::start_worker(colors_bin, url, dir, name,
+                                   {"--store", "rocksdb://" + dir + "/store-" + name});
+    },
+    100'000, 10);
+}
+
 TEST_F(cluster, kcat_and_send_reach_the_embedded_broker) {
   auto w = worker("w");
   ASSERT_TRUE(w->wait_for_log("assigned: ", 30s)) << w->log();

@@ -3,11 +3,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "mephisto/kafka/changelog_restore.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
+#include "mephisto/rocksdb_store.hpp"
 #include "mephisto/store.hpp"
 #include "support/testkit.hpp"
 
@@ -113,4 +115,147 @@ TEST_F(table_restore, cancel_stops_a_restore) {
   auto res = restore_changelog(j, store);
   ASSERT_FALSE(res);
   EXPECT_NE(mephisto::render(res.error()).find("cancelled"), std::string::npos);
+}
+
+// -- RocksDB stores: resume from the stored offset, discard what cannot be trusted --------
+
+namespace {
+
+using rocks_counts = mephisto::rocksdb_store<std::string, int64_t>;
+
+struct rocksdb_restore : table_restore {
+  std::shared_ptr<rocks_counts> open_store(const std::string& table = "t",
+                                           size_t cache_keys = 100000) {
+    mephisto::store_place place{&env, table, 0, cache_keys};
+    auto store = std::make_shared<rocks_counts>(place);
+    why.clear();
+    auto err = store->open(why);
+    EXPECT_FALSE(err) << mephisto::render(err);
+    return store;
+  }
+
+  std::string dir = testkit::temp_dir("rocksdb-restore");
+  mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
+  std::string why;
+};
+
+std::vector<std::pair<std::string, std::string>> counts_log(int from, int to) {
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = from; i <= to; ++i)
+    records.emplace_back("k" + std::to_string(i % 100), std::to_string(i));
+  return records;
+}
+
+} // namespace
+
+TEST_F(rocksdb_restore, a_restart_reads_only_what_was_written_after_the_stored_offset) {
+  produce_changelog(broker.bootstrap(), counts_log(1, 5000));
+  {
+    auto store = open_store();
+    EXPECT_EQ(why, "local store missing");
+    EXPECT_EQ(store->restored_offset(), 0);
+    auto res = restore_changelog(job(), *store);
+    ASSERT_TRUE(res) << mephisto::render(res.error());
+    EXPECT_EQ(res->records, 5000u);
+    EXPECT_EQ(store->restored_offset(), 5000);
+    EXPECT_EQ(store->size(), 100u);
+  }
+  produce_changelog(broker.bootstrap(), counts_log(5001, 5300));
+  produce_changelog(broker.bootstrap(), {{"k7", "\x01null"}});
+  auto store = open_store();
+  EXPECT_EQ(why, "");
+  EXPECT_EQ(store->restored_offset(), 5000);
+  auto res = restore_changelog(job(), *store);
+  ASSERT_TRUE(res) << mephisto::render(res.error());
+  EXPECT_EQ(res->start, 5000);
+  EXPECT_EQ(res->records, 301u); // only the new records
+  EXPECT_EQ(store->restored_offset(), 5301);
+  EXPECT_EQ(store->size(), 99u);
+  EXPECT_EQ(store->find("k7"), nullptr);
+  ASSERT_NE(store->find("k0"), nullptr);
+  EXPECT_EQ(*store->find("k0"), 5300);
+  EXPECT_EQ(*store->find("k99"), 5299);
+}
+
+TEST_F(rocksdb_restore, a_store_ahead_of_its_changelog_is_discarded_and_rebuilt) {
+  produce_changelog(broker.bootstrap(), counts_log(1, 1000));
+  {
+    auto store = open_store();
+    ASSERT_TRUE(restore_changelog(job(), *store));
+    EXPECT_EQ(store->restored_offset(), 1000);
+  }
+  // The changelog is recreated (shorter); the store must not serve its old values.
+  ASSERT_FALSE(broker.create_topic("log-new", 1));
+  auto conf_records = std::vector<std::pair<std::string, std::string>>{{"k1", "7"}};
+  {
+    auto conf = rd_kafka_conf_new();
+    char err[256];
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker.bootstrap().c_str(), err, sizeof err);
+    auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("log-new"), RD_KAFKA_V_PARTITION(0),
+                      RD_KAFKA_V_VALUE(const_cast<char*>("7"), 1),
+                      RD_KAFKA_V_KEY("k1", 2), RD_KAFKA_V_END);
+    ASSERT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+  }
+  auto store = open_store();
+  auto res = restore_changelog(job("log-new"), *store);
+  ASSERT_TRUE(res) << mephisto::render(res.error());
+  EXPECT_NE(res->discarded.find("ahead of the changelog"), std::string::npos) << res->discarded;
+  EXPECT_EQ(res->records, 1u);
+  EXPECT_EQ(store->size(), 1u);
+  ASSERT_NE(store->find("k1"), nullptr);
+  EXPECT_EQ(*store->find("k1"), 7);
+  EXPECT_EQ(store->find("k2"), nullptr);
+}
+
+TEST_F(rocksdb_restore, a_corrupt_store_is_discarded_and_rebuilt) {
+  produce_changelog(broker.bootstrap(), counts_log(1, 1000));
+  {
+    auto store = open_store();
+    ASSERT_TRUE(restore_changelog(job(), *store));
+  }
+  // Garbage over the MANIFEST the CURRENT file names.
+  std::string current;
+  std::ifstream{dir + "/t/0/CURRENT"} >> current;
+  ASSERT_FALSE(current.empty());
+  std::ofstream{dir + "/t/0/" + current, std::ios::trunc} << "not a manifest";
+  auto store = open_store();
+  EXPECT_NE(why.find("local store discarded"), std::string::npos) << why;
+  EXPECT_EQ(store->restored_offset(), 0);
+  auto res = restore_changelog(job(), *store);
+  ASSERT_TRUE(res) << mephisto::render(res.error());
+  EXPECT_EQ(res->records, 1000u);
+  EXPECT_EQ(*store->find("k0"), 1000);
+}
+
+TEST_F(rocksdb_restore, changes_reach_disk_only_when_their_batch_is_confirmed) {
+  auto store = open_store("w", 2); // a tiny cache: pending changes must still not be evicted
+  mephisto::send_buffer out;
+  for (int round = 1; round <= 3; ++round) {
+    for (int k = 0; k < 10; ++k)
+      store->at("k" + std::to_string(k)) += round;
+    out.clear();
+    store->take_changes(out, 0, 0);
+    EXPECT_EQ(out.size(), 10u);
+    auto write = store->seal();
+    ASSERT_NE(write, nullptr);
+    if (round < 3)
+      ASSERT_FALSE(write->apply(round * 10)); // "delivered": changelog offset after it
+    // Round 3 is never confirmed (its records were not delivered): not on disk.
+  }
+  EXPECT_EQ(*store->find("k3"), 6); // the cache still has the unconfirmed value
+  store.reset();
+  auto again = open_store("w");
+  EXPECT_EQ(again->restored_offset(), 20);
+  ASSERT_NE(again->find("k3"), nullptr);
+  EXPECT_EQ(*again->find("k3"), 3); // rounds 1 and 2 only
+  EXPECT_EQ(again->size(), 10u);
+  EXPECT_TRUE(again->erase("k3"));
+  out.clear();
+  again->take_changes(out, 0, 0);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].has_value); // a tombstone
+  ASSERT_FALSE(again->seal()->apply(21));
+  EXPECT_EQ(again->size(), 9u);
 }

@@ -66,6 +66,14 @@ struct agent_state : event_reporter {
     std::vector<std::pair<std::string, std::string>> headers;
   };
 
+  /// A batch's writes to durable stores (per lease), applied once the batch is confirmed.
+  struct pending_write {
+    uint64_t seq = 0;
+    std::vector<std::unique_ptr<durable_write>> writes;
+    std::vector<int64_t> next_offsets;      ///< of each changelog partition, from delivery
+    bool delivered = false;
+  };
+
   env_ptr env;
   agent_spec spec;
   std::string where;                        ///< "agent a on topic [p]"
@@ -86,6 +94,8 @@ struct agent_state : event_reporter {
   size_t dead_letter_pos = 0;
   kafka::delivery_batch* delivery = nullptr;
   offset_tracker tracker;
+  std::deque<pending_write> writes;         ///< in batch order
+  uint64_t committed_seq = 0;               ///< exactly-once: batches up to here committed
   bool draining = false;
   caf::response_promise drain_promise;
   agent_counters reported;                  ///< counters already added to the stats

@@ -8,6 +8,7 @@
 
 #include "mephisto/kafka/producer.hpp"
 #include "mephisto/options.hpp"
+#include "mephisto/rocksdb_store.hpp"
 #include "mephisto/topology.hpp"
 
 namespace mephisto {
@@ -37,6 +38,7 @@ struct worker_env {
   kafka::producer* producer = nullptr;
   std::vector<int32_t> partitions;       ///< per topic index, as found on the broker
   std::shared_ptr<worker_stats> stats;
+  std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
 };
 
 using env_ptr = std::shared_ptr<const worker_env>;

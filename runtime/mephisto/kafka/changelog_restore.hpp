@@ -24,11 +24,14 @@ struct restore_job {
 /// What a restore did.
 struct restore_stats {
   uint64_t records = 0;
+  int64_t start = 0;             ///< offset the restore began at (a local store's offset)
+  std::string discarded;         ///< why a local store was thrown away, if it was
   int64_t high_watermark = 0;
   double seconds = 0;
 };
 
-/// Reads the changelog partition from the beginning to its high watermark into `store`
+/// Reads the changelog partition from the store's offset (0 for a memory store) to its
+/// high watermark into `store`
 /// with its own, manually assigned consumer (`read_committed`). Blocks: run it on a thread
 /// of its own, never on a CAF worker. Never waits forever: a restore that makes no progress
 /// for `stall_timeout` (the high watermark is re-read first) fails with

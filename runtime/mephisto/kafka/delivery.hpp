@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include <librdkafka/rdkafka.h>
+
 namespace mephisto::kafka {
 
 /// Counts the outstanding deliveries of one batch of produced records and fires
@@ -18,6 +20,10 @@ public:
   virtual ~delivery_batch() = default;
 
   void add(int64_t n) noexcept { pending_.fetch_add(n, std::memory_order_relaxed); }
+
+  /// Sees every record of the batch acknowledged, before its `release` (on the producer's
+  /// poll thread, one record at a time), e.g. to note the offsets it got.
+  virtual void on_record(const rd_kafka_message_t& msg) noexcept { (void) msg; }
 
   /// One record acknowledged (`ok`) or failed for good.
   void release(bool ok = true) noexcept {

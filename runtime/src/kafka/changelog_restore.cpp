@@ -1,6 +1,9 @@
 #include "mephisto/kafka/changelog_restore.hpp"
 
+#include <cstdio>
 #include <optional>
+
+#include <unistd.h>
 #include <vector>
 
 #include "mephisto/log.hpp"
@@ -12,7 +15,8 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-expected<int64_t> high_watermark(rd_kafka_t* rk, const restore_job& job) {
+/// (low, high) watermarks of the changelog partition.
+expected<std::pair<int64_t, int64_t>> watermarks(rd_kafka_t* rk, const restore_job& job) {
   int64_t lo = 0;
   int64_t hi = 0;
   auto deadline = clock_type::now() + job.stall_timeout;
@@ -20,13 +24,40 @@ expected<int64_t> high_watermark(rd_kafka_t* rk, const restore_job& job) {
     auto err = rd_kafka_query_watermark_offsets(rk, job.changelog.c_str(), job.partition, &lo,
                                                 &hi, 5000);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-      return hi;
+      return std::make_pair(lo, hi);
     if (clock_type::now() >= deadline || (job.cancel && job.cancel->load()))
       return make_error(errc::recovery_failed,
                         "table " + job.table + ": cannot read the high watermark of "
                           + job.changelog + " [" + std::to_string(job.partition)
                           + "]: " + rd_kafka_err2str(err));
   }
+}
+
+expected<int64_t> high_watermark(rd_kafka_t* rk, const restore_job& job) {
+  auto wm = watermarks(rk, job);
+  if (!wm)
+    return wm.error();
+  return wm->second;
+}
+
+/// Progress: a live line on a terminal, a log line per second otherwise.
+void report(const restore_job& job, const std::string& where, const restore_stats& stats,
+            int64_t start, int64_t next, clock_type::time_point started, bool done) {
+  static const bool tty = ::isatty(STDERR_FILENO) == 1;
+  double secs = std::max(std::chrono::duration<double>(clock_type::now() - started).count(),
+                         1e-3);
+  double span = std::max<double>(1, stats.high_watermark - start);
+  double offsets_per_s = (next - start) / secs;
+  double eta = offsets_per_s > 0 ? (stats.high_watermark - next) / offsets_per_s : -1;
+  auto line = fmt::format("restoring table {} from {}: {} records, {:.0f}%, {:.0f} records/s, "
+                          "ETA {}",
+                          job.table, where, stats.records, 100.0 * (next - start) / span,
+                          stats.records / secs,
+                          eta < 0 ? std::string{"?"} : fmt::format("{:.0f} s", eta));
+  if (tty)
+    std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), done ? "\n" : "");
+  else if (!done)
+    log().info("{}", line);
 }
 
 } // namespace
@@ -54,17 +85,36 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     return rk.error();
   auto where = job.changelog + " [" + std::to_string(job.partition) + "]";
   restore_stats stats;
-  auto hw = high_watermark(rk->get(), job);
-  if (!hw)
-    return hw.error();
-  stats.high_watermark = *hw;
-  if (*hw == 0) {
+  auto wm = watermarks(rk->get(), job);
+  if (!wm)
+    return wm.error();
+  auto [low, high] = *wm;
+  stats.high_watermark = high;
+  // A local store resumes from the offset it reflects, unless the changelog no longer
+  // matches it: then it is discarded and rebuilt, never served.
+  int64_t start = store.restored_offset();
+  if (start > 0 && (start > high || start < low)) {
+    auto why = start > high ? fmt::format("it is ahead of the changelog (offset {} > high "
+                                          "watermark {}): was the changelog recreated?",
+                                          start, high)
+                            : fmt::format("the changelog was truncated below its offset {} "
+                                          "(low watermark {})",
+                                          start, low);
+    log().warn("table {} [{}]: local store discarded: {}; rebuilding it from the changelog",
+               job.table, job.partition, why);
+    stats.discarded = why;
+    if (auto err = store.discard())
+      return err;
+    start = 0;
+  }
+  stats.start = start;
+  if (start >= high) {
     rd_kafka_consumer_close(rk->get());
     return stats;
   }
   auto parts = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(parts, job.changelog.c_str(), job.partition)->offset
-    = RD_KAFKA_OFFSET_BEGINNING;
+    = start > 0 ? start : RD_KAFKA_OFFSET_BEGINNING;
   auto aerr = rd_kafka_assign(rk->get(), parts);
   rd_kafka_topic_partition_list_destroy(parts);
   if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -72,7 +122,8 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
   queue_ptr q{rd_kafka_queue_get_consumer(rk->get())};
   std::vector<rd_kafka_message_t*> buf(1000);
   std::string why;
-  int64_t next = 0; // next offset expected
+  int64_t next = start; // next offset expected
+  int64_t checkpointed = start;
   auto last_progress = clock_type::now();
   auto last_report = clock_type::now();
   caf::error failure;
@@ -125,15 +176,18 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     }
     if (now - last_report > std::chrono::seconds(1) && stats.high_watermark > 0) {
       last_report = now;
-      double secs = std::max(std::chrono::duration<double>(now - started).count(), 1e-3);
-      double offsets_per_s = next / secs;
-      double eta = offsets_per_s > 0 ? (stats.high_watermark - next) / offsets_per_s : -1;
-      log().info("restoring table {} from {}: {} records, {:.0f}%, {:.0f} records/s, "
-                 "ETA {}",
-                 job.table, where, stats.records, 100.0 * next / stats.high_watermark,
-                 stats.records / secs, eta < 0 ? std::string{"?"} : fmt::format("{:.0f} s", eta));
+      report(job, where, stats, start, next, started, false);
+    }
+    // A durable store keeps what it has so far: a restart resumes from there.
+    if (!failure && next - checkpointed >= 100000) {
+      failure = store.checkpoint(next);
+      checkpointed = next;
     }
   }
+  if (!failure && next > checkpointed)
+    failure = store.checkpoint(next);
+  if (stats.records > 0 && !failure)
+    report(job, where, stats, start, next, started, true);
   q.reset();
   rd_kafka_consumer_close(rk->get());
   if (failure)

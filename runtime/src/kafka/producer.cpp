@@ -16,8 +16,11 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opa
       log().error("delivery to {} [{}] failed: {}", rd_kafka_topic_name(msg->rkt),
                   msg->partition, rd_kafka_err2str(msg->err));
   }
-  if (auto batch = static_cast<delivery_batch*>(msg->_private))
+  if (auto batch = static_cast<delivery_batch*>(msg->_private)) {
+    if (ok)
+      batch->on_record(*msg);
     batch->release(ok);
+  }
 }
 
 caf::error producer::start(const std::string& bootstrap,

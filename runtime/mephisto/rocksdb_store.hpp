@@ -1,0 +1,338 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include "mephisto/error.hpp"
+#include "mephisto/store.hpp"
+
+namespace mephisto {
+
+/// One table partition's RocksDB database (`<root>/<table>/<partition>`): the table's
+/// encoded keys and values in column family `data`, and in `meta` the changelog offset
+/// the data reflects, always written in the same write batch as the data.
+///
+/// Shared (`shared_ptr`) by the store that reads it and the durable writes still to be
+/// applied; RocksDB makes concurrent reads and writes safe. `durable_gen` tells the store
+/// which of its cached changes are on disk.
+class rocksdb_partition {
+public:
+  rocksdb_partition(std::string path, rocksdb::DB* db,
+                    std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  ~rocksdb_partition();
+
+  const std::string& path() const noexcept { return path_; }
+
+  /// The changelog offset the data reflects (0 for a new store).
+  int64_t offset() const;
+
+  /// Reads `key`; false when absent. Throws `std::runtime_error` on an I/O error.
+  bool get(std::string_view key, std::string& value);
+
+  /// Writes `batch` (data puts and deletes) and, if `next_offset >= 0`, the offset.
+  caf::error write(rocksdb::WriteBatch& batch, int64_t next_offset);
+
+  /// Deletes all data and the offset (drops and re-creates the column families).
+  caf::error clear();
+
+  /// Calls `fn(key, value)` for every stored pair.
+  template <class F>
+  void scan(F fn) const {
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, data())};
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      fn(std::string_view{it->key().data(), it->key().size()},
+         std::string_view{it->value().data(), it->value().size()});
+  }
+
+  /// Number of stored keys (counted: exact, O(n)).
+  size_t count() const;
+
+  rocksdb::ColumnFamilyHandle* data() const noexcept { return handles_[1]; }
+
+  /// Generation of the last durable write applied (see `rocksdb_store::seal`).
+  std::atomic<uint64_t> durable_gen{0};
+
+private:
+  std::string path_;
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_; ///< default, data, meta
+};
+
+/// The RocksDB resources of one worker: one block cache and one write-buffer budget that
+/// every table partition shares, and the partitions open now (a partition that is
+/// revoked and assigned again is reopened only once its last user let go).
+///
+/// Owned by the worker; `open` is thread-safe (restorer threads call it).
+class rocksdb_env {
+public:
+  rocksdb_env(std::string root, size_t cache_bytes, size_t write_buffer_bytes);
+
+  const std::string& root() const noexcept { return root_; }
+
+  /// Opens the partition's database, creating it if missing. A database that cannot be
+  /// opened (corrupt, wrong format) is deleted and created anew; `why` says so (empty
+  /// otherwise). `created` tells whether it did not exist before.
+  expected<std::shared_ptr<rocksdb_partition>>
+  open(const std::string& table, int32_t partition, std::string& why, bool& created);
+
+private:
+  std::string root_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+  std::mutex mtx_;
+  std::map<std::string, std::weak_ptr<rocksdb_partition>> open_;
+};
+
+/// A table partition in RocksDB with a bounded in-memory cache of decoded entries.
+///
+/// Reads go to the cache, then to RocksDB. Changes stay in the cache until the batch that
+/// made them is confirmed: `take_changes` writes their changelog records and the same
+/// bytes into a pending write batch; `seal` hands that batch to the agent, which applies
+/// it with the changelog offset once the records are delivered (or committed). So the
+/// database never holds a value its changelog lacks, and a restart restores only from the
+/// stored offset. Owned and used like every store: one thread at a time (see store_base).
+template <class K, class V>
+class rocksdb_store final : public typed_store<K, V> {
+public:
+  explicit rocksdb_store(store_place place) : place_(std::move(place)) {}
+
+  caf::error open(std::string& why) override {
+    bool created = false;
+    auto db = place_.rocks->open(place_.table, place_.partition, why, created);
+    if (!db)
+      return db.error();
+    db_ = std::move(*db);
+    if (created && why.empty())
+      why = "local store missing";
+    gen_ = db_->durable_gen.load(); // generations go on from an earlier store of the same DB
+    return caf::none;
+  }
+
+  int64_t restored_offset() const override { return db_->offset(); }
+
+  caf::error discard() override {
+    cache_.clear();
+    return db_->clear();
+  }
+
+  V& at(const K& key) override {
+    auto& kv = load(key);
+    auto& e = kv.second;
+    if (!e.present) {
+      e.value = V{};
+      e.present = true;
+    }
+    mark(kv);
+    return e.value;
+  }
+
+  const V* find(const K& key) override {
+    auto& e = load(key).second;
+    return e.present ? &e.value : nullptr;
+  }
+
+  bool erase(const K& key) override {
+    auto& kv = load(key);
+    if (!kv.second.present)
+      return false;
+    kv.second.present = false;
+    kv.second.value = V{};
+    mark(kv);
+    return true;
+  }
+
+  bool restore(std::string_view key, std::optional<std::string_view> value,
+               std::string& why) override {
+    // Check that the table can read the record before it is stored.
+    if (!codec<K>::decode(key, key_buf_, why)) {
+      why = "key: " + why;
+      return false;
+    }
+    if (!value) {
+      pending_.Delete(db_->data(), rocksdb::Slice{key.data(), key.size()});
+      ++restored_;
+      return true;
+    }
+    if (!codec<V>::decode(*value, value_buf_, why)) {
+      why = "value: " + why;
+      return false;
+    }
+    pending_.Put(db_->data(), rocksdb::Slice{key.data(), key.size()},
+                 rocksdb::Slice{value->data(), value->size()});
+    ++restored_;
+    return true;
+  }
+
+  caf::error checkpoint(int64_t next_offset) override {
+    auto err = db_->write(pending_, next_offset);
+    pending_.Clear();
+    return err;
+  }
+
+  void take_changes(send_buffer& out, uint32_t changelog, int32_t partition) override {
+    auto gen = gen_ + 1;
+    for (auto* kv : dirty_) {
+      auto& e = kv->second;
+      out.add<K, V>(changelog, partition, &kv->first, e.present ? &e.value : nullptr);
+      auto& r = out[out.size() - 1];
+      auto k = out.key(r);
+      if (e.present) {
+        auto v = out.value(r);
+        pending_.Put(db_->data(), rocksdb::Slice{k.data(), k.size()},
+                     rocksdb::Slice{v.data(), v.size()});
+      } else {
+        pending_.Delete(db_->data(), rocksdb::Slice{k.data(), k.size()});
+      }
+      e.dirty = false;
+      e.gen = gen;
+    }
+    dirty_.clear();
+    evict();
+  }
+
+  std::unique_ptr<durable_write> seal() override {
+    if (pending_.Count() == 0)
+      return nullptr;
+    auto w = std::make_unique<write>(db_, std::move(pending_), ++gen_);
+    pending_.Clear();
+    return w;
+  }
+
+  /// Keys on disk, corrected by the changes not yet durable. Counts: O(n), for logs and
+  /// tests, not for the hot path.
+  size_t size() const override {
+    auto n = static_cast<int64_t>(db_->count());
+    auto durable = db_->durable_gen.load();
+    std::string k;
+    std::string v;
+    for (auto& [key, e] : cache_) {
+      if (!e.dirty && e.gen <= durable)
+        continue;
+      k.clear();
+      codec<K>::encode(key, k);
+      bool on_disk = db_->get(k, v);
+      n += (e.present ? 1 : 0) - (on_disk ? 1 : 0);
+    }
+    return static_cast<size_t>(n);
+  }
+
+  void snapshot(std::vector<std::pair<std::string, std::string>>& out) const override {
+    db_->scan([&](std::string_view k, std::string_view v) { out.emplace_back(k, v); });
+    // Changes not yet durable win over what is on disk.
+    std::map<std::string, std::pair<bool, std::string>> newer;
+    for (auto& [key, e] : cache_) {
+      if (e.gen > db_->durable_gen.load() || e.dirty) {
+        std::string k;
+        std::string v;
+        codec<K>::encode(key, k);
+        if (e.present)
+          codec<V>::encode(e.value, v);
+        newer[k] = {e.present, v};
+      }
+    }
+    if (newer.empty())
+      return;
+    std::vector<std::pair<std::string, std::string>> merged;
+    for (auto& kv : out) {
+      auto it = newer.find(kv.first);
+      if (it == newer.end())
+        merged.push_back(std::move(kv));
+    }
+    for (auto& [k, pv] : newer)
+      if (pv.first)
+        merged.emplace_back(k, pv.second);
+    out = std::move(merged);
+  }
+
+private:
+  struct entry {
+    V value{};
+    bool present = false;
+    bool dirty = false;
+    uint64_t gen = 0; ///< the seal that will make the last change durable; 0: on disk
+  };
+
+  using map_type = std::unordered_map<K, entry>;
+
+  class write final : public durable_write {
+  public:
+    write(std::shared_ptr<rocksdb_partition> db, rocksdb::WriteBatch batch, uint64_t gen)
+      : db_(std::move(db)), batch_(std::move(batch)), gen_(gen) {}
+
+    caf::error apply(int64_t next_changelog_offset) override {
+      if (auto err = db_->write(batch_, next_changelog_offset))
+        return err;
+      db_->durable_gen.store(gen_, std::memory_order_release);
+      return caf::none;
+    }
+
+  private:
+    std::shared_ptr<rocksdb_partition> db_;
+    rocksdb::WriteBatch batch_;
+    uint64_t gen_;
+  };
+
+  typename map_type::value_type& load(const K& key) {
+    auto [it, added] = cache_.try_emplace(key);
+    if (added) {
+      key_text_.clear();
+      codec<K>::encode(key, key_text_);
+      if (db_->get(key_text_, value_text_)) {
+        std::string why;
+        if (!codec<V>::decode(value_text_, it->second.value, why)) {
+          cache_.erase(it);
+          throw std::runtime_error("table " + place_.table + ": stored value of a key cannot "
+                                   "be decoded: " + why);
+        }
+        it->second.present = true;
+      }
+    }
+    return *it;
+  }
+
+  void mark(typename map_type::value_type& kv) {
+    if (!kv.second.dirty) {
+      kv.second.dirty = true;
+      dirty_.push_back(&kv);
+    }
+  }
+
+  /// Drops clean entries that are on disk once the cache holds more than `cache_keys`.
+  void evict() {
+    if (cache_.size() <= place_.cache_keys)
+      return;
+    auto durable = db_->durable_gen.load(std::memory_order_acquire);
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      if (!it->second.dirty && it->second.gen <= durable)
+        it = cache_.erase(it);
+      else
+        ++it;
+    }
+  }
+
+  store_place place_;
+  std::shared_ptr<rocksdb_partition> db_;
+  map_type cache_;
+  std::vector<typename map_type::value_type*> dirty_;
+  rocksdb::WriteBatch pending_;
+  uint64_t gen_ = 0;
+  uint64_t restored_ = 0;
+  std::string key_text_;
+  std::string value_text_;
+  K key_buf_{};
+  V value_buf_{};
+};
+
+} // namespace mephisto

@@ -1,0 +1,161 @@
+#include "mephisto/rocksdb_store.hpp"
+
+#include <filesystem>
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include "mephisto/log.hpp"
+
+namespace mephisto {
+
+namespace {
+
+constexpr const char* offset_key = "changelog-offset";
+
+std::string encode_offset(int64_t offset) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(offset & 0xff);
+    offset >>= 8;
+  }
+  return out;
+}
+
+int64_t decode_offset(const std::string& in) {
+  int64_t offset = 0;
+  for (unsigned char c : in)
+    offset = (offset << 8) | c;
+  return offset;
+}
+
+caf::error io_error(const std::string& what, const rocksdb::Status& st) {
+  return make_error(errc::store_failed, what + ": " + st.ToString());
+}
+
+} // namespace
+
+durable_write::~durable_write() = default;
+
+// -- rocksdb_partition ------------------------------------------------------------------
+
+rocksdb_partition::rocksdb_partition(std::string path, rocksdb::DB* db,
+                                     std::vector<rocksdb::ColumnFamilyHandle*> handles)
+  : path_(std::move(path)), db_(db), handles_(std::move(handles)) {
+}
+
+rocksdb_partition::~rocksdb_partition() {
+  for (auto* h : handles_)
+    db_->DestroyColumnFamilyHandle(h);
+  db_->Close();
+  delete db_;
+}
+
+int64_t rocksdb_partition::offset() const {
+  std::string value;
+  auto st = db_->Get(rocksdb::ReadOptions{}, handles_[2], offset_key, &value);
+  return st.ok() && value.size() == 8 ? decode_offset(value) : 0;
+}
+
+bool rocksdb_partition::get(std::string_view key, std::string& value) {
+  auto st = db_->Get(rocksdb::ReadOptions{}, data(), rocksdb::Slice{key.data(), key.size()},
+                     &value);
+  if (st.ok())
+    return true;
+  if (st.IsNotFound())
+    return false;
+  throw std::runtime_error("RocksDB read in " + path_ + ": " + st.ToString());
+}
+
+caf::error rocksdb_partition::write(rocksdb::WriteBatch& batch, int64_t next_offset) {
+  if (next_offset >= 0)
+    batch.Put(handles_[2], offset_key, encode_offset(next_offset));
+  // The WAL is written but not synced: the data survives a killed process (the page
+  // cache has it), and an OS crash at worst loses a suffix, offset included.
+  auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
+  return st.ok() ? caf::none : io_error("RocksDB write in " + path_, st);
+}
+
+caf::error rocksdb_partition::clear() {
+  for (size_t i = 1; i < handles_.size(); ++i) {
+    auto name = handles_[i]->GetName();
+    auto st = db_->DropColumnFamily(handles_[i]);
+    if (!st.ok())
+      return io_error("RocksDB drop in " + path_, st);
+    db_->DestroyColumnFamilyHandle(handles_[i]);
+    handles_[i] = nullptr;
+    st = db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions{db_->GetOptions()}, name,
+                                 &handles_[i]);
+    if (!st.ok())
+      return io_error("RocksDB create in " + path_, st);
+  }
+  return caf::none;
+}
+
+size_t rocksdb_partition::count() const {
+  size_t n = 0;
+  scan([&n](std::string_view, std::string_view) { ++n; });
+  return n;
+}
+
+// -- rocksdb_env ------------------------------------------------------------------------
+
+rocksdb_env::rocksdb_env(std::string root, size_t cache_bytes, size_t write_buffer_bytes)
+  : root_(std::move(root)),
+    cache_(rocksdb::NewLRUCache(cache_bytes)),
+    write_buffers_(std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_)) {
+}
+
+expected<std::shared_ptr<rocksdb_partition>>
+rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
+                  bool& created) {
+  namespace fs = std::filesystem;
+  why.clear();
+  auto path = root_ + "/" + table + "/" + std::to_string(partition);
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (auto db = open_[path].lock()) {
+    created = false;
+    return db;
+  }
+  std::error_code ec;
+  created = !fs::exists(path + "/CURRENT", ec);
+  fs::create_directories(path, ec);
+  if (ec)
+    return make_error(errc::store_failed, "cannot create " + path + ": " + ec.message());
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  opts.write_buffer_manager = write_buffers_;
+  opts.max_open_files = 256;
+  opts.keep_log_file_num = 2;
+  opts.max_background_jobs = 2;
+  rocksdb::BlockBasedTableOptions table_opts;
+  table_opts.block_cache = cache_;
+  table_opts.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  table_opts.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions cf_opts{opts};
+  cf_opts.write_buffer_size = 32 << 20;
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_opts));
+  std::vector<rocksdb::ColumnFamilyDescriptor> families{
+    {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"data", cf_opts}, {"meta", cf_opts}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  auto st = rocksdb::DB::Open(rocksdb::DBOptions{opts}, path, families, &handles, &db);
+  if (!st.ok() && !st.IsBusy() && !st.IsIOError()) {
+    // Corrupt or not ours: never serve it; start over (the changelog has everything).
+    why = "local store discarded (" + st.ToString() + ")";
+    log().warn("{}: {}; rebuilding it from the changelog", path, why);
+    rocksdb::DestroyDB(path, opts);
+    fs::remove_all(path, ec);
+    fs::create_directories(path, ec);
+    handles.clear();
+    st = rocksdb::DB::Open(rocksdb::DBOptions{opts}, path, families, &handles, &db);
+  }
+  if (!st.ok())
+    return io_error("cannot open RocksDB at " + path, st);
+  auto part = std::make_shared<rocksdb_partition>(path, db, std::move(handles));
+  open_[path] = part;
+  return part;
+}
+
+} // namespace mephisto
