@@ -57,7 +57,7 @@ void apply_writes(self_ptr self) {
   auto& st = self->state;
   while (!st.writes.empty()) {
     auto& w = st.writes.front();
-    if (!w.delivered || (st.env->opts.exactly_once() && w.seq > st.committed_seq))
+    if (!w.delivered || (st.env->opts.exactly_once() && w.seq >= st.committed_batches))
       return;
     for (size_t i = 0; i < w.writes.size(); ++i) {
       if (!w.writes[i])
@@ -97,6 +97,11 @@ void publish_counters(agent_state& st) {
 
 void check_drained(self_ptr self) {
   auto& st = self->state;
+  if (st.pause_pending && !st.current && st.pending.empty()) {
+    st.pause_pending = false;
+    st.paused_at = st.produced_batches;
+    st.pause_promise.deliver(caf::ok_atom::value);
+  }
   if (st.draining && !st.current && st.pending.empty() && st.tracker.idle()
       && st.writes.empty()) {
     st.draining = false;
@@ -204,6 +209,7 @@ void continue_batch(self_ptr self) {
       changelogs[i] = st.env->topo->tables[table].changelog.c_str();
     }
   }
+  st.produced_batches = seq + 1;
   if (!pw.writes.empty()) {
     pw.seq = seq;
     st.writes.push_back(std::move(pw));
@@ -357,6 +363,22 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
       if (st.tracker.complete(seq))
         self->send(st.spec.progress_sink, progress_atom::value, st.topic, st.spec.partition,
                    st.spec.slot, st.tracker.committable());
+      check_drained(self);
+    },
+    [self](pause_atom) {
+      // Exactly-once: the source stopped handing out batches; answer once every batch
+      // received is produced (its records are then part of the transaction to commit).
+      auto& st = self->state;
+      st.pause_pending = true;
+      st.pause_promise = self->make_response_promise();
+      check_drained(self);
+    },
+    [self](committed_atom) {
+      // Every batch produced before the pause is committed: their durable writes may go
+      // to disk. (Batches of the next transaction may have started meanwhile.)
+      auto& st = self->state;
+      st.committed_batches = st.paused_at;
+      apply_writes(self);
       check_drained(self);
     },
     [self](drain_atom) {

@@ -92,7 +92,8 @@ void drain_mailbox(caf::blocking_actor* self, group_consumer_data& d) {
   }
 }
 
-void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
+/// Takes the partitions' queues and has the manager start their pipelines.
+void start_pipelines(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
   auto& topo = *d.env->topo;
   assignment todo;
   for (int i = 0; i < parts->cnt; ++i) {
@@ -120,9 +121,114 @@ void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
     for (auto& ap : todo)
       rd_kafka_queue_destroy(ap.queue.queue);
   }
+}
+
+void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
+  start_pipelines(d, parts);
   log().info("assigned: {}", describe(parts));
   d.env->stats->rebalances.fetch_add(1, std::memory_order_relaxed);
   rd_kafka_assign(d.rk, parts);
+}
+
+/// Exactly-once, after an aborted transaction: drops every pipeline and shard (their
+/// uncommitted state with them), moves the partitions back to their committed offsets and
+/// starts them again (the shards recover from their changelogs, read_committed).
+void rewind(group_consumer_data& d) {
+  bool ok = false;
+  d.self->request(d.manager, std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000),
+                  rewind_atom::value)
+    .receive([&](caf::ok_atom) { ok = true; },
+             [&](caf::error& err) { log().error("rewind failed: {}", render(err)); });
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (!ok || rd_kafka_assignment(d.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    d.failure = make_error(errc::transaction_failed, "cannot rewind after an aborted transaction");
+    return;
+  }
+  auto err = rd_kafka_committed(d.rk, parts, 30000);
+  for (int i = 0; i < parts->cnt && !err; ++i)
+    if (parts->elems[i].offset < 0)
+      parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING; // as auto.offset.reset
+  rd_kafka_error_t* serr = nullptr;
+  if (!err)
+    serr = rd_kafka_seek_partitions(d.rk, parts, 30000);
+  if (err || serr) {
+    d.failure = make_error(errc::transaction_failed,
+                           std::string{"cannot rewind to the committed offsets: "}
+                             + (serr ? rd_kafka_error_string(serr) : rd_kafka_err2str(err)));
+    if (serr)
+      rd_kafka_error_destroy(serr);
+  } else {
+    for (auto& [tp, slots] : d.progress)
+      slots.assign(slots.size(), -1);
+    start_pipelines(d, parts);
+    log().info("rewound to the committed offsets: {}", describe(parts));
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/// Exactly-once: pauses every partition at a batch boundary, commits the open transaction
+/// with the offsets they reached and lets them go on (`resume`) or stay paused (revoke).
+/// An aborted transaction rewinds; a fatal error (fenced) stops the worker.
+void commit_transaction(group_consumer_data& d, bool resume) {
+  if (d.failure || d.manager_down)
+    return;
+  auto& topo = *d.env->topo;
+  final_offsets reached;
+  bool paused = false;
+  d.self->request(d.manager, std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000),
+                  pause_atom::value)
+    .receive([&](final_offsets& fos) {
+               reached = std::move(fos);
+               paused = true;
+             },
+             [&](caf::error& err) {
+               d.failure = make_error(errc::transaction_failed,
+                                      "cannot pause the partitions to commit: " + render(err));
+             });
+  if (!paused)
+    return;
+  auto list = rd_kafka_topic_partition_list_new(static_cast<int>(reached.size()) + 1);
+  for (auto& fo : reached) {
+    auto i = d.committed.find(fo.tp);
+    if (fo.offset >= 0 && i != d.committed.end() && fo.offset > i->second)
+      rd_kafka_topic_partition_list_add(list, topo.topics[fo.tp.topic].kafka_name.c_str(),
+                                        fo.tp.partition)
+        ->offset = fo.offset;
+  }
+  // No offset moved: nothing was produced either; the open transaction stays open.
+  auto result = kafka::producer::txn_result::committed;
+  std::string why;
+  if (list->cnt > 0)
+    result = d.env->producer->commit_transaction(list, d.rk, 30000, why);
+  switch (result) {
+    case kafka::producer::txn_result::committed:
+      for (int i = 0; i < list->cnt; ++i) {
+        auto index = topic_index(topo, list->elems[i].topic);
+        d.committed[{static_cast<uint32_t>(index), list->elems[i].partition}]
+          = list->elems[i].offset;
+      }
+      if (list->cnt > 0)
+        d.env->stats->commits.fetch_add(1, std::memory_order_relaxed);
+      d.self->send(d.manager, committed_atom::value, resume);
+      break;
+    case kafka::producer::txn_result::aborted:
+      log().warn("transaction aborted ({}); rewinding to the committed offsets", why);
+      d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
+      rewind(d);
+      break;
+    case kafka::producer::txn_result::fatal:
+      d.failure = make_error(errc::fenced, "the transaction cannot go on (" + why
+                                             + "): another instance with the same "
+                                               "transactional id took over, or the "
+                                               "producer failed; stopping");
+      break;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (d.failure) {
+    log().error("{}", render(d.failure));
+    d.self->send_exit(d.manager, d.failure);
+    d.stop_requested = true;
+  }
 }
 
 void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
@@ -133,6 +239,9 @@ void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
     if (index >= 0)
       tps.push_back({static_cast<uint32_t>(index), parts->elems[i].partition});
   }
+  bool exactly_once = d.env->opts.exactly_once();
+  if (exactly_once) // the revoked partitions' last work commits before they go
+    commit_transaction(d, false);
   if (!d.manager_down && !tps.empty()) {
     auto timeout = std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000);
     d.self->request(d.manager, timeout, revoke_atom::value, tps)
@@ -152,11 +261,14 @@ void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
   }
   // Progress messages sent before the drain answered are already in the mailbox.
   drain_mailbox(d.self, d);
-  commit_progress(d, true);
+  if (!exactly_once)
+    commit_progress(d, true);
   for (auto& tp : tps) {
     d.progress.erase(tp);
     d.committed.erase(tp);
   }
+  if (exactly_once && !d.manager_down)
+    d.self->send(d.manager, resume_atom::value); // the partitions that stay
   log().info("revoked: {}", describe(parts));
   rd_kafka_assign(d.rk, nullptr);
 }
@@ -212,7 +324,10 @@ void group_consumer(caf::blocking_actor* self, std::shared_ptr<group_consumer_da
       rd_kafka_message_destroy(msg);
     }
     if (clock_type::now() >= next_commit) {
-      commit_progress(d, false);
+      if (d.env->opts.exactly_once())
+        commit_transaction(d, true);
+      else
+        commit_progress(d, false);
       next_commit = clock_type::now() + interval;
     }
   }

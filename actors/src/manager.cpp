@@ -111,6 +111,65 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
             });
       }
     },
+    [self](pause_atom) {
+      // Exactly-once: every pipeline stops at a batch boundary; answers their offsets.
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      auto result = std::make_shared<final_offsets>();
+      auto missing = std::make_shared<size_t>(st.pipelines.size());
+      if (*missing == 0) {
+        rp.deliver(final_offsets{});
+        return;
+      }
+      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+      for (auto& [tp, pipeline] : st.pipelines)
+        self->request(pipeline, timeout, pause_atom::value)
+          .then(
+            [rp, result, missing](final_offset& fo) mutable {
+              result->push_back(fo);
+              if (--*missing == 0)
+                rp.deliver(std::move(*result));
+            },
+            [rp](caf::error& err) mutable { rp.deliver(err); });
+    },
+    [self](committed_atom, bool resume) {
+      for (auto& [tp, pipeline] : self->state.pipelines)
+        self->send(pipeline, committed_atom::value, resume);
+    },
+    [self](resume_atom) {
+      for (auto& [tp, pipeline] : self->state.pipelines)
+        self->send(pipeline, resume_atom::value);
+    },
+    [self](rewind_atom) {
+      // Exactly-once, after an aborted transaction: every pipeline and table shard goes
+      // (with its uncommitted state); answers once the pipelines are gone.
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      for (auto& [key, entry] : st.shards) {
+        self->unlink_from(entry.shard);
+        self->send(entry.shard, close_atom::value);
+      }
+      st.shards.clear();
+      auto pipelines = std::move(st.pipelines);
+      st.pipelines.clear();
+      st.env->stats->assigned.store(0);
+      auto missing = std::make_shared<size_t>(pipelines.size());
+      if (*missing == 0) {
+        rp.deliver(caf::ok_atom::value);
+        return;
+      }
+      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+      for (auto& [tp, pipeline] : pipelines) {
+        self->unlink_from(pipeline);
+        self->request(pipeline, timeout, rewind_atom::value)
+          .then(
+            [rp, missing](caf::ok_atom) mutable {
+              if (--*missing == 0)
+                rp.deliver(caf::ok_atom::value);
+            },
+            [rp](caf::error& err) mutable { rp.deliver(err); });
+      }
+    },
     [self](halt_atom) { self->quit(); },
     [self](snapshot_atom, uint32_t table) {
       // Copies of every local partition of `table`, merged.

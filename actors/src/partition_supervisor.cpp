@@ -101,7 +101,8 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
         .then(
           [self](caf::ok_atom) {
             auto& st = self->state;
-            if (--st.waiting_for_shards == 0 && !st.draining)
+            // Exactly-once: not in the middle of a transaction commit.
+            if (--st.waiting_for_shards == 0 && !st.draining && !st.paused)
               start(self);
           },
           [self](caf::error& err) {
@@ -113,6 +114,82 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
     }
   }
   return {
+    [self](pause_atom) {
+      // Exactly-once: stop at a batch boundary; answer where the partition stands.
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      topic_partition tp{st.spec.topic, st.spec.partition};
+      st.paused = true;
+      if (!st.started || st.draining) {
+        rp.deliver(final_offset{tp, -1});
+        return;
+      }
+      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+      self->request(st.source, timeout, pause_atom::value)
+        .then(
+          [self, rp, tp, timeout](int64_t offset) mutable {
+            auto& st = self->state;
+            auto missing = std::make_shared<size_t>(st.agents.size());
+            if (*missing == 0) {
+              rp.deliver(final_offset{tp, offset});
+              return;
+            }
+            for (auto& a : st.agents)
+              self->request(a, timeout, pause_atom::value)
+                .then(
+                  [rp, tp, offset, missing](caf::ok_atom) mutable {
+                    if (--*missing == 0)
+                      rp.deliver(final_offset{tp, offset});
+                  },
+                  [rp](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+    },
+    [self](committed_atom, bool resume) {
+      auto& st = self->state;
+      for (auto& a : st.agents)
+        self->send(a, committed_atom::value);
+      if (resume)
+        self->send(self, resume_atom::value);
+    },
+    [self](resume_atom) {
+      auto& st = self->state;
+      st.paused = false;
+      if (st.draining)
+        return;
+      if (st.started)
+        self->send(st.source, resume_atom::value);
+      else if (st.waiting_for_shards == 0)
+        start(self);
+    },
+    [self](rewind_atom) {
+      // Exactly-once, after an aborted transaction: stop the source and the agents (their
+      // uncommitted work dies with them) and answer once they are gone.
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      st.draining = true;
+      std::vector<caf::actor> children = st.agents;
+      if (st.source)
+        children.push_back(st.source);
+      if (children.empty()) {
+        rp.deliver(caf::ok_atom::value);
+        self->quit();
+        return;
+      }
+      auto missing = std::make_shared<size_t>(children.size());
+      auto promise = std::make_shared<caf::response_promise>(rp);
+      self->set_down_handler([self, promise, missing](caf::down_msg&) {
+        if (--*missing == 0) {
+          promise->deliver(caf::ok_atom::value);
+          self->quit();
+        }
+      });
+      for (auto& child : children) {
+        self->unlink_from(child);
+        self->monitor(child);
+        self->send_exit(child, caf::exit_reason::user_shutdown);
+      }
+    },
     [self](drain_atom) {
       auto& st = self->state;
       st.draining = true;

@@ -25,7 +25,7 @@ bool has_credit(const source_state& st) {
 
 void pull(caf::stateful_actor<source_state>* self) {
   auto& st = self->state;
-  while (!st.halted && has_credit(st)) {
+  while (!st.halted && !st.paused && has_credit(st)) {
     auto n = rd_kafka_consume_batch_queue(st.queue, 0, st.buf.data(), st.batch_size);
     if (n <= 0)
       return;
@@ -42,6 +42,7 @@ void pull(caf::stateful_actor<source_state>* self) {
       batch->push_back(m);
     }
     if (!batch->empty()) {
+      st.next_offset = batch->next_offset();
       kafka::batch_ptr shared = std::move(batch);
       for (size_t i = 0; i < st.agents.size(); ++i) {
         ++st.in_flight[i];
@@ -100,6 +101,15 @@ caf::behavior source(caf::stateful_actor<source_state>* self, std::string where,
       auto& st = self->state;
       if (agent_slot >= 0 && static_cast<size_t>(agent_slot) < st.in_flight.size())
         --st.in_flight[agent_slot];
+      pull(self);
+    },
+    [self](pause_atom) {
+      // Hand out nothing more until resumed; answers where the records handed out end.
+      self->state.paused = true;
+      return self->state.next_offset;
+    },
+    [self](resume_atom) {
+      self->state.paused = false;
       pull(self);
     },
     [self](halt_atom) {

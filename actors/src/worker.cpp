@@ -1,8 +1,11 @@
 #include "mephisto/worker.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -208,8 +211,20 @@ caf::error worker::start() {
   std::vector<int32_t> partitions;
   if (auto err = d.prepare_topics(partitions))
     return err;
+  // Exactly-once: one transactional producer per instance. A static instance id gives a
+  // stable transactional id, so a restarted instance fences its killed predecessor and
+  // aborts its open transaction at once; otherwise the id is unique per process and a
+  // dead instance's open transaction ends by timeout (10 s).
+  std::string txn_id;
+  if (d.opts.exactly_once()) {
+    txn_id = d.topo->app_id + "-"
+             + (d.opts.instance_id.empty()
+                  ? "p" + std::to_string(::getpid()) + "-"
+                      + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())
+                  : d.opts.instance_id);
+  }
   if (auto err = d.producer.start(d.bootstrap, d.topo->producer_topics(),
-                                  {{"linger.ms", std::to_string(d.opts.linger_ms)}}))
+                                  {{"linger.ms", std::to_string(d.opts.linger_ms)}}, txn_id))
     return err;
   auto env = std::make_shared<worker_env>();
   env->topo = d.topo;
@@ -233,8 +248,9 @@ caf::error worker::start() {
     return err;
   }
   d.started = true;
-  log().info("worker {} started: broker {}, {} agents, {} tables", d.topo->app_id,
-             d.bootstrap, d.topo->agents.size(), d.topo->tables.size());
+  log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}",
+             d.topo->app_id, d.bootstrap, d.topo->agents.size(), d.topo->tables.size(),
+             d.opts.processing_guarantee, d.opts.store);
   return caf::none;
 }
 

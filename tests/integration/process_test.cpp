@@ -96,6 +96,28 @@ TEST(cli, a_bad_broker_url_is_a_clear_error) {
   EXPECT_NE(w.log().find("bad_broker_url"), std::string::npos) << w.log();
 }
 
+TEST(cli, exactly_once_on_the_embedded_broker_is_refused) {
+  auto dir = testkit::temp_dir("eos-embedded");
+  child w{{colors_bin, "worker", "--broker", "embedded", "--processing_guarantee",
+           "exactly_once"},
+          dir + "/w.log"};
+  EXPECT_EQ(w.wait(30s), 1) << w.log();
+  EXPECT_NE(w.log().find("exactly_once needs a real Kafka broker"), std::string::npos)
+    << w.log();
+}
+
+TEST(cli, bad_store_and_guarantee_values_are_errors) {
+  auto dir = testkit::temp_dir("bad-store");
+  child a{{colors_bin, "worker", "--broker", "embedded", "--store", "rocksdb://"},
+          dir + "/a.log"};
+  EXPECT_EQ(a.wait(30s), 1) << a.log();
+  EXPECT_NE(a.log().find("rocksdb://<directory>"), std::string::npos) << a.log();
+  child b{{colors_bin, "worker", "--broker", "embedded", "--processing_guarantee", "twice"},
+          dir + "/b.log"};
+  EXPECT_EQ(b.wait(30s), 1) << b.log();
+  EXPECT_NE(b.log().find("use at_least_once or exactly_once"), std::string::npos) << b.log();
+}
+
 namespace {
 
 int run_with_config(const std::string& name, const std::string& config, std::string& log,

@@ -95,7 +95,11 @@ struct agent_state : event_reporter {
   kafka::delivery_batch* delivery = nullptr;
   offset_tracker tracker;
   std::deque<pending_write> writes;         ///< in batch order
-  uint64_t committed_seq = 0;               ///< exactly-once: batches up to here committed
+  uint64_t produced_batches = 0;            ///< seq + 1 of the last batch produced
+  uint64_t committed_batches = 0;           ///< exactly-once: seqs below this are committed
+  uint64_t paused_at = 0;                   ///< produced_batches at the last pause
+  bool pause_pending = false;
+  caf::response_promise pause_promise;
   bool draining = false;
   caf::response_promise drain_promise;
   agent_counters reported;                  ///< counters already added to the stats

@@ -27,6 +27,7 @@ struct worker_stats {
   std::atomic<int64_t> assigned{0};      ///< topic partitions currently assigned
   std::atomic<int64_t> rebalances{0};
   std::atomic<int64_t> commits{0};
+  std::atomic<int64_t> aborts{0};        ///< exactly-once: transactions aborted
 };
 
 /// What every actor of one worker shares, read-only after start. The worker owns it (and

@@ -27,6 +27,7 @@ struct group_consumer_data {
   std::map<topic_partition, std::vector<int64_t>> progress;  ///< per agent slot
   std::map<topic_partition, int64_t> committed;
   bool manager_down = false;
+  caf::error failure;                         ///< exactly-once: the worker must stop
   bool stop_requested = false;
 };
 

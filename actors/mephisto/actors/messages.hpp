@@ -40,6 +40,9 @@ using close_atom = caf::atom_constant<caf::atom("close")>;         ///< manager 
 using commit_atom = caf::atom_constant<caf::atom("commit")>;       ///< timer tick
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;         ///< agent: try again
+using pause_atom = caf::atom_constant<caf::atom("pause")>;         ///< exactly-once: stop at a batch boundary
+using committed_atom = caf::atom_constant<caf::atom("committed")>; ///< exactly-once: transaction committed
+using rewind_atom = caf::atom_constant<caf::atom("rewind")>;       ///< drop uncommitted work
 
 // -- payloads ---------------------------------------------------------------------------
 

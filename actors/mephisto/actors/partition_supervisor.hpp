@@ -48,6 +48,7 @@ struct partition_supervisor_state {
   size_t waiting_for_shards = 0;
   bool started = false;
   bool draining = false;
+  bool paused = false;             ///< exactly-once: a transaction is committing
   caf::response_promise drain_promise;
   size_t drains_missing = 0;
   int64_t drained_offset = -1;

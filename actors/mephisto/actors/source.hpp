@@ -46,6 +46,8 @@ struct source_state {
   source_wakeup* wakeup = nullptr;
   std::vector<rd_kafka_message_t*> buf;
   bool halted = false;
+  bool paused = false;                   ///< exactly-once: a transaction is committing
+  int64_t next_offset = -1;              ///< after the last record handed out (-1: none)
 };
 
 /// Spawns as `spawn(source, where, queue, agents, batch_size, max_in_flight)`.

@@ -29,9 +29,27 @@ public:
   producer& operator=(const producer&) = delete;
   ~producer();
 
-  /// Connects to `bootstrap` and prepares handles for `topics` (index = position).
+  /// Connects to `bootstrap` and prepares handles for `topics` (index = position). With a
+  /// `transactional_id` the producer is transactional: `start` fences older producers of
+  /// that id (aborting their open transaction) and begins the first transaction.
   caf::error start(const std::string& bootstrap, const std::vector<std::string>& topics,
-                   const settings& extra);
+                   const settings& extra, const std::string& transactional_id = {});
+
+  /// How a transaction ended.
+  enum class txn_result {
+    committed,
+    aborted,  ///< aborted (abortable error): rewind to the committed offsets and go on
+    fatal,    ///< fenced or broken: this producer cannot go on
+  };
+
+  /// Exactly-once: adds the consumer offsets `offsets` (may be empty) to the open
+  /// transaction, commits it and begins the next one. On an abortable error it aborts
+  /// the transaction and begins the next one. `why` says what went wrong. Blocks (up to
+  /// `timeout_ms` per step): call it from a thread of its own.
+  txn_result commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
+                                rd_kafka_t* consumer, int timeout_ms, std::string& why);
+
+  bool transactional() const noexcept { return transactional_; }
 
   /// Enqueues one record. `partition < 0`: the partitioner chooses from the key (random
   /// when `key == nullptr`); `timestamp` in ms since the epoch, 0 for now. Returns
@@ -69,6 +87,7 @@ private:
   std::thread poller_;
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> failed_{0};
+  bool transactional_ = false;
 };
 
 } // namespace mephisto::kafka

@@ -24,7 +24,8 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opa
 }
 
 caf::error producer::start(const std::string& bootstrap,
-                           const std::vector<std::string>& topics, const settings& extra) {
+                           const std::vector<std::string>& topics, const settings& extra,
+                           const std::string& transactional_id) {
   settings xs{
     {"bootstrap.servers", bootstrap},
     {"client.id", "mephisto-producer"},
@@ -38,6 +39,12 @@ caf::error producer::start(const std::string& bootstrap,
     {"queue.buffering.max.kbytes", "262144"},
     {"compression.codec", "none"},
   };
+  if (!transactional_id.empty()) {
+    xs.emplace_back("transactional.id", transactional_id);
+    // As Kafka Streams: a crashed instance's open transaction blocks read_committed
+    // readers of its partitions for at most this long.
+    xs.emplace_back("transaction.timeout.ms", "10000");
+  }
   xs.insert(xs.end(), extra.begin(), extra.end());
   auto conf = make_conf(xs);
   if (!conf)
@@ -54,6 +61,21 @@ caf::error producer::start(const std::string& bootstrap,
       return make_error(errc::kafka_error, "cannot make a handle for topic " + name + ": "
                                              + rd_kafka_err2str(rd_kafka_last_error()));
     topics_.push_back(rkt);
+  }
+  if (!transactional_id.empty()) {
+    transactional_ = true;
+    if (auto err = rd_kafka_init_transactions(rk_.get(), 30000)) {
+      auto text = std::string{rd_kafka_error_string(err)};
+      rd_kafka_error_destroy(err);
+      return make_error(errc::transaction_failed,
+                        "cannot initialize transactions (transactional.id " + transactional_id
+                          + "): " + text);
+    }
+    if (auto err = rd_kafka_begin_transaction(rk_.get())) {
+      auto text = std::string{rd_kafka_error_string(err)};
+      rd_kafka_error_destroy(err);
+      return make_error(errc::transaction_failed, "cannot begin a transaction: " + text);
+    }
   }
   running_ = true;
   poller_ = std::thread{[this] {
@@ -93,6 +115,74 @@ rd_kafka_resp_err_t producer::send_with_headers(
   return err;
 }
 
+producer::txn_result
+producer::commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
+                             rd_kafka_t* consumer, int timeout_ms, std::string& why) {
+  auto rk = rk_.get();
+  // Takes the error: fatal, abortable (abort and begin anew) or retriable (try again).
+  auto failed = [&](rd_kafka_error_t* err, const char* step) {
+    why = std::string{step} + ": " + rd_kafka_error_string(err);
+    bool fatal = rd_kafka_error_is_fatal(err);
+    bool abortable = rd_kafka_error_txn_requires_abort(err);
+    rd_kafka_error_destroy(err);
+    if (fatal || !abortable)
+      return txn_result::fatal;
+    if (auto e = rd_kafka_abort_transaction(rk, timeout_ms)) {
+      why += std::string{"; abort: "} + rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      return txn_result::fatal;
+    }
+    if (auto e = rd_kafka_begin_transaction(rk)) {
+      why += std::string{"; begin: "} + rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      return txn_result::fatal;
+    }
+    return txn_result::aborted;
+  };
+  for (int attempt = 0;; ++attempt) {
+    rd_kafka_error_t* err = nullptr;
+    const char* step = "send_offsets_to_transaction";
+    if (offsets != nullptr && offsets->cnt > 0) {
+      auto meta = rd_kafka_consumer_group_metadata(consumer);
+      err = rd_kafka_send_offsets_to_transaction(rk, offsets, meta, timeout_ms);
+      rd_kafka_consumer_group_metadata_destroy(meta);
+    }
+    if (err == nullptr) {
+      step = "commit_transaction";
+      err = rd_kafka_commit_transaction(rk, timeout_ms);
+    }
+    if (err == nullptr) {
+      step = "begin_transaction";
+      if ((err = rd_kafka_begin_transaction(rk)) == nullptr)
+        return txn_result::committed;
+      why = std::string{step} + ": " + rd_kafka_error_string(err);
+      rd_kafka_error_destroy(err);
+      return txn_result::fatal;
+    }
+    bool retriable = rd_kafka_error_is_retriable(err) && !rd_kafka_error_is_fatal(err)
+                     && !rd_kafka_error_txn_requires_abort(err);
+    if (retriable && attempt < 3) {
+      log().warn("transaction: {} failed ({}), retrying", step, rd_kafka_error_string(err));
+      rd_kafka_error_destroy(err);
+      continue;
+    }
+    if (retriable) { // retries exhausted: give the transaction up
+      why = std::string{step} + ": " + rd_kafka_error_string(err);
+      rd_kafka_error_destroy(err);
+      if (auto e = rd_kafka_abort_transaction(rk, timeout_ms)) {
+        rd_kafka_error_destroy(e);
+        return txn_result::fatal;
+      }
+      if (auto e = rd_kafka_begin_transaction(rk)) {
+        rd_kafka_error_destroy(e);
+        return txn_result::fatal;
+      }
+      return txn_result::aborted;
+    }
+    return failed(err, step);
+  }
+}
+
 bool producer::flush(int timeout_ms) {
   if (!rk_)
     return true;
@@ -102,6 +192,12 @@ bool producer::flush(int timeout_ms) {
 void producer::stop(int flush_timeout_ms) {
   if (!rk_)
     return;
+  if (transactional_) {
+    // Whatever is still open was never committed with its offsets: give it up.
+    if (auto err = rd_kafka_abort_transaction(rk_.get(), 5000))
+      rd_kafka_error_destroy(err);
+    transactional_ = false;
+  }
   if (flush_timeout_ms > 0 && !flush(flush_timeout_ms))
     log().warn("producer: {} records still undelivered at shutdown",
                rd_kafka_outq_len(rk_.get()));
