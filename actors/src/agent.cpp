@@ -179,7 +179,13 @@ void continue_batch(self_ptr self) {
   auto& counters = st.ctx->counters();
   auto& opts = st.env->opts;
   while (st.event_pos < msgs.size()) {
-    st.event_pos += st.body->process(msgs.subspan(st.event_pos), *st.ctx, st);
+    try {
+      st.event_pos += st.body->process(msgs.subspan(st.event_pos), *st.ctx, st);
+    } catch (const restart_partition& e) {
+      fail(self, make_error(errc::partition_failed,
+                            std::string{"the user function asked for a restart: "} + e.what()));
+      return;
+    }
     if (st.event_pos == msgs.size())
       break;
     if (++st.attempts < opts.retry_attempts) {
@@ -331,6 +337,17 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
                                      env->topo->tables.size());
   st.leases.resize(spec.shards.size());
   st.env = std::move(env);
+  self->set_exception_handler([self](std::exception_ptr& ep) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log().error("{}: unexpected exception: {}", self->state.where, what);
+    return make_error(errc::partition_failed, self->state.where + ": " + what);
+  });
   st.spec = std::move(spec);
   return {
     [self](batch_atom, kafka::batch_ptr& batch) {

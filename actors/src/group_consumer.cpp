@@ -74,6 +74,9 @@ void handle_progress(group_consumer_data& d, uint32_t topic, int32_t partition, 
     cur = offset;
 }
 
+void abort_and_rewind(group_consumer_data& d);
+partition_queue restart_partition_queue(group_consumer_data& d, topic_partition tp);
+
 /// Handles every message waiting in the mailbox without blocking.
 void drain_mailbox(caf::blocking_actor* self, group_consumer_data& d) {
   for (bool more = true; more;) {
@@ -82,6 +85,10 @@ void drain_mailbox(caf::blocking_actor* self, group_consumer_data& d) {
         handle_progress(d, topic, partition, slot, offset);
       },
       [&](halt_atom) { d.stop_requested = true; },
+      [&](restart_atom, uint32_t topic, int32_t partition) {
+        return restart_partition_queue(d, {topic, partition});
+      },
+      [&](rewind_atom) { d.rewind_requested = true; }, // not inside a rebalance
       [&](caf::down_msg& dm) {
         if (dm.source == d.manager.address()) {
           d.manager_down = true;
@@ -164,6 +171,51 @@ void rewind(group_consumer_data& d) {
     log().info("rewound to the committed offsets: {}", describe(parts));
   }
   rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/// At-least-once: a failed partition starts again. Moves its fetch position back to what
+/// its agents last confirmed (else the committed offset) and hands out a new queue; a null
+/// queue when the partition is no longer assigned here.
+partition_queue restart_partition_queue(group_consumer_data& d, topic_partition tp) {
+  auto i = d.progress.find(tp);
+  if (i == d.progress.end() || d.rk == nullptr)
+    return {};
+  auto& name = d.env->topo->topics[tp.topic].kafka_name;
+  auto offset = std::max(min_progress(i->second), d.committed[tp]);
+  auto list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, name.c_str(), tp.partition)->offset = offset;
+  if (offset < 0) {
+    rd_kafka_committed(d.rk, list, 10000);
+    if (list->elems[0].offset < 0)
+      list->elems[0].offset = RD_KAFKA_OFFSET_BEGINNING; // as auto.offset.reset
+  }
+  offset = list->elems[0].offset;
+  if (auto err = rd_kafka_seek_partitions(d.rk, list, 10000)) {
+    log().warn("{} [{}]: seek: {}", name, tp.partition, rd_kafka_error_string(err));
+    rd_kafka_error_destroy(err);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  i->second.assign(i->second.size(), -1);
+  auto q = rd_kafka_queue_get_partition(d.rk, name.c_str(), tp.partition);
+  rd_kafka_queue_forward(q, nullptr);
+  log().info("{} [{}]: restarted from offset {}", name, tp.partition, offset);
+  return partition_queue{q};
+}
+
+/// Exactly-once: a partition failed; what it produced may be in the open transaction.
+void abort_and_rewind(group_consumer_data& d) {
+  if (d.failure)
+    return;
+  std::string why;
+  if (!d.env->producer->abort_transaction(30000, why)) {
+    d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
+    log().error("{}", render(d.failure));
+    d.self->send_exit(d.manager, d.failure);
+    d.stop_requested = true;
+    return;
+  }
+  d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
+  rewind(d);
 }
 
 /// Exactly-once: pauses every partition at a batch boundary, commits the open transaction
@@ -316,6 +368,10 @@ void group_consumer(caf::blocking_actor* self, std::shared_ptr<group_consumer_da
     d.stop_requested = true;
   while (!d.stop_requested) {
     drain_mailbox(self, d);
+    if (d.rewind_requested) {
+      d.rewind_requested = false;
+      abort_and_rewind(d);
+    }
     if (d.stop_requested)
       break;
     if (auto msg = rd_kafka_consumer_poll(d.rk, 50)) {

@@ -1,5 +1,6 @@
 #include "mephisto/actors/manager.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -37,39 +38,120 @@ void release_shards(self_ptr self, uint32_t topic, int32_t partition) {
   }
 }
 
+/// Spawns the shards (unless running) and the supervisor of one topic partition.
+void start_pipeline(self_ptr self, topic_partition tp, partition_queue queue) {
+  auto& st = self->state;
+  pipeline_spec spec;
+  spec.topic = tp.topic;
+  spec.partition = tp.partition;
+  spec.queue = queue;
+  spec.progress_sink = st.consumer;
+  for (auto t : tables_of(*st.env->topo, tp.topic)) {
+    auto& entry = st.shards[{t, tp.partition}];
+    if (!entry.shard)
+      entry.shard = self->spawn<caf::linked>(table_shard, st.env, t, tp.partition, store_ptr{});
+    ++entry.users;
+    spec.shards.emplace_back(t, entry.shard);
+  }
+  st.pipelines[tp] = self->spawn<caf::linked>(partition_supervisor, st.env, std::move(spec));
+}
+
+/// At-least-once: a partition's pipeline failed. It and every pipeline sharing its table
+/// partitions stop, the shards close (their state may hold half a batch), and after a
+/// backoff they start again: shards restored from their changelogs, sources from the
+/// last committed offset.
+void restart_after_failure(self_ptr self, topic_partition failed) {
+  auto& st = self->state;
+  auto& topo = *st.env->topo;
+  auto tables = tables_of(topo, failed.topic);
+  std::vector<topic_partition> affected{failed};
+  for (auto& [tp, pipeline] : st.pipelines) {
+    if (tp.partition != failed.partition || tp == failed)
+      continue;
+    auto theirs = tables_of(topo, tp.topic);
+    bool shares = std::any_of(theirs.begin(), theirs.end(),
+                              [&](uint32_t t) { return tables.count(t) > 0; });
+    if (shares) {
+      affected.push_back(tp);
+      self->unlink_from(pipeline);
+      self->send(pipeline, rewind_atom::value); // stops its children, then quits
+    }
+  }
+  auto now = std::chrono::steady_clock::now();
+  auto& history = st.failures[failed];
+  if (now - history.last > std::chrono::minutes(1))
+    history.count = 0;
+  history.last = now;
+  auto delay = std::chrono::milliseconds(std::min<int64_t>(10000, 200LL << std::min(history.count, 6)));
+  ++history.count;
+  for (auto& tp : affected) {
+    st.pipelines.erase(tp);
+    release_shards(self, tp.topic, tp.partition);
+    st.restarting.insert(tp);
+    st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
+    log().warn("{} [{}]: restarting in {} ms from the last committed offset",
+               topo.topics[tp.topic].kafka_name, tp.partition, delay.count());
+    self->delayed_send(self, delay, restart_atom::value, tp.topic, tp.partition);
+  }
+}
+
 } // namespace
 
 caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
   self->state.env = std::move(env);
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    if (msg.reason && msg.reason != caf::exit_reason::normal) {
-      log().error("a partition pipeline failed ({}); stopping the worker", render(msg.reason));
+    if (!msg.reason || msg.reason == caf::exit_reason::normal)
+      return;
+    auto& st = self->state;
+    auto i = std::find_if(st.pipelines.begin(), st.pipelines.end(),
+                          [&](auto& kv) { return kv.second.address() == msg.source; });
+    if (i == st.pipelines.end() || !st.consumer) {
+      log().error("a worker actor failed ({}); stopping the worker", render(msg.reason));
       self->quit(msg.reason);
+      return;
     }
+    auto tp = i->first;
+    if (st.env->opts.exactly_once()) {
+      // Its records may be in the open transaction: abort it, rewind every partition.
+      st.pipelines.erase(i);
+      release_shards(self, tp.topic, tp.partition);
+      st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
+      log().warn("a partition failed ({}); aborting the transaction", render(msg.reason));
+      self->send(st.consumer, rewind_atom::value);
+      return;
+    }
+    restart_after_failure(self, tp);
   });
   return {
     [self](assign_atom, assignment& parts) {
       auto& st = self->state;
-      auto sink = caf::actor_cast<caf::actor>(self->current_sender());
-      for (auto& ap : parts) {
-        pipeline_spec spec;
-        spec.topic = ap.topic;
-        spec.partition = ap.partition;
-        spec.queue = ap.queue;
-        spec.progress_sink = sink;
-        for (auto t : tables_of(*st.env->topo, ap.topic)) {
-          auto& entry = st.shards[{t, ap.partition}];
-          if (!entry.shard)
-            entry.shard = self->spawn<caf::linked>(table_shard, st.env, t, ap.partition, store_ptr{});
-          ++entry.users;
-          spec.shards.emplace_back(t, entry.shard);
-        }
-        topic_partition tp{ap.topic, ap.partition};
-        st.pipelines[tp] = self->spawn<caf::linked>(partition_supervisor, st.env,
-                                                    std::move(spec));
-      }
+      st.consumer = caf::actor_cast<caf::actor>(self->current_sender());
+      for (auto& ap : parts)
+        start_pipeline(self, {ap.topic, ap.partition}, ap.queue);
       st.env->stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
       return caf::ok_atom::value;
+    },
+    [self](restart_atom, uint32_t topic, int32_t partition) {
+      auto& st = self->state;
+      topic_partition tp{topic, partition};
+      if (st.restarting.count(tp) == 0)
+        return; // revoked meanwhile
+      self->request(st.consumer, std::chrono::seconds(60), restart_atom::value, topic, partition)
+        .then(
+          [self, tp](partition_queue& q) {
+            auto& st = self->state;
+            bool wanted = st.restarting.erase(tp) > 0; // not revoked meanwhile
+            if (q.queue == nullptr || !wanted || st.pipelines.count(tp) > 0) {
+              if (q.queue != nullptr)
+                rd_kafka_queue_destroy(q.queue);
+              return; // no longer ours
+            }
+            start_pipeline(self, tp, q);
+          },
+          [self](caf::error& err) {
+            log().error("cannot restart a partition: {}; stopping the worker", render(err));
+            self->quit(err);
+          });
     },
     [self](revoke_atom, topic_partitions& tps) {
       auto& st = self->state;
@@ -79,6 +161,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
       auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
       std::vector<std::pair<topic_partition, caf::actor>> todo;
       for (auto& tp : tps) {
+        st.restarting.erase(tp);
         auto i = st.pipelines.find(tp);
         if (i != st.pipelines.end()) {
           todo.emplace_back(tp, i->second);

@@ -87,9 +87,35 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
   st.env = std::move(env);
   st.spec = std::move(spec);
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    if (msg.reason && msg.reason != caf::exit_reason::normal) {
-      log().error("{}: a child failed: {}", self->state.where, render(msg.reason));
-      self->quit(msg.reason);
+    if (!msg.reason || msg.reason == caf::exit_reason::normal)
+      return;
+    auto& st = self->state;
+    if (msg.source != self->address() && st.failing)
+      return; // a child we are stopping anyway
+    log().error("{}: a child failed: {}", st.where, render(msg.reason));
+    // Stop the other children and quit only once all are gone, so that whoever starts
+    // this partition again finds its queue released.
+    st.failing = true;
+    auto reason = msg.reason;
+    std::vector<caf::actor> children;
+    for (auto& a : st.agents)
+      if (a.address() != msg.source)
+        children.push_back(a);
+    if (st.source && st.source.address() != msg.source)
+      children.push_back(st.source);
+    if (children.empty()) {
+      self->quit(reason);
+      return;
+    }
+    auto missing = std::make_shared<size_t>(children.size());
+    self->set_down_handler([self, missing, reason](caf::down_msg&) {
+      if (--*missing == 0)
+        self->quit(reason);
+    });
+    for (auto& child : children) {
+      self->unlink_from(child);
+      self->monitor(child);
+      self->send_exit(child, caf::exit_reason::user_shutdown);
     }
   });
   st.waiting_for_shards = st.spec.shards.size();

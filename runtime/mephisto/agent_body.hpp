@@ -81,6 +81,9 @@ public:
           fn_(key_, value_, ctx);
         else
           fn_(value_, ctx);
+      } catch (const restart_partition&) {
+        undo(ctx, mark);
+        throw; // the agent stops; its supervisor restarts the partition
       } catch (const std::exception& e) {
         undo(ctx, mark);
         report.failure(ctx, msg, e.what());

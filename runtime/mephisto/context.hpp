@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -13,6 +14,17 @@
 #include "mephisto/topic.hpp"
 
 namespace mephisto {
+
+/// Thrown by a user function that cannot go on with this partition for now (say, a
+/// connection it needs is gone): no retry, no dead letter; the partition's pipeline
+/// stops, its tables are restored from their changelogs and it starts again from its last
+/// committed offset after a backoff (at-least-once), or the open transaction is aborted
+/// and every partition rewinds to its committed offsets (exactly-once). The same happens
+/// when a runtime actor of the partition dies of an unexpected error.
+class restart_partition : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
 
 /// Counts what happened to the events of one agent partition. Owned by the agent actor.
 struct agent_counters {

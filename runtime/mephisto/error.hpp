@@ -26,6 +26,7 @@ enum class errc : uint8_t {
   store_failed,
   transaction_failed,
   fenced,
+  partition_failed,
 };
 
 /// Returns the name of `code`, e.g. "broker_unreachable".

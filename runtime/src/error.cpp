@@ -28,6 +28,7 @@ const char* to_string(errc code) {
     case errc::store_failed: return "store_failed";
     case errc::transaction_failed: return "transaction_failed";
     case errc::fenced: return "fenced";
+    case errc::partition_failed: return "partition_failed";
   }
   return "unknown";
 }

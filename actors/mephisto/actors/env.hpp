@@ -28,6 +28,7 @@ struct worker_stats {
   std::atomic<int64_t> rebalances{0};
   std::atomic<int64_t> commits{0};
   std::atomic<int64_t> aborts{0};        ///< exactly-once: transactions aborted
+  std::atomic<int64_t> restarts{0};      ///< partition pipelines restarted after a failure
 };
 
 /// What every actor of one worker shares, read-only after start. The worker owns it (and

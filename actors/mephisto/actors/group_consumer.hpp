@@ -28,6 +28,7 @@ struct group_consumer_data {
   std::map<topic_partition, int64_t> committed;
   bool manager_down = false;
   caf::error failure;                         ///< exactly-once: the worker must stop
+  bool rewind_requested = false;              ///< exactly-once: a partition failed
   bool stop_requested = false;
 };
 

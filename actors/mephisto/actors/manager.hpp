@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -20,8 +22,10 @@ namespace mephisto {
 /// table shards its agents need (spawned once per table partition and shared, e.g. by two
 /// agents on co-partitioned topics) and a partition supervisor. `revoke`: drains those
 /// partitions, closes shards nobody uses any more and answers with the offsets to commit.
-/// Every child is linked: a failure it cannot handle stops the manager, which the worker
-/// turns into a clean shutdown with an error exit.
+/// Every child is linked. A failed partition pipeline restarts after a backoff from its
+/// last committed offset, its tables restored (at-least-once), or aborts the transaction
+/// and rewinds every partition (exactly-once). Any other failure stops the manager, which
+/// the worker turns into a clean shutdown with an error exit.
 struct manager_state {
   static inline const char* name = "mephisto.manager";
 
@@ -30,8 +34,17 @@ struct manager_state {
     int users = 0;
   };
 
+  /// Recent failures of one partition, for the restart backoff.
+  struct failure_history {
+    int count = 0;
+    std::chrono::steady_clock::time_point last{};
+  };
+
   env_ptr env;
+  caf::actor consumer;                          ///< the group consumer (from `assign`)
   std::map<topic_partition, caf::actor> pipelines;
+  std::set<topic_partition> restarting;         ///< failed, waiting out their backoff
+  std::map<topic_partition, failure_history> failures;
   std::map<std::pair<uint32_t, int32_t>, shard_entry> shards;  ///< (table, partition)
 };
 

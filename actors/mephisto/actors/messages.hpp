@@ -43,6 +43,7 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;         ///< agent: t
 using pause_atom = caf::atom_constant<caf::atom("pause")>;         ///< exactly-once: stop at a batch boundary
 using committed_atom = caf::atom_constant<caf::atom("committed")>; ///< exactly-once: transaction committed
 using rewind_atom = caf::atom_constant<caf::atom("rewind")>;       ///< drop uncommitted work
+using restart_atom = caf::atom_constant<caf::atom("restart")>;     ///< a failed partition again
 
 // -- payloads ---------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ struct partition_supervisor_state {
   bool started = false;
   bool draining = false;
   bool paused = false;             ///< exactly-once: a transaction is committing
+  bool failing = false;            ///< a child failed; stopping the others
   caf::response_promise drain_promise;
   size_t drains_missing = 0;
   int64_t drained_offset = -1;

@@ -49,6 +49,10 @@ public:
   txn_result commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
                                 rd_kafka_t* consumer, int timeout_ms, std::string& why);
 
+  /// Exactly-once: aborts the open transaction and begins the next one. False (with
+  /// `why`) when the producer cannot go on.
+  bool abort_transaction(int timeout_ms, std::string& why);
+
   bool transactional() const noexcept { return transactional_; }
 
   /// Enqueues one record. `partition < 0`: the partitioner chooses from the key (random

@@ -183,6 +183,19 @@ producer::commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
   }
 }
 
+bool producer::abort_transaction(int timeout_ms, std::string& why) {
+  for (auto step : {"abort_transaction", "begin_transaction"}) {
+    auto err = step[0] == 'a' ? rd_kafka_abort_transaction(rk_.get(), timeout_ms)
+                              : rd_kafka_begin_transaction(rk_.get());
+    if (err != nullptr) {
+      why = std::string{step} + ": " + rd_kafka_error_string(err);
+      rd_kafka_error_destroy(err);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool producer::flush(int timeout_ms) {
   if (!rk_)
     return true;
