@@ -44,6 +44,12 @@ public:
   /// Writes `batch` (data puts and deletes) and, if `next_offset >= 0`, the offset.
   caf::error write(rocksdb::WriteBatch& batch, int64_t next_offset);
 
+  /// As `write`, without the write-ahead log (bulk restore): call `flush` at the end.
+  caf::error write_unlogged(rocksdb::WriteBatch& batch, int64_t next_offset);
+
+  /// Writes the memtables to disk (after unlogged writes).
+  caf::error flush();
+
   /// Deletes all data and the offset (drops and re-creates the column families).
   caf::error clear();
 
@@ -160,26 +166,41 @@ public:
       why = "key: " + why;
       return false;
     }
-    if (!value) {
-      pending_.Delete(db_->data(), rocksdb::Slice{key.data(), key.size()});
-      ++restored_;
-      return true;
-    }
-    if (!codec<V>::decode(*value, value_buf_, why)) {
+    if (value && !codec<V>::decode(*value, value_buf_, why)) {
       why = "value: " + why;
       return false;
     }
-    pending_.Put(db_->data(), rocksdb::Slice{key.data(), key.size()},
-                 rocksdb::Slice{value->data(), value->size()});
+    // Only the last record of a key matters: keep it until the next checkpoint.
+    auto it = restore_buf_.find(key); // no allocation for a key seen before
+    if (it == restore_buf_.end())
+      it = restore_buf_.try_emplace(std::string{key}).first;
+    if (value) {
+      it->second.first = true;
+      it->second.second.assign(value->data(), value->size());
+    } else {
+      it->second.first = false;
+      it->second.second.clear();
+    }
     ++restored_;
     return true;
   }
 
-  caf::error checkpoint(int64_t next_offset) override {
-    auto err = db_->write(pending_, next_offset);
+  caf::error checkpoint(int64_t next_offset, bool force) override {
+    if (!force && restore_buf_.size() < restore_buffer_keys)
+      return caf::none;
+    for (auto& [k, v] : restore_buf_) {
+      if (v.first)
+        pending_.Put(db_->data(), k, v.second);
+      else
+        pending_.Delete(db_->data(), k);
+    }
+    restore_buf_.clear();
+    auto err = db_->write_unlogged(pending_, next_offset);
     pending_.Clear();
     return err;
   }
+
+  caf::error restore_done() override { return db_->flush(); }
 
   void take_changes(send_buffer& out, uint32_t changelog, int32_t partition) override {
     auto gen = gen_ + 1;
@@ -322,8 +343,19 @@ private:
     }
   }
 
+  /// Distinct keys buffered while restoring before they go to RocksDB.
+  static constexpr size_t restore_buffer_keys = 250000;
+
   store_place place_;
   std::shared_ptr<rocksdb_partition> db_;
+  struct text_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view x) const noexcept {
+      return std::hash<std::string_view>{}(x);
+    }
+  };
+  std::unordered_map<std::string, std::pair<bool, std::string>, text_hash, std::equal_to<>>
+    restore_buf_;
   map_type cache_;
   std::vector<typename map_type::value_type*> dirty_;
   rocksdb::WriteBatch pending_;

@@ -70,11 +70,16 @@ public:
                        std::string& why) = 0;
 
   /// During recovery: everything restored so far reflects the changelog up to
-  /// `next_offset`; a durable store persists it (a restart resumes from there).
-  virtual caf::error checkpoint(int64_t next_offset) {
+  /// `next_offset`; a durable store may persist it now (always when `force`), and a
+  /// restart resumes from there.
+  virtual caf::error checkpoint(int64_t next_offset, bool force) {
     (void) next_offset;
+    (void) force;
     return caf::none;
   }
+
+  /// Recovery is over: everything checkpointed must be durable before the store is used.
+  virtual caf::error restore_done() { return caf::none; }
 
   /// After `take_changes`: the batch's writes still to be made durable, or null (memory
   /// stores, or nothing changed).

@@ -76,6 +76,22 @@ caf::error rocksdb_partition::write(rocksdb::WriteBatch& batch, int64_t next_off
   return st.ok() ? caf::none : io_error("RocksDB write in " + path_, st);
 }
 
+caf::error rocksdb_partition::write_unlogged(rocksdb::WriteBatch& batch, int64_t next_offset) {
+  if (next_offset >= 0)
+    batch.Put(handles_[2], offset_key, encode_offset(next_offset));
+  // No WAL: a crash loses what is not flushed, the offset with it (atomic_flush keeps the
+  // column families together), so the store falls back to an older, consistent point.
+  rocksdb::WriteOptions opts;
+  opts.disableWAL = true;
+  auto st = db_->Write(opts, &batch);
+  return st.ok() ? caf::none : io_error("RocksDB write in " + path_, st);
+}
+
+caf::error rocksdb_partition::flush() {
+  auto st = db_->Flush(rocksdb::FlushOptions{}, handles_);
+  return st.ok() ? caf::none : io_error("RocksDB flush in " + path_, st);
+}
+
 caf::error rocksdb_partition::clear() {
   for (size_t i = 1; i < handles_.size(); ++i) {
     auto name = handles_[i]->GetName();
@@ -129,6 +145,9 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   opts.max_open_files = 256;
   opts.keep_log_file_num = 2;
   opts.max_background_jobs = 2;
+  // Data and offset live in two column families: flush them together, so that unlogged
+  // restore writes can never leave an offset on disk without its data (or the reverse).
+  opts.atomic_flush = true;
   rocksdb::BlockBasedTableOptions table_opts;
   table_opts.block_cache = cache_;
   table_opts.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));

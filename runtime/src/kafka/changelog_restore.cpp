@@ -180,12 +180,14 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     }
     // A durable store keeps what it has so far: a restart resumes from there.
     if (!failure && next - checkpointed >= 100000) {
-      failure = store.checkpoint(next);
+      failure = store.checkpoint(next, false);
       checkpointed = next;
     }
   }
-  if (!failure && next > checkpointed)
-    failure = store.checkpoint(next);
+  if (!failure && next > start)
+    failure = store.checkpoint(next, true);
+  if (!failure && next > start)
+    failure = store.restore_done();
   if (stats.records > 0 && !failure)
     report(job, where, stats, start, next, started, true);
   q.reset();
