@@ -259,8 +259,13 @@ void commit_transaction(group_consumer_data& d, bool resume) {
         d.committed[{static_cast<uint32_t>(index), list->elems[i].partition}]
           = list->elems[i].offset;
       }
-      if (list->cnt > 0)
+      if (list->cnt > 0) {
+        d.env->stats->last_commit_ns.store(
+          clock_type::now().time_since_epoch() / std::chrono::nanoseconds(1));
         d.env->stats->commits.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        d.env->stats->idle_commits.fetch_add(1, std::memory_order_relaxed);
+      }
       d.self->send(d.manager, committed_atom::value, resume);
       break;
     case kafka::producer::txn_result::aborted:

@@ -75,6 +75,19 @@ void drain_agents(self_ptr self) {
   }
 }
 
+/// Exactly-once: the transaction committed; hand out batches again (or start, if the
+/// shards recovered while paused).
+void resume_partition(self_ptr self) {
+  auto& st = self->state;
+  st.paused = false;
+  if (st.draining || st.failing)
+    return;
+  if (st.started)
+    self->send(st.source, resume_atom::value);
+  else if (st.waiting_for_shards == 0)
+    start(self);
+}
+
 } // namespace
 
 caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_state>* self,
@@ -175,19 +188,10 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
       auto& st = self->state;
       for (auto& a : st.agents)
         self->send(a, committed_atom::value);
-      if (resume)
-        self->send(self, resume_atom::value);
+      if (resume) // inline: a message to ourselves could arrive after the next pause
+        resume_partition(self);
     },
-    [self](resume_atom) {
-      auto& st = self->state;
-      st.paused = false;
-      if (st.draining)
-        return;
-      if (st.started)
-        self->send(st.source, resume_atom::value);
-      else if (st.waiting_for_shards == 0)
-        start(self);
-    },
+    [self](resume_atom) { resume_partition(self); },
     [self](rewind_atom) {
       // Exactly-once, after an aborted transaction: stop the source and the agents (their
       // uncommitted work dies with them) and answer once they are gone.

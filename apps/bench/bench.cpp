@@ -60,7 +60,8 @@ std::vector<mephisto::kafka::topic_spec> colors_topics(const std::string& id) {
 
 /// Starts the colors app as app id `id` on `url` and waits until it has partitions.
 std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std::string& id,
-                                               int threads, int linger_ms = 5) {
+                                               int threads, int linger_ms = 5,
+                                               const std::string& guarantee = "at_least_once") {
   mephisto::app app{"colors"};
   colors::declare(app);
   mephisto::worker_options opts;
@@ -68,7 +69,8 @@ std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std
   opts.id = id;
   opts.threads = threads;
   opts.linger_ms = linger_ms;
-  opts.log_level = "warn";
+  opts.processing_guarantee = guarantee;
+  opts.log_level = std::getenv("BENCH_LOG") ? std::getenv("BENCH_LOG") : "warn";
   auto w = std::make_unique<mephisto::worker>(app.resolve(opts), opts);
   if (auto err = w->start())
     throw std::runtime_error(mephisto::render(err));
@@ -120,6 +122,65 @@ double colors_pipeline(mephisto::kafka::embedded_broker& broker, size_t colors_e
   w->stop();
   w->wait();
   return secs;
+}
+
+/// Exactly-once against at-least-once: the colors app on a real broker reads the same
+/// input from the beginning (a new app id each round), alternating guarantees; a round ends
+/// when every output is in `output` and, under exactly-once, committed.
+int guarantee_bench(const std::string& url, size_t words, int rounds, int threads) {
+  auto tag = std::to_string(::getpid());
+  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
+  std::vector<mephisto::kafka::topic_spec> topics;
+  for (int r = 0; r < 2 * rounds; ++r)
+    for (auto& spec : colors_topics("colors-guarantee-" + tag + "-" + std::to_string(r)))
+      topics.push_back(spec);
+  auto bootstrap = connect(url, embedded, topics);
+  auto expected = produce_words(bootstrap, "input", words, partitions);
+  auto probe = client(RD_KAFKA_PRODUCER, bootstrap, {});
+  std::printf("input: %zu words (%zu colors) on %d partitions, %s, %u cores\n", words, expected,
+              partitions, url.c_str(), std::thread::hardware_concurrency());
+  auto run = [&](int r, const std::string& guarantee) {
+    auto before = records_in(probe.get(), "output", partitions);
+    auto w = start_colors("kafka://" + bootstrap,
+                          "colors-guarantee-" + tag + "-" + std::to_string(r), threads, 5,
+                          guarantee);
+    auto start = steady_clock::now();
+    auto target = before + static_cast<int64_t>(expected);
+    while (records_in(probe.get(), "output", partitions) < target) {
+      std::this_thread::sleep_for(2ms);
+      if (steady_clock::now() - start > 300s)
+        throw std::runtime_error("the pipeline did not finish within 300 s");
+    }
+    auto end = steady_clock::now();
+    if (guarantee == "exactly_once") {
+      // ... and committed: the next commit, or an idle commit cycle if the last one
+      // already held them (then it ended at the last commit).
+      auto& stats = w->stats();
+      auto commits = stats.commits.load();
+      auto idle = stats.idle_commits.load();
+      while (stats.commits.load() == commits && stats.idle_commits.load() == idle)
+        std::this_thread::sleep_for(1ms);
+      if (stats.commits.load() > commits)
+        end = steady_clock::now();
+    }
+    auto secs = duration<double>(end - start).count();
+    w->stop();
+    w->wait();
+    return words / secs;
+  };
+  std::vector<double> ratios;
+  for (int r = 0; r < rounds; ++r) {
+    auto alos = run(2 * r, "at_least_once");
+    auto eos = run(2 * r + 1, "exactly_once");
+    ratios.push_back(eos / alos);
+    std::printf("round %d: (a) at-least-once %9.0f msgs/s   (b) exactly-once %9.0f msgs/s   "
+                "b/a = %.2f\n",
+                r + 1, alos, eos, eos / alos);
+    std::fflush(stdout);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("median b/a = %.2f\n", ratios[ratios.size() / 2]);
+  return 0;
 }
 
 /// End-to-end latency of the colors pipeline at a fixed input rate: color words are
@@ -329,17 +390,29 @@ int main(int argc, char** argv) {
   int seconds = 20;
   int linger_ms = 1;
   cli.add_flag("--latency", latency_mode, "measure end-to-end latency at a fixed rate instead");
+  bool guarantee_mode = false;
+  cli.add_flag("--exactly-once", guarantee_mode,
+               "measure exactly-once against at-least-once (real broker: --broker) instead");
   bool restore_mode = false;
   int64_t changelog_records = 1'000'000;
   cli.add_flag("--restore", restore_mode,
                "measure table recovery against raw consumption of the changelog instead");
   cli.add_option("--records", changelog_records, "--restore: changelog records");
-  cli.add_option("--broker", broker_url, "--latency, --restore: embedded or kafka://host:port "
+  cli.add_option("--broker", broker_url, "--latency, --restore, --exactly-once: embedded or kafka://host:port "
                                          "(creates the topics it needs there)");
   cli.add_option("--rate", rate, "--latency: input records per second");
   cli.add_option("--seconds", seconds, "--latency: how long to feed");
   cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
   CLI11_PARSE(cli, argc, argv);
+  if (guarantee_mode) {
+    try {
+      mephisto::set_log_level("warn");
+      return guarantee_bench(broker_url, words, rounds, threads);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
   if (restore_mode) {
     try {
       mephisto::set_log_level("warn");

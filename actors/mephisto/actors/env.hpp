@@ -28,6 +28,8 @@ struct worker_stats {
   std::atomic<int64_t> rebalances{0};
   std::atomic<int64_t> commits{0};
   std::atomic<int64_t> aborts{0};        ///< exactly-once: transactions aborted
+  std::atomic<int64_t> idle_commits{0};  ///< exactly-once: commit cycles with nothing to commit
+  std::atomic<int64_t> last_commit_ns{0}; ///< steady clock of the last commit
   std::atomic<int64_t> restarts{0};      ///< partition pipelines restarted after a failure
 };
 
