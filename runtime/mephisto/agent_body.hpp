@@ -76,6 +76,7 @@ public:
         }
       }
       auto mark = ctx.output().position();
+      ctx.begin_table_event();
       try {
         if constexpr (std::is_invocable_v<F&, const K&, const V&, context&>)
           fn_(key_, value_, ctx);
@@ -98,10 +99,11 @@ public:
   }
 
 private:
-  /// Drops what the failed event sent.
+  /// Drops what the failed event sent and undoes its table changes.
   static void undo(context& ctx, send_buffer::mark mark) {
     ctx.counters().sent -= ctx.output().size() - mark.records;
     ctx.output().rollback(mark);
+    ctx.undo_table_event();
   }
 
   F fn_;

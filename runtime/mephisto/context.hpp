@@ -120,6 +120,20 @@ public:
 
   void lend(size_t table, store_base* store) noexcept { leased_[table] = store; }
 
+  /// Starts undo journals of the lent stores for the next event.
+  void begin_table_event() {
+    for (auto* s : leased_)
+      if (s != nullptr)
+        s->begin_event();
+  }
+
+  /// Undoes the current event's table changes (its function threw).
+  void undo_table_event() {
+    for (auto* s : leased_)
+      if (s != nullptr)
+        s->undo_event();
+  }
+
   send_buffer& output() noexcept { return *out_; }
 
   agent_counters& counters() noexcept { return counters_; }

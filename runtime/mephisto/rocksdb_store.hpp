@@ -135,6 +135,7 @@ public:
 
   V& at(const K& key) override {
     auto& kv = load(key);
+    journal_.emplace_back(&kv, kv.second);
     auto& e = kv.second;
     if (!e.present) {
       e.value = V{};
@@ -153,10 +154,23 @@ public:
     auto& kv = load(key);
     if (!kv.second.present)
       return false;
+    journal_.emplace_back(&kv, kv.second);
     kv.second.present = false;
     kv.second.value = V{};
     mark(kv);
     return true;
+  }
+
+  void begin_event() override { journal_.clear(); }
+
+  void undo_event() override {
+    for (auto u = journal_.rbegin(); u != journal_.rend(); ++u) {
+      auto& e = u->first->second;
+      if (e.dirty && !u->second.dirty)
+        std::erase(dirty_, u->first);
+      e = u->second;
+    }
+    journal_.clear();
   }
 
   bool restore(std::string_view key, std::optional<std::string_view> value,
@@ -358,6 +372,9 @@ private:
     restore_buf_;
   map_type cache_;
   std::vector<typename map_type::value_type*> dirty_;
+  /// Entries as they were before the current event changed them (cache entries are not
+  /// evicted during a batch, so the pointers hold).
+  std::vector<std::pair<typename map_type::value_type*, entry>> journal_;
   rocksdb::WriteBatch pending_;
   uint64_t gen_ = 0;
   uint64_t restored_ = 0;

@@ -81,6 +81,12 @@ public:
   /// Recovery is over: everything checkpointed must be durable before the store is used.
   virtual caf::error restore_done() { return caf::none; }
 
+  /// Starts an event: changes from here on can be undone with `undo_event`.
+  virtual void begin_event() {}
+
+  /// Undoes the changes of the current event (its user function threw).
+  virtual void undo_event() {}
+
   /// After `take_changes`: the batch's writes still to be made durable, or null (memory
   /// stores, or nothing changed).
   virtual std::unique_ptr<durable_write> seal() { return nullptr; }
@@ -125,7 +131,10 @@ public:
   using map_type = std::unordered_map<K, entry>;
 
   V& at(const K& key) override {
+    journal(key);
     auto [it, added] = map_.try_emplace(key);
+    if (added && !deleted_.empty() && std::erase(deleted_, key) > 0)
+      journal_.back().removed_from_deleted = true; // deleted earlier in the batch
     if (!it->second.dirty) {
       it->second.dirty = true;
       dirty_.push_back(&*it);
@@ -142,9 +151,11 @@ public:
     auto it = map_.find(key);
     if (it == map_.end())
       return false;
+    journal(key);
     if (it->second.dirty)
       std::erase(dirty_, &*it);
     deleted_.push_back(key);
+    journal_.back().appended_to_deleted = true;
     map_.erase(it);
     return true;
   }
@@ -181,6 +192,30 @@ public:
 
   size_t size() const override { return map_.size(); }
 
+  void begin_event() override { journal_.clear(); }
+
+  void undo_event() override {
+    // Newest first, so a key touched twice ends with its oldest state.
+    for (auto u = journal_.rbegin(); u != journal_.rend(); ++u) {
+      auto it = map_.find(u->key);
+      if (it != map_.end()) {
+        if (it->second.dirty)
+          std::erase(dirty_, &*it);
+        map_.erase(it);
+      }
+      if (u->appended_to_deleted)
+        deleted_.pop_back();
+      if (u->removed_from_deleted)
+        deleted_.push_back(u->key);
+      if (u->old) {
+        auto [at, added] = map_.try_emplace(u->key, entry{std::move(*u->old), u->was_dirty});
+        if (u->was_dirty)
+          dirty_.push_back(&*at);
+      }
+    }
+    journal_.clear();
+  }
+
   void snapshot(std::vector<std::pair<std::string, std::string>>& out) const override {
     for (auto& [key, e] : map_) {
       std::string k;
@@ -192,9 +227,29 @@ public:
   }
 
 private:
+  /// A key's state before the current event changed it.
+  struct undo_record {
+    K key;
+    std::optional<V> old;
+    bool was_dirty = false;
+    bool appended_to_deleted = false;   ///< an erase: added the key to `deleted_`
+    bool removed_from_deleted = false;  ///< an insert: took the key out of `deleted_`
+  };
+
+  /// Remembers `key`'s state before a change (called before `at` and `erase` change it).
+  void journal(const K& key) {
+    undo_record u{key, std::nullopt, false, false, false};
+    if (auto it = map_.find(key); it != map_.end()) {
+      u.old = it->second.value;
+      u.was_dirty = it->second.dirty;
+    }
+    journal_.push_back(std::move(u));
+  }
+
   map_type map_;
   std::vector<typename map_type::value_type*> dirty_;
   std::vector<K> deleted_;
+  std::vector<undo_record> journal_;
   K key_buf_{};
 };
 

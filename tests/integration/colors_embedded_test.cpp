@@ -64,7 +64,7 @@ TEST(colors_embedded, counts_100k_words_exactly) {
 namespace {
 
 /// Sums numbers per key; a non-number is an undecodable event, 13 makes the user
-/// function throw.
+/// function throw after it changed the table.
 void declare_summer(mephisto::app& app) {
   auto numbers = app.topic<int64_t>("numbers", {.partitions = 2});
   auto totals = app.table<std::string, int64_t>("totals", {.partitions = 2});
@@ -72,10 +72,10 @@ void declare_summer(mephisto::app& app) {
   app.agent(
     "sum", numbers,
     [=](const int64_t& x, mephisto::context& ctx) {
-      ctx.send(seen, "x", x); // rolled back when the function throws
+      ctx.send(seen, "x", x);  // rolled back when the function throws
+      ctx[totals]["sum"] += x; // undone when the function throws
       if (x == 13)
         throw std::runtime_error("unlucky number");
-      ctx[totals]["sum"] += x;
     },
     {.tables = {totals}});
 }
@@ -126,7 +126,7 @@ TEST(colors_embedded, bad_events_are_retried_then_dead_lettered_without_stopping
   auto rows = w.table_snapshot("totals");
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].second, "9");
+  EXPECT_EQ((*rows)[0].second, "9") << "the failed event's table change was undone";
   w.stop();
   EXPECT_FALSE(w.wait());
 }

@@ -259,3 +259,22 @@ TEST_F(rocksdb_restore, changes_reach_disk_only_when_their_batch_is_confirmed) {
   ASSERT_FALSE(again->seal()->apply(21));
   EXPECT_EQ(again->size(), 9u);
 }
+
+TEST_F(rocksdb_restore, undo_event_restores_cached_entries) {
+  auto store = open_store("u");
+  store->at("a") = 1;
+  mephisto::send_buffer out;
+  store->take_changes(out, 0, 0);
+  ASSERT_FALSE(store->seal()->apply(1));
+  out.clear();
+  store->begin_event();
+  store->at("a") += 5;
+  store->at("b") = 2;
+  EXPECT_TRUE(store->erase("a"));
+  store->undo_event();
+  EXPECT_EQ(*store->find("a"), 1);
+  EXPECT_EQ(store->find("b"), nullptr);
+  store->take_changes(out, 0, 0);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(store->seal(), nullptr);
+}

@@ -85,3 +85,42 @@ TEST(send_buffer, rollback_drops_records_of_a_failed_event) {
   EXPECT_EQ(out.key(out[0]), "k");
   EXPECT_EQ(out.value(out[0]), "1");
 }
+
+TEST(memory_store, a_deleted_then_readded_key_ends_with_its_value) {
+  store s;
+  s.at("k") = 1;
+  mephisto::send_buffer out;
+  s.take_changes(out, 9, 3);
+  out.clear();
+  EXPECT_TRUE(s.erase("k"));
+  s.at("k") = 2; // same batch: the changelog must end with 2, not a tombstone
+  s.take_changes(out, 9, 3);
+  EXPECT_EQ(changes(out), (std::map<std::string, std::string>{{"k", "2"}}));
+  ASSERT_EQ(out.size(), 1u);
+}
+
+TEST(memory_store, undo_event_restores_what_a_failed_event_changed) {
+  store s;
+  s.at("a") = 1;
+  s.at("b") = 2;
+  mephisto::send_buffer out;
+  s.take_changes(out, 9, 3); // a, b clean now
+  out.clear();
+  s.begin_event();
+  s.at("c") = 3; // this event's changes are kept
+  s.begin_event();
+  s.at("a") += 10;
+  s.at("a") += 10;
+  EXPECT_TRUE(s.erase("b"));
+  s.at("b") = 7;
+  s.at("new") = 9;
+  EXPECT_TRUE(s.erase("c"));
+  s.undo_event(); // the event threw
+  EXPECT_EQ(*s.find("a"), 1);
+  EXPECT_EQ(*s.find("b"), 2);
+  EXPECT_EQ(*s.find("c"), 3);
+  EXPECT_EQ(s.find("new"), nullptr);
+  EXPECT_EQ(s.size(), 3u);
+  s.take_changes(out, 9, 3); // only the kept event's change goes to the changelog
+  EXPECT_EQ(changes(out), (std::map<std::string, std::string>{{"c", "3"}}));
+}
