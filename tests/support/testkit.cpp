@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -77,13 +79,15 @@ void produce_keyed(const std::string& bootstrap, const std::string& topic,
 }
 
 std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
-                            size_t expected, std::chrono::milliseconds timeout) {
+                            size_t expected, std::chrono::milliseconds timeout,
+                            isolation level) {
   std::vector<record> out;
   auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
                         {{"enable.auto.commit", "false"},
                          {"group.id", "testkit-reader"},
                          {"enable.partition.eof", "false"},
-                         {"isolation.level", "read_committed"},
+                         {"isolation.level", level == isolation::read_committed
+                                               ? "read_committed" : "read_uncommitted"},
                          {"fetch.wait.max.ms", "50"}});
   if (rk == nullptr)
     return out;
@@ -133,6 +137,23 @@ std::vector<record> consume(const std::string& bootstrap, const std::string& top
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   return out;
+}
+
+std::map<std::string, std::string> replay(const std::vector<record>& changelog) {
+  // A key lives on one partition: in (partition, offset) order its last record wins.
+  std::vector<const record*> rs;
+  for (auto& r : changelog)
+    rs.push_back(&r);
+  std::sort(rs.begin(), rs.end(), [](auto* a, auto* b) {
+    return std::tie(a->partition, a->offset) < std::tie(b->partition, b->offset);
+  });
+  std::map<std::string, std::string> table;
+  for (auto* r : rs)
+    if (r->has_value)
+      table[r->key] = r->value;
+    else
+      table.erase(r->key);
+  return table;
 }
 
 namespace {
@@ -262,6 +283,19 @@ word_stream make_words(size_t n, uint32_t seed) {
   return out;
 }
 
+keyed_stream make_keyed_events(size_t n, size_t keys, uint32_t seed) {
+  std::mt19937 gen{seed};
+  std::uniform_int_distribution<size_t> pick{0, keys - 1};
+  keyed_stream out;
+  out.events.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto key = "k" + std::to_string(pick(gen));
+    ++out.counts[key];
+    out.events.emplace_back(std::move(key), "e" + std::to_string(i));
+  }
+  return out;
+}
+
 void add_counts(std::map<std::string, int64_t>& a, const std::map<std::string, int64_t>& b) {
   for (auto& [k, v] : b)
     a[k] += v;
@@ -289,6 +323,52 @@ void expect_exact_running_counts(const std::vector<record>& output,
         break;
       }
   }
+}
+
+count_report check_running_counts(const std::vector<record>& output,
+                                  const std::map<std::string, int64_t>& truth) {
+  count_report rep;
+  // Every key's outputs as (partition, offset, value), in offset order.
+  std::map<std::string, std::vector<std::tuple<int32_t, int64_t, int64_t>>> by_key;
+  for (auto& r : output)
+    by_key[r.key].emplace_back(r.partition, r.offset, std::stoll(r.value));
+  for (auto& [key, xs] : by_key) {
+    std::sort(xs.begin(), xs.end());
+    if (std::get<0>(xs.front()) != std::get<0>(xs.back()))
+      ADD_FAILURE() << "key " << key << " has outputs on more than one partition";
+    rep.last[key] = std::get<2>(xs.back());
+  }
+  size_t emitted = 0; // distinct running counts 1..truth that appeared
+  for (auto& [key, n] : truth) {
+    auto& xs = by_key[key];
+    std::set<int64_t> seen;
+    for (auto& x : xs)
+      if (std::get<2>(x) >= 1 && std::get<2>(x) <= n)
+        seen.insert(std::get<2>(x));
+    rep.lost += static_cast<size_t>(n) - seen.size();
+    emitted += seen.size();
+    for (int64_t v = 1; v <= n; ++v)
+      if (seen.count(v) == 0) {
+        if (rep.gaps.empty() || std::get<0>(rep.gaps.back()) != key
+            || std::get<2>(rep.gaps.back()) != v - 1)
+          rep.gaps.emplace_back(key, v, v);
+        else
+          std::get<2>(rep.gaps.back()) = v;
+      }
+    // Exact: in offset order the outputs are 1, 2, .., n.
+    size_t ok = 0;
+    while (ok < xs.size() && std::get<2>(xs[ok]) == static_cast<int64_t>(ok) + 1)
+      ++ok;
+    if ((ok < xs.size() || xs.size() != static_cast<size_t>(n)) && rep.inexact_keys++ == 0) {
+      std::ostringstream why;
+      why << key << ": " << xs.size() << " outputs for " << n << " events";
+      if (ok < xs.size())
+        why << ", output #" << ok + 1 << " is " << std::get<2>(xs[ok]);
+      rep.first_inexact = why.str();
+    }
+  }
+  rep.duplicated = output.size() - emitted;
+  return rep;
 }
 
 child::child(std::vector<std::string> argv, std::string log_path)

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <sys/types.h>
@@ -34,10 +35,21 @@ void produce(const std::string& bootstrap, const std::string& topic,
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records);
 
+/// Which records a reader sees: `read_committed` (the default) hides records of open and
+/// aborted transactions, as downstream consumers of an exactly-once app must read;
+/// `read_uncommitted` sees every record written, aborted ones included.
+enum class isolation { read_committed, read_uncommitted };
+
 /// Reads `topic` from the beginning until `expected` records arrived or `timeout`
-/// passed; returns what it read (possibly more than expected).
+/// passed; returns what it read (possibly more than expected), each partition in offset
+/// order.
 std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
-                            size_t expected, std::chrono::milliseconds timeout);
+                            size_t expected, std::chrono::milliseconds timeout,
+                            isolation level = isolation::read_committed);
+
+/// Replays a changelog as a table does: the last value per key by offset, a tombstone
+/// (null value) deletes the key.
+std::map<std::string, std::string> replay(const std::vector<record>& changelog);
 
 /// Creates `name` with `partitions` partitions on a real broker (waits until it exists),
 /// replacing an existing topic of that name.
@@ -59,6 +71,14 @@ struct word_stream {
 
 word_stream make_words(size_t n, uint32_t seed);
 
+/// A deterministic stream of keyed events over the keys "k0".."k<keys-1>" (values "e<i>").
+struct keyed_stream {
+  std::vector<std::pair<std::string, std::string>> events;
+  std::map<std::string, int64_t> counts; ///< key -> how often
+};
+
+keyed_stream make_keyed_events(size_t n, size_t keys, uint32_t seed);
+
 /// Adds `b`'s counts to `a`.
 void add_counts(std::map<std::string, int64_t>& a, const std::map<std::string, int64_t>& b);
 
@@ -67,6 +87,22 @@ void add_counts(std::map<std::string, int64_t>& a, const std::map<std::string, i
 /// Java's default partitioner picks for the key.
 void expect_exact_running_counts(const std::vector<record>& output,
                                  const std::map<std::string, int64_t>& truth);
+
+/// What an app emitting running counts per key (colors, count_app) left on its output.
+struct count_report {
+  size_t lost = 0;            ///< running counts 1..truth never emitted
+  size_t duplicated = 0;      ///< outputs beyond the one per running count 1..truth
+  size_t inexact_keys = 0;    ///< keys whose outputs by offset are not exactly 1, 2, .., truth
+  std::string first_inexact;  ///< the first such key and what it got, for the failure message
+  std::map<std::string, int64_t> last; ///< the last output per key, by offset
+  /// The runs of running counts never emitted: (key, first, last).
+  std::vector<std::tuple<std::string, int64_t, int64_t>> gaps;
+};
+
+/// Compares `output` with `truth` (key -> events). A key's outputs must share one
+/// partition (else a test failure), so that offset order is their order.
+count_report check_running_counts(const std::vector<record>& output,
+                                  const std::map<std::string, int64_t>& truth);
 
 /// A child process with its output (stdout and stderr) in a log file.
 class child {
