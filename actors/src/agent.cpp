@@ -20,10 +20,11 @@ void fail(self_ptr self, caf::error err);
 /// of each durable table's changelog partition after the batch's records (-1: none).
 class agent_delivery final : public kafka::delivery_batch {
 public:
-  agent_delivery(caf::actor agent, uint64_t seq, int32_t partition,
+  agent_delivery(caf::actor agent, uint64_t seq, bool outputs_only, int32_t partition,
                  std::vector<const char*> changelogs)
     : agent_(std::move(agent)),
       seq_(seq),
+      outputs_only_(outputs_only),
       partition_(partition),
       changelogs_(std::move(changelogs)),
       next_offsets_(changelogs_.size(), -1) {
@@ -40,12 +41,14 @@ public:
 
 protected:
   void on_complete(bool ok) noexcept override {
-    caf::anon_send(agent_, delivered_atom::value, seq_, ok, std::move(next_offsets_));
+    caf::anon_send(agent_, delivered_atom::value, seq_, outputs_only_, ok,
+                   std::move(next_offsets_));
   }
 
 private:
   caf::actor agent_;
   uint64_t seq_;
+  bool outputs_only_;  ///< the first phase of an at-least-once batch with table changes
   int32_t partition_;
   std::vector<const char*> changelogs_;  ///< per lease; null: the batch wrote no durable change
   std::vector<int64_t> next_offsets_;
@@ -140,6 +143,7 @@ void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err) {
 void produce(self_ptr self) {
   auto& st = self->state;
   auto& prod = *st.env->producer;
+  st.producing = true;
   while (st.produce_pos < st.out.size()) {
     auto& r = st.out[st.produce_pos];
     auto key = st.out.key(r);
@@ -167,7 +171,47 @@ void produce(self_ptr self) {
     }
     ++st.dead_letter_pos;
   }
+  st.producing = false;
   finish(self);
+}
+
+/// At-least-once: produces the staged changelog records of the oldest batches whose
+/// outputs are all delivered, in batch order. (Outputs first: a crash can then repeat an
+/// output but never skip one, which a changelog ahead of its outputs would do after a
+/// restore.)
+void produce_changelogs(self_ptr self) {
+  auto& st = self->state;
+  auto& prod = *st.env->producer;
+  while (!st.stages.empty() && st.stages.front().outputs_delivered) {
+    auto& stage = st.stages.front();
+    if (stage.delivery == nullptr)
+      stage.delivery = new agent_delivery(caf::actor{self}, stage.seq, false,
+                                          st.spec.partition, stage.changelogs);
+    auto& out = stage.records;
+    while (stage.pos < out.size()) {
+      auto& r = out[stage.pos];
+      auto key = out.key(r);
+      auto value = out.value(r);
+      stage.delivery->add(1);
+      auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
+                           r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
+                           stage.delivery);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        stage.delivery->add(-1);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+          self->delayed_send(self, std::chrono::milliseconds(1), resume_atom::value);
+        else
+          fail(self, make_error(errc::produce_failed,
+                                std::string{"cannot produce: "} + rd_kafka_err2str(err)));
+        return;
+      }
+      ++stage.pos;
+    }
+    stage.delivery->release(); // drop the guard
+    out.clear();
+    st.spare_buffers.push_back(std::move(out));
+    st.stages.pop_front();
+  }
 }
 
 /// Runs the user function from `event_pos` on; a throwing event is retried after a
@@ -204,9 +248,21 @@ void continue_batch(self_ptr self) {
   auto seq = st.tracker.open(st.current->next_offset());
   std::vector<const char*> changelogs;
   agent_state::pending_write pw;
+  // Exactly-once: one transaction holds outputs and changelog alike. At-least-once: the
+  // changelog records wait until the batch's outputs are delivered.
+  bool two_phase = !st.env->opts.exactly_once() && !st.spec.shards.empty();
+  send_buffer* changelog_out = &st.out;
+  if (two_phase) {
+    if (st.spare_buffers.empty())
+      st.spare_buffers.emplace_back();
+    st.staging = std::move(st.spare_buffers.back());
+    st.spare_buffers.pop_back();
+    st.staging.clear();
+    changelog_out = &st.staging;
+  }
   for (size_t i = 0; i < st.spec.shards.size(); ++i) {
     auto table = st.spec.shards[i].first;
-    st.leases[i]->take_changes(st.out, st.env->topo->changelog_index(table),
+    st.leases[i]->take_changes(*changelog_out, st.env->topo->changelog_index(table),
                                st.spec.partition);
     if (auto w = st.leases[i]->seal()) {
       pw.writes.resize(st.spec.shards.size());
@@ -220,8 +276,20 @@ void continue_batch(self_ptr self) {
     pw.seq = seq;
     st.writes.push_back(std::move(pw));
   }
-  st.delivery = new agent_delivery(caf::actor{self}, seq, st.spec.partition,
-                                   std::move(changelogs));
+  if (two_phase && !st.staging.empty()) {
+    agent_state::changelog_stage stage;
+    stage.seq = seq;
+    stage.records = std::move(st.staging);
+    stage.changelogs = changelogs;
+    changelogs.clear();
+    st.stages.push_back(std::move(stage));
+    st.delivery = new agent_delivery(caf::actor{self}, seq, true, st.spec.partition, {});
+  } else {
+    if (two_phase)
+      st.spare_buffers.push_back(std::move(st.staging));
+    st.delivery = new agent_delivery(caf::actor{self}, seq, false, st.spec.partition,
+                                     std::move(changelogs));
+  }
   st.produce_pos = 0;
   st.dead_letter_pos = 0;
   produce(self);
@@ -271,6 +339,14 @@ void next(self_ptr self) {
 }
 
 } // namespace
+
+agent_state::~agent_state() {
+  if (delivery != nullptr)
+    delivery->release();
+  for (auto& stage : stages)
+    if (stage.delivery != nullptr)
+      stage.delivery->release();
+}
 
 bool agent_state::may_log() {
   auto now = std::chrono::steady_clock::now();
@@ -356,10 +432,22 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
                               caf::actor_cast<caf::actor>(self->current_sender()));
       next(self);
     },
-    [self](resume_atom) { produce(self); },
+    [self](resume_atom) {
+      if (self->state.producing)
+        produce(self);
+      produce_changelogs(self);
+    },
     [self](retry_atom) { continue_batch(self); },
-    [self](delivered_atom, uint64_t seq, bool ok, std::vector<int64_t>& next_offsets) {
+    [self](delivered_atom, uint64_t seq, bool outputs_only, bool ok,
+           std::vector<int64_t>& next_offsets) {
       auto& st = self->state;
+      if (ok && outputs_only) { // at-least-once: now its changelog records may go
+        for (auto& stage : st.stages)
+          if (stage.seq == seq)
+            stage.outputs_delivered = true;
+        produce_changelogs(self);
+        return;
+      }
       if (ok) {
         for (auto& w : st.writes) {
           if (w.seq == seq) {

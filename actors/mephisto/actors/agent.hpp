@@ -48,6 +48,9 @@ struct agent_spec {
 struct agent_state : event_reporter {
   static inline const char* name = "mephisto.agent";
 
+  /// Lets go of delivery accounting a dying agent still holds (its guards).
+  ~agent_state();
+
   void decode_error(const context& ctx, const rd_kafka_message_t* msg,
                     std::string_view why) override;
   void failure(const context& ctx, const rd_kafka_message_t* msg,
@@ -74,6 +77,16 @@ struct agent_state : event_reporter {
     bool delivered = false;
   };
 
+  /// At-least-once: a batch's changelog records, produced once its outputs are delivered.
+  struct changelog_stage {
+    uint64_t seq = 0;
+    send_buffer records;
+    std::vector<const char*> changelogs;    ///< per lease, for the delivery's offsets
+    bool outputs_delivered = false;
+    size_t pos = 0;                         ///< next record to produce
+    kafka::delivery_batch* delivery = nullptr;
+  };
+
   env_ptr env;
   agent_spec spec;
   std::string where;                        ///< "agent a on topic [p]"
@@ -95,6 +108,10 @@ struct agent_state : event_reporter {
   kafka::delivery_batch* delivery = nullptr;
   offset_tracker tracker;
   std::deque<pending_write> writes;         ///< in batch order
+  std::deque<changelog_stage> stages;       ///< in batch order
+  send_buffer staging;                      ///< changelog records of the current batch
+  std::vector<send_buffer> spare_buffers;   ///< reused for `stages`
+  bool producing = false;                   ///< `produce` waits for queue space
   uint64_t produced_batches = 0;            ///< seq + 1 of the last batch produced
   uint64_t committed_batches = 0;           ///< exactly-once: seqs below this are committed
   uint64_t paused_at = 0;                   ///< produced_batches at the last pause
