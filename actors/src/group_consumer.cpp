@@ -137,18 +137,26 @@ void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
   rd_kafka_assign(d.rk, parts);
 }
 
-/// Exactly-once, after an aborted transaction: drops every pipeline and shard (their
-/// uncommitted state with them), moves the partitions back to their committed offsets and
-/// starts them again (the shards recover from their changelogs, read_committed).
-void rewind(group_consumer_data& d) {
+/// Exactly-once: drops every pipeline and shard with their uncommitted state. Nothing
+/// produces once it returns true.
+bool drop_pipelines(group_consumer_data& d) {
   bool ok = false;
   d.self->request(d.manager, std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000),
                   rewind_atom::value)
     .receive([&](caf::ok_atom) { ok = true; },
              [&](caf::error& err) { log().error("rewind failed: {}", render(err)); });
-  rd_kafka_topic_partition_list_t* parts = nullptr;
-  if (!ok || rd_kafka_assignment(d.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (!ok)
     d.failure = make_error(errc::transaction_failed, "cannot rewind after an aborted transaction");
+  return ok;
+}
+
+/// Exactly-once, after an aborted transaction and `drop_pipelines`: moves the partitions
+/// back to their committed offsets and starts them again (the shards recover from their
+/// changelogs, read_committed).
+void restart_from_committed(group_consumer_data& d) {
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(d.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    d.failure = make_error(errc::transaction_failed, "cannot read the assignment to rewind");
     return;
   }
   auto err = rd_kafka_committed(d.rk, parts, 30000);
@@ -203,19 +211,24 @@ partition_queue restart_partition_queue(group_consumer_data& d, topic_partition 
 }
 
 /// Exactly-once: a partition failed; what it produced may be in the open transaction.
+/// Stops everything that produces, aborts, rewinds.
 void abort_and_rewind(group_consumer_data& d) {
   if (d.failure)
     return;
   std::string why;
-  if (!d.env->producer->abort_transaction(30000, why)) {
-    d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
+  if (drop_pipelines(d)) {
+    if (d.env->producer->abort_transaction(30000, why)) {
+      d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
+      restart_from_committed(d);
+    } else {
+      d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
+    }
+  }
+  if (d.failure) {
     log().error("{}", render(d.failure));
     d.self->send_exit(d.manager, d.failure);
     d.stop_requested = true;
-    return;
   }
-  d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
-  rewind(d);
 }
 
 /// Exactly-once: pauses every partition at a batch boundary, commits the open transaction
@@ -271,7 +284,8 @@ void commit_transaction(group_consumer_data& d, bool resume) {
     case kafka::producer::txn_result::aborted:
       log().warn("transaction aborted ({}); rewinding to the committed offsets", why);
       d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
-      rewind(d);
+      if (drop_pipelines(d))
+        restart_from_committed(d);
       break;
     case kafka::producer::txn_result::fatal:
       d.failure = make_error(errc::fenced, "the transaction cannot go on (" + why

@@ -285,6 +285,34 @@ TEST_F(real_kafka, at_least_once_rocksdb_survives_ten_kill_9s) {
                   "rocksdb://" + dir + "/store");
 }
 
+// Partitions fail (the user function throws restart_partition) three times while one
+// exactly-once worker runs: each failure aborts the open transaction and rewinds every
+// partition to its committed offsets, with its tables restored. Outputs stay exact.
+TEST_F(real_kafka, exactly_once_partition_failures_abort_and_rewind) {
+  auto w = counter(100'000, 1000, 29);
+  ::setenv("COUNT_APP_FAIL_AT", "20000,45000,70000", 1);
+  auto proc = start(w, "w", {"--processing_guarantee", "exactly_once", "--store",
+                             "rocksdb://" + dir + "/store"});
+  ::unsetenv("COUNT_APP_FAIL_AT");
+  ASSERT_TRUE(proc->wait_for_log("assigned: ", 60s)) << proc->log();
+  for (size_t i = 0; i < w.events.size(); i += 5000)
+    feed(w, i, std::min(i + 5000, w.events.size()));
+  auto out = testkit::consume(bootstrap, w.output, w.events.size(), 120s);
+  auto more = testkit::consume(bootstrap, w.output, SIZE_MAX, 3s); // nothing beyond
+  EXPECT_TRUE(proc->wait_for_log("rewound to the committed offsets", 10s, 3)) << proc->log();
+  proc->signal(SIGTERM);
+  EXPECT_EQ(proc->wait(60s), 0) << proc->log();
+  auto report = testkit::check_running_counts(more, w.truth);
+  EXPECT_EQ(report.lost, 0u);
+  EXPECT_EQ(report.duplicated, 0u);
+  EXPECT_EQ(report.inexact_keys, 0u) << report.first_inexact;
+  auto all = testkit::consume(bootstrap, w.output, SIZE_MAX, 5s,
+                              testkit::isolation::read_uncommitted);
+  std::printf("[ summary  ] exactly-once partition failures: %zu events, 3 aborts, %zu lost, "
+              "%zu duplicated outputs (%zu aborted outputs hidden)\n",
+              w.events.size(), report.lost, report.duplicated, all.size() - more.size());
+}
+
 // Three workers one after the other on one RocksDB store, each on a part of the input and
 // stopped cleanly (at-least-once is then exact): the first builds the store, the second
 // reopens it, the third finds it deleted and rebuilds it from the changelog.

@@ -11,7 +11,10 @@ producer::~producer() {
 void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto self = static_cast<producer*>(opaque);
   bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (!ok) {
+  // Purged records belong to an aborted transaction: expected, not worth a log line.
+  bool purged = msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE
+                || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+  if (!ok && !purged) {
     if (self->failed_.fetch_add(1, std::memory_order_relaxed) < 10)
       log().error("delivery to {} [{}] failed: {}", rd_kafka_topic_name(msg->rkt),
                   msg->partition, rd_kafka_err2str(msg->err));
@@ -184,6 +187,10 @@ producer::commit_transaction(const rd_kafka_topic_partition_list_t* offsets,
 }
 
 bool producer::abort_transaction(int timeout_ms, std::string& why) {
+  // Let what was produced reach the broker first: aborting while the transaction's
+  // partitions are still being registered fails with INVALID_TXN_STATE (librdkafka 2.0,
+  // confluentinc/librdkafka#4849), a fatal error.
+  rd_kafka_flush(rk_.get(), timeout_ms);
   for (auto step : {"abort_transaction", "begin_transaction"}) {
     auto err = step[0] == 'a' ? rd_kafka_abort_transaction(rk_.get(), timeout_ms)
                               : rd_kafka_begin_transaction(rk_.get());
