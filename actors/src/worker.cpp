@@ -285,10 +285,11 @@ caf::error worker::wait() {
   d.shutdown();
   auto& s = *d.stats;
   log().info("worker {} stopped{}: {} events, {} undecodable, {} failed, {} retries, "
-             "{} dead letters, {} sent, {} commits",
+             "{} dead letters, {} sent, {} commits, {} restarts, {} aborts",
              d.topo->app_id, d.failure ? " (" + render(d.failure) + ")" : std::string{},
              s.events.load(), s.decode_errors.load(), s.failures.load(), s.retries.load(),
-             s.dead_letters.load(), s.sent.load(), s.commits.load());
+             s.dead_letters.load(), s.sent.load(), s.commits.load(), s.restarts.load(),
+             s.aborts.load());
   return d.failure;
 }
 

@@ -183,6 +183,29 @@ TEST_F(real_kafka, two_workers_split_the_partitions_exactly) {
     bootstrap, [this](const std::string& name) { return worker(name); }, 200'000, 23);
 }
 
+TEST_F(real_kafka, exactly_once_two_workers_rebalance_and_split_exactly) {
+  // The second worker's arrival revokes the first one's partitions: the open transaction
+  // commits before they move.
+  testkit::two_workers_split(
+    bootstrap,
+    [this](const std::string& name) {
+      return testkit::start_worker(colors_bin, url, dir, name,
+                                   {"--id", id, "--processing_guarantee", "exactly_once",
+                                    "--store", "rocksdb://" + dir + "/store-" + name});
+    },
+    200'000, 30);
+}
+
+TEST_F(real_kafka, exactly_once_restart_mid_stream_is_exact) {
+  testkit::restart_mid_stream(
+    bootstrap,
+    [this](const std::string& name) {
+      return testkit::start_worker(colors_bin, url, dir, name,
+                                   {"--id", id, "--processing_guarantee", "exactly_once"});
+    },
+    200'000, 31, 10'000);
+}
+
 /// Feeds the events of `w` in chunks while workers (static membership, so each restart
 /// takes the partitions back at once instead of waiting out the dead member's session
 /// timeout) are SIGKILLed 10 times at random moments, then lets a last worker finish and
