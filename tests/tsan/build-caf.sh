@@ -17,7 +17,7 @@ apt_opts=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=
           -o Dir::State::Lists="$work/lists" -o Dir::Cache="$work/cache")
 mkdir -p "$work/lists/partial" "$work/cache"
 apt-get "${apt_opts[@]}" update -qq
-(cd "$work" && apt-get "${apt_opts[@]}" source --download-only actor-framework=0.17.6* || true)
+(cd "$work" && apt-get "${apt_opts[@]}" source --download-only actor-framework || true)
 tarball=$(ls "$work"/actor-framework_0.17.6.orig.tar.gz 2>/dev/null) \
   || { echo "build-caf.sh: could not fetch CAF 0.17.6's source" >&2; exit 1; }
 tar xzf "$tarball" -C "$work"
