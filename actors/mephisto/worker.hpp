@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,17 @@ public:
   expected<std::vector<std::pair<std::string, std::string>>>
   table_snapshot(const std::string& table,
                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  /// The value of `key` (encoded, e.g. the raw string for string keys) in `table`, from
+  /// whichever instance holds the key's partition (the cluster routes it): the encoded
+  /// value, nullopt when absent, or an error (`not_ready` while the partition recovers,
+  /// `not_owned` when no live instance holds it).
+  expected<std::optional<std::string>>
+  table_get(const std::string& table, const std::string& key,
+            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  /// `host:port` of this worker's cluster actor (empty when the cluster is off).
+  const std::string& cluster_address() const;
 
 private:
   struct impl;

@@ -253,6 +253,31 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
             [rp](caf::error& err) mutable { rp.deliver(err); });
       }
     },
+    [self](owned_atom) {
+      // Table partitions held here, flat: table, partition, table, partition, ...
+      std::vector<int32_t> out;
+      for (auto& [key, entry] : self->state.shards) {
+        out.push_back(static_cast<int32_t>(key.first));
+        out.push_back(key.second);
+      }
+      return out;
+    },
+    [self](lookup_atom, uint32_t table, int32_t partition, std::string& key) {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      auto i = st.shards.find({table, partition});
+      if (i == st.shards.end()) {
+        rp.deliver(make_error(errc::not_owned, "partition " + std::to_string(partition)
+                                                 + " of table "
+                                                 + st.env->topo->tables[table].name
+                                                 + " is not held here"));
+        return;
+      }
+      self->request(i->second.shard, std::chrono::seconds(10), lookup_atom::value,
+                    std::move(key))
+        .then([rp](bool found, std::string& value) mutable { rp.deliver(found, value); },
+              [rp](caf::error& err) mutable { rp.deliver(err); });
+    },
     [self](halt_atom) { self->quit(); },
     [self](snapshot_atom, uint32_t table) {
       // Copies of every local partition of `table`, merged.

@@ -19,6 +19,17 @@ void serve(self_ptr self) {
   auto& st = self->state;
   if (!st.active || st.lent)
     return;
+  std::string value;
+  std::string why;
+  while (!st.lookup_waiters.empty()) {
+    auto& [rp, key] = st.lookup_waiters.front();
+    bool found = st.store->lookup(key, value, why);
+    if (!why.empty())
+      rp.deliver(make_error(errc::decode_failed, st.where + ": the key cannot be decoded: " + why));
+    else
+      rp.deliver(found, found ? value : std::string{});
+    st.lookup_waiters.pop_front();
+  }
   while (!st.snapshot_waiters.empty()) {
     table_rows rows;
     st.store->snapshot(rows);
@@ -39,6 +50,9 @@ void fail_all(self_ptr self, const caf::error& err) {
       rp.deliver(err);
     q->clear();
   }
+  for (auto& w : st.lookup_waiters)
+    w.first.deliver(err);
+  st.lookup_waiters.clear();
 }
 
 /// Opens the shard's store and brings it up to date with the changelog on a thread of its
@@ -132,6 +146,17 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
     },
     [self](give_back_atom, store_ptr&) {
       self->state.lent = false;
+      serve(self);
+    },
+    [self](lookup_atom, std::string& key) {
+      // Routed table lookups: an answer from a recovering shard would be stale.
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      if (!st.active) {
+        rp.deliver(make_error(errc::not_ready, st.where + " is recovering; try again"));
+        return;
+      }
+      st.lookup_waiters.emplace_back(std::move(rp), std::move(key));
       serve(self);
     },
     [self](snapshot_atom) {

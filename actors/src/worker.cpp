@@ -10,9 +10,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "mephisto/actors/env.hpp"
+#include "mephisto/actors/cluster.hpp"
 #include "mephisto/actors/group_consumer.hpp"
 #include "mephisto/actors/manager.hpp"
 #include "mephisto/kafka/admin.hpp"
@@ -33,6 +35,8 @@ struct worker::impl {
   std::unique_ptr<caf::actor_system> sys;
   caf::actor manager;
   caf::actor consumer;
+  caf::actor cluster_actor;
+  std::string cluster_address;
   std::shared_ptr<group_consumer_data> group;
   bool started = false;
   bool finished = false;
@@ -42,6 +46,7 @@ struct worker::impl {
   caf::error connect();
   caf::error prepare_topics(std::vector<int32_t>& partitions);
   caf::error start_consumer(env_ptr env);
+  caf::error start_cluster(env_ptr env);
   void shutdown();
 };
 
@@ -122,6 +127,8 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
   partitions.clear();
   for (size_t i = 0; i < topo->topics.size(); ++i)
     partitions.push_back(specs[i].partitions);
+  for (size_t t = 0; t < topo->tables.size(); ++t) // then the tables', after the topics
+    partitions.push_back(specs[topo->topics.size() + t].partitions);
   // Co-partitioning: table partition p serves events of partition p.
   for (auto& a : topo->agents) {
     for (auto t : a.tables) {
@@ -135,6 +142,39 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
                             + " partitions): they must be co-partitioned");
     }
   }
+  return caf::none;
+}
+
+caf::error worker::impl::start_cluster(env_ptr env) {
+  auto colon = opts.cluster_listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      port = std::stoi(opts.cluster_listen.substr(colon + 1));
+    } catch (...) {
+    }
+  }
+  if (colon == std::string::npos || port < 0 || port > 65535)
+    return make_error(errc::bad_config, "cluster_listen '" + opts.cluster_listen
+                                          + "': use host:port (port 0: any free one) or off");
+  auto host = opts.cluster_listen.substr(0, colon);
+  auto& mm = sys->middleman();
+  // Published first with a placeholder address: the port is known only afterwards.
+  auto placeholder = sys->spawn([](caf::event_based_actor*) -> caf::behavior { return {}; });
+  auto bound = mm.publish(placeholder, static_cast<uint16_t>(port), host.c_str(), true);
+  caf::anon_send_exit(placeholder, caf::exit_reason::user_shutdown);
+  if (!bound)
+    return make_error(errc::bad_config, "cluster_listen " + opts.cluster_listen
+                                          + ": cannot listen: " + sys->render(bound.error()));
+  cluster_address = host + ":" + std::to_string(*bound);
+  mm.unpublish(placeholder, *bound);
+  cluster_actor = sys->spawn(cluster, env, manager, mm.actor_handle(), cluster_address);
+  auto again = mm.publish(cluster_actor, *bound, host.c_str(), true);
+  if (!again)
+    return make_error(errc::bad_config, "cluster_listen " + cluster_address
+                                          + ": cannot listen: " + sys->render(again.error()));
+  log().info("cluster: listening on {}{}", cluster_address,
+             opts.cluster_seeds.empty() ? std::string{} : ", seeds " + opts.cluster_seeds);
   return caf::none;
 }
 
@@ -193,6 +233,9 @@ worker::~worker() {
 }
 
 void worker::impl::shutdown() {
+  if (cluster_actor)
+    caf::anon_send_exit(cluster_actor, caf::exit_reason::user_shutdown);
+  cluster_actor = nullptr;
   manager = nullptr;
   consumer = nullptr;
   sys.reset(); // waits for every actor
@@ -231,7 +274,8 @@ caf::error worker::start() {
   env->opts = d.opts;
   env->bootstrap = d.bootstrap;
   env->producer = &d.producer;
-  env->partitions = partitions;
+  env->partitions.assign(partitions.begin(), partitions.begin() + d.topo->topics.size());
+  env->table_partitions.assign(partitions.begin() + d.topo->topics.size(), partitions.end());
   env->stats = d.stats;
   if (d.opts.store.rfind("rocksdb://", 0) == 0)
     env->rocks = std::make_shared<rocksdb_env>(
@@ -241,8 +285,25 @@ caf::error worker::start() {
   auto threads = d.opts.threads > 0 ? d.opts.threads
                                     : static_cast<int>(std::thread::hardware_concurrency());
   d.cfg->set("scheduler.max-threads", std::max(1, threads));
+  bool clustered = d.opts.cluster_listen != "off";
+  if (clustered) {
+    d.cfg->load<caf::io::middleman>();
+    // The one cluster payload type CAF does not know: table partitions held (flat pairs).
+    d.cfg->add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
+    // Heartbeats on: a hung peer's connection times out (off by default in CAF 0.17).
+    d.cfg->set("middleman.heartbeat-interval",
+               caf::timespan{std::chrono::milliseconds(d.opts.cluster_heartbeat_ms)});
+    d.cfg->set("middleman.connection-timeout",
+               caf::timespan{std::chrono::milliseconds(d.opts.cluster_timeout_ms)});
+  }
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.manager = d.sys->spawn(manager, env_ptr{env});
+  if (clustered) {
+    if (auto err = d.start_cluster(env)) {
+      caf::anon_send_exit(d.manager, caf::exit_reason::kill);
+      return err;
+    }
+  }
   if (auto err = d.start_consumer(env)) {
     caf::anon_send_exit(d.manager, caf::exit_reason::kill);
     return err;
@@ -291,6 +352,30 @@ caf::error worker::wait() {
              s.dead_letters.load(), s.sent.load(), s.commits.load(), s.restarts.load(),
              s.aborts.load());
   return d.failure;
+}
+
+const std::string& worker::cluster_address() const {
+  return impl_->cluster_address;
+}
+
+expected<std::optional<std::string>>
+worker::table_get(const std::string& table, const std::string& key,
+                  std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  if (!d.sys || d.finished)
+    return make_error(errc::bad_config, "the worker is not running");
+  if (!d.cluster_actor)
+    return make_error(errc::bad_config, "table_get needs the cluster (cluster_listen is off)");
+  caf::scoped_actor self{*d.sys};
+  expected<std::optional<std::string>> result{std::nullopt};
+  self->request(d.cluster_actor, timeout, lookup_atom::value, d.opts.cluster_secret, table, key,
+                false)
+    .receive(
+      [&](bool found, std::string& value) {
+        result = found ? std::optional<std::string>{std::move(value)} : std::nullopt;
+      },
+      [&](caf::error& err) { result = std::move(err); });
+  return result;
 }
 
 const std::string& worker::bootstrap() const {

@@ -27,6 +27,9 @@ enum class errc : uint8_t {
   transaction_failed,
   fenced,
   partition_failed,
+  not_ready,
+  not_owned,
+  refused,
 };
 
 /// Returns the name of `code`, e.g. "broker_unreachable".

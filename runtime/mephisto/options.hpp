@@ -58,6 +58,17 @@ struct worker_options {
   int32_t retry_backoff_max_ms = 1000;
   /// Producer `linger.ms`.
   int32_t linger_ms = 5;
+  /// Where this worker's cluster actor listens (CAF io middleman), `host:port`; port 0
+  /// picks a free one; `off` disables the cluster (no routed lookups).
+  std::string cluster_listen = "127.0.0.1:0";
+  /// Other instances to join, `host:port,host:port`.
+  std::string cluster_seeds;
+  /// Shared secret every instance and lookup client must present.
+  std::string cluster_secret;
+  /// Heartbeat interval; a peer silent for `cluster_timeout_ms` is marked down. Also the
+  /// timeout of every cluster request.
+  int32_t cluster_heartbeat_ms = 500;
+  int32_t cluster_timeout_ms = 3000;
   /// trace, debug, info, warn, error or off.
   std::string log_level = "info";
   /// Embedded broker only: write `kafka://host:port` here once it is up.

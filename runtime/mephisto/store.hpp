@@ -99,6 +99,10 @@ public:
   /// Number of keys.
   virtual size_t size() const = 0;
 
+  /// Looks up an encoded key; on a hit writes the encoded value. False when absent; an
+  /// undecodable key is an absent one with `why` set.
+  virtual bool lookup(std::string_view key, std::string& value, std::string& why) = 0;
+
   /// Appends every (key, value) pair, encoded with the table's codecs.
   virtual void snapshot(std::vector<std::pair<std::string, std::string>>& out) const = 0;
 };
@@ -191,6 +195,18 @@ public:
   }
 
   size_t size() const override { return map_.size(); }
+
+  bool lookup(std::string_view key, std::string& value, std::string& why) override {
+    why.clear();
+    if (!codec<K>::decode(key, key_buf_, why))
+      return false;
+    auto p = find(key_buf_);
+    if (p == nullptr)
+      return false;
+    value.clear();
+    codec<V>::encode(*p, value);
+    return true;
+  }
 
   void begin_event() override { journal_.clear(); }
 

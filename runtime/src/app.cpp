@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "mephisto/cluster_client.hpp"
 #include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/config.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
@@ -143,6 +144,13 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
   add("retry_backoff_ms", o.retry_backoff_ms, "wait before the first retry (doubles)");
   add("retry_backoff_max_ms", o.retry_backoff_max_ms, "longest wait between retries");
   add("linger_ms", o.linger_ms, "producer linger.ms");
+  add("cluster_listen", o.cluster_listen,
+      "cluster actor address host:port (port 0: any free one), or off");
+  add("cluster_seeds", o.cluster_seeds, "instances to join: host:port,host:port");
+  add("cluster_secret", o.cluster_secret, "shared secret of the app's instances");
+  add("cluster_heartbeat_ms", o.cluster_heartbeat_ms, "cluster heartbeat interval");
+  add("cluster_timeout_ms", o.cluster_timeout_ms,
+      "a silent peer is down after this; timeout of cluster requests");
   add("log_level", o.log_level, "trace, debug, info, warn, error, off");
   add("bootstrap_file", o.bootstrap_file, "embedded broker: write its URL to this file");
   return env_names;
@@ -293,7 +301,17 @@ int app::main(int argc, char** argv) {
   send_cmd->add_option("topic", send_topic, "topic (declared name or Kafka name)")->required();
   send_cmd->add_option("value", send_value, "the value, as raw bytes")->required();
   auto key_opt = send_cmd->add_option("--key,-k", send_key, "the key");
-  for (auto* sub : {worker_cmd, broker_cmd, send_cmd})
+  auto table_cmd = cli.add_subcommand("table", "ask a running cluster about a table");
+  table_cmd->require_subcommand(1);
+  auto get_cmd = table_cmd->add_subcommand(
+    "get", "the value of a key, from the instance that holds its partition");
+  std::string get_table;
+  std::string get_key;
+  std::string get_peer;
+  get_cmd->add_option("table", get_table, "table name as declared")->required();
+  get_cmd->add_option("key", get_key, "the key, encoded (raw text for string keys)")->required();
+  get_cmd->add_option("--peer", get_peer, "a worker's cluster address, host:port")->required();
+  for (auto* sub : {worker_cmd, broker_cmd, send_cmd, table_cmd, get_cmd})
     sub->fallthrough();
   try {
     cli.parse(argc, argv);
@@ -310,6 +328,20 @@ int app::main(int argc, char** argv) {
     return run_worker(*this, opts);
   if (*broker_cmd)
     return run_broker(*this, opts);
+  if (*table_cmd) {
+    auto value = remote_table_get(get_peer, opts.cluster_secret, get_table, get_key,
+                                  std::chrono::milliseconds(opts.cluster_timeout_ms * 2));
+    if (!value) {
+      std::cerr << "error: " << render(value.error()) << '\n';
+      return 1;
+    }
+    if (!*value) {
+      std::cerr << "no value for key " << get_key << " in table " << get_table << '\n';
+      return 3;
+    }
+    std::cout << **value << std::endl;
+    return 0;
+  }
   return run_send(*this, opts, send_topic, send_value, key_opt->count() ? &send_key : nullptr);
 }
 

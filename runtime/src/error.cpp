@@ -29,6 +29,9 @@ const char* to_string(errc code) {
     case errc::transaction_failed: return "transaction_failed";
     case errc::fenced: return "fenced";
     case errc::partition_failed: return "partition_failed";
+    case errc::not_ready: return "not_ready";
+    case errc::not_owned: return "not_owned";
+    case errc::refused: return "refused";
   }
   return "unknown";
 }

@@ -54,6 +54,17 @@ TEST(colors_embedded, counts_100k_words_exactly) {
   for (auto& [k, v] : *rows)
     table[k] = std::stoll(v);
   EXPECT_EQ(table, words.colors);
+  // The same through the lookup API (routed by the cluster actor; here all is local).
+  for (auto& [color, n] : words.colors) {
+    auto value = w.table_get("colors-count", color);
+    ASSERT_TRUE(value) << mephisto::render(value.error());
+    ASSERT_TRUE(value->has_value()) << color;
+    EXPECT_EQ(**value, std::to_string(n)) << color;
+  }
+  auto absent = w.table_get("colors-count", "pink");
+  ASSERT_TRUE(absent);
+  EXPECT_FALSE(absent->has_value());
+  EXPECT_FALSE(w.table_get("no-such-table", "red"));
   EXPECT_EQ(w.stats().events.load(), words.words.size() + words.color_words);
   EXPECT_EQ(w.stats().decode_errors.load(), 0u);
   EXPECT_EQ(w.stats().failures.load(), 0u);

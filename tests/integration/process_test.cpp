@@ -65,6 +65,83 @@ TEST_F(cluster, two_workers_with_rocksdb_tables_split_the_partitions_exactly) {
     100'000, 10);
 }
 
+namespace {
+
+/// The cluster address a worker logged ("cluster: listening on HOST:PORT").
+std::string cluster_address(child& w) {
+  if (!w.wait_for_log("cluster: listening on ", 30s))
+    return {};
+  std::smatch m;
+  auto log = w.log();
+  std::regex_search(log, m, std::regex{"cluster: listening on ([0-9.]+:[0-9]+)"});
+  return m.size() > 1 ? m[1].str() : std::string{};
+}
+
+/// Runs `colors table get TABLE KEY --peer PEER --cluster_secret SECRET`; returns the exit
+/// code and the output.
+std::pair<int, std::string> table_get(const std::string& dir, const std::string& peer,
+                                      const std::string& secret, const std::string& key) {
+  static int n = 0;
+  child c{{colors_bin, "table", "get", "colors-count", key, "--peer", peer, "--cluster_secret",
+           secret},
+          dir + "/get-" + std::to_string(n++) + ".log"};
+  auto rc = c.wait(30s);
+  return {rc, c.log()};
+}
+
+} // namespace
+
+TEST_F(cluster, lookups_from_any_instance_reach_the_owner_of_the_key) {
+  auto start = [&](const std::string& name, const std::string& seeds) {
+    std::vector<std::string> flags{"--cluster_secret", "s3cret"};
+    if (!seeds.empty())
+      flags.insert(flags.end(), {"--cluster_seeds", seeds});
+    return testkit::start_worker(colors_bin, url, dir, name, flags);
+  };
+  auto w1 = start("w1", "");
+  auto a1 = cluster_address(*w1);
+  ASSERT_FALSE(a1.empty()) << w1->log();
+  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
+  auto w2 = start("w2", a1);
+  auto a2 = cluster_address(*w2);
+  ASSERT_FALSE(a2.empty()) << w2->log();
+  ASSERT_TRUE(w1->wait_for_log("cluster: peer " + a2 + " up", 30s)) << w1->log();
+  ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
+  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s, 2)) << w1->log();
+  auto words = testkit::make_words(50'000, 12);
+  testkit::produce(bootstrap, "input", words.words);
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+  testkit::expect_exact_running_counts(out, words.colors);
+  std::this_thread::sleep_for(1500ms); // a heartbeat or two: both know who holds what
+  // Every color from both instances: one holds it, the other routes the lookup.
+  for (auto& peer : {a1, a2}) {
+    for (auto& [color, n] : words.colors) {
+      auto [rc, text] = table_get(dir, peer, "s3cret", color);
+      EXPECT_EQ(rc, 0) << peer << " " << color << ": " << text;
+      EXPECT_EQ(text, std::to_string(n) + "\n") << peer << " " << color;
+    }
+    auto [rc, text] = table_get(dir, peer, "s3cret", "pink");
+    EXPECT_EQ(rc, 3) << text;
+  }
+  // A wrong secret is refused, and the worker says so.
+  auto [rc, text] = table_get(dir, a1, "guess", "red");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(text.find("refused"), std::string::npos) << text;
+  EXPECT_TRUE(w1->wait_for_log("wrong secret", 10s)) << w1->log();
+  // A hung peer (SIGSTOP) is marked down within the heartbeat timeout (3 s) plus a beat;
+  // lookups of its keys are then a clear error, not a hang.
+  auto stopped = std::chrono::steady_clock::now();
+  w2->signal(SIGSTOP);
+  EXPECT_TRUE(w1->wait_for_log("cluster: peer " + a2 + " down", 10s)) << w1->log();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, 6s);
+  w2->signal(SIGCONT);
+  EXPECT_TRUE(w1->wait_for_log("cluster: peer " + a2 + " up", 20s, 2)) << w1->log();
+  w1->signal(SIGTERM);
+  w2->signal(SIGTERM);
+  EXPECT_EQ(w1->wait(60s), 0) << w1->log();
+  EXPECT_EQ(w2->wait(60s), 0) << w2->log();
+}
+
 TEST_F(cluster, kcat_and_send_reach_the_embedded_broker) {
   auto w = worker("w");
   ASSERT_TRUE(w->wait_for_log("assigned: ", 30s)) << w->log();

@@ -41,6 +41,7 @@ struct worker_env {
   std::string bootstrap;                 ///< librdkafka form: host:port,...
   kafka::producer* producer = nullptr;
   std::vector<int32_t> partitions;       ///< per topic index, as found on the broker
+  std::vector<int32_t> table_partitions; ///< per table index
   std::shared_ptr<worker_stats> stats;
   std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
 };

@@ -44,6 +44,11 @@ using pause_atom = caf::atom_constant<caf::atom("pause")>;         ///< exactly-
 using committed_atom = caf::atom_constant<caf::atom("committed")>; ///< exactly-once: transaction committed
 using rewind_atom = caf::atom_constant<caf::atom("rewind")>;       ///< drop uncommitted work
 using restart_atom = caf::atom_constant<caf::atom("restart")>;     ///< a failed partition again
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;       ///< one key of a table
+using owned_atom = caf::atom_constant<caf::atom("owned")>;         ///< table partitions held here
+using hello_atom = caf::atom_constant<caf::atom("hello")>;         ///< cluster: join
+using ping_atom = caf::atom_constant<caf::atom("ping")>;           ///< cluster: heartbeat
+using tick_atom = caf::atom_constant<caf::atom("tick")>;           ///< timer
 
 // -- payloads ---------------------------------------------------------------------------
 

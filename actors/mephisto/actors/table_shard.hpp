@@ -44,6 +44,7 @@ struct table_shard_state {
   std::deque<caf::response_promise> ready_waiters;
   std::deque<caf::response_promise> lease_waiters;
   std::deque<caf::response_promise> snapshot_waiters;
+  std::deque<std::pair<caf::response_promise, std::string>> lookup_waiters; ///< (reply, key)
 };
 
 /// Spawns as `spawn(table_shard, env, table, partition, restored)`: with a null

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "mephisto/actors/env.hpp"
+#include "mephisto/actors/messages.hpp"
+
+namespace mephisto {
+
+/// Another instance of the same app, as this one sees it.
+struct cluster_peer {
+  caf::actor handle;                  ///< its cluster actor; null until connected
+  std::vector<int32_t> owned;         ///< table partitions it holds: table, partition, ...
+  std::chrono::steady_clock::time_point last_seen{};
+  std::chrono::steady_clock::time_point last_attempt{};
+  bool up = false;
+  bool connecting = false;
+};
+
+/// State of the worker's cluster actor, published with CAF's io middleman on
+/// `cluster_listen` so that the instances of one app find each other.
+///
+/// Membership: a new instance says `hello` (with the app's shared secret, its address and
+/// the table partitions it holds) to its seeds, which answer with the peers they know; from
+/// then on every instance pings every peer each `cluster_heartbeat_ms`. A peer that has not
+/// pinged for `cluster_timeout_ms` (a hung process) or whose connection dropped is marked
+/// down and reconnected to later. Messages without the right secret are refused and logged.
+///
+/// Lookups: `lookup` computes the key's table partition with Kafka's partitioner and asks
+/// the local manager, or the live peer that holds the partition; a recovering partition
+/// answers `not_ready`, an unheld one `not_owned`. Every remote request has a timeout.
+/// One actor: no locks; the manager is the only local actor it talks to.
+struct cluster_state {
+  static inline const char* name = "mephisto.cluster";
+
+  env_ptr env;
+  caf::actor manager;
+  caf::io::middleman_actor middleman;
+  std::string address;                          ///< host:port it listens on
+  std::vector<int32_t> owned;                   ///< refreshed from the manager every tick
+  std::map<std::string, cluster_peer> peers;    ///< by address (seeds included)
+};
+
+/// Spawns as `spawn(cluster, env, manager, middleman, own_address)`.
+caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
+                      caf::actor manager, caf::io::middleman_actor middleman,
+                      std::string address);
+
+/// The partition of `key` in a table of `partitions` partitions (Kafka's murmur2).
+int32_t key_partition(const std::string& key, int32_t partitions);
+
+} // namespace mephisto

@@ -1,0 +1,229 @@
+#include "mephisto/actors/cluster.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/system_messages.hpp>
+
+#include <librdkafka/rdkafka.h>
+
+#include "mephisto/error.hpp"
+#include "mephisto/log.hpp"
+
+namespace mephisto {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<cluster_state>*;
+using clock_type = std::chrono::steady_clock;
+
+bool holds(const std::vector<int32_t>& owned, int32_t table, int32_t partition) {
+  for (size_t i = 0; i + 1 < owned.size(); i += 2)
+    if (owned[i] == table && owned[i + 1] == partition)
+      return true;
+  return false;
+}
+
+caf::error refused(const std::string& what) {
+  return make_error(errc::refused, what + ": wrong cluster secret");
+}
+
+void mark_up(self_ptr self, const std::string& address, caf::actor handle,
+             std::vector<int32_t> owned) {
+  auto& peer = self->state.peers[address];
+  if (!peer.up)
+    log().info("cluster: peer {} up", address);
+  if (handle && peer.handle != handle) {
+    peer.handle = std::move(handle);
+    self->monitor(peer.handle);
+  }
+  peer.owned = std::move(owned);
+  peer.last_seen = clock_type::now();
+  peer.up = peer.handle != nullptr;
+}
+
+void mark_down(self_ptr self, cluster_peer& peer, const std::string& address,
+               const std::string& why) {
+  if (peer.up)
+    log().warn("cluster: peer {} down ({})", address, why);
+  peer.up = false;
+  peer.handle = nullptr;
+  peer.owned.clear();
+}
+
+/// Connects to `address` (host:port) through the middleman without blocking, then says
+/// hello; the answer names the peers the other side knows, which are connected to next.
+void connect(self_ptr self, const std::string& address) {
+  auto& peer = self->state.peers[address];
+  if (peer.connecting || peer.up || address == self->state.address)
+    return;
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos)
+    return;
+  peer.connecting = true;
+  peer.last_attempt = clock_type::now();
+  auto host = address.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
+  auto timeout = std::chrono::milliseconds(self->state.env->opts.cluster_timeout_ms);
+  self->request(self->state.middleman, timeout, caf::connect_atom::value, host, port)
+    .then(
+      [self, address, timeout](caf::node_id&, caf::strong_actor_ptr& ptr,
+                               std::set<std::string>&) {
+        auto handle = caf::actor_cast<caf::actor>(ptr);
+        if (!handle) {
+          self->state.peers[address].connecting = false;
+          return;
+        }
+        auto& st = self->state;
+        self->request(handle, timeout, hello_atom::value, st.env->opts.cluster_secret,
+                      st.address, st.owned)
+          .then(
+            [self, address, handle](std::vector<int32_t>& owned,
+                                    std::vector<std::string>& known) {
+              self->state.peers[address].connecting = false;
+              mark_up(self, address, handle, std::move(owned));
+              for (auto& other : known)
+                connect(self, other);
+            },
+            [self, address](caf::error& err) {
+              self->state.peers[address].connecting = false;
+              log().warn("cluster: {} did not accept us: {}", address, render(err));
+            });
+      },
+      [self, address](caf::error&) { self->state.peers[address].connecting = false; });
+}
+
+/// Every heartbeat: refresh what this instance holds, ping the peers, mark the silent ones
+/// down, try the down ones again.
+void tick(self_ptr self) {
+  auto& st = self->state;
+  auto& opts = st.env->opts;
+  self->request(st.manager, std::chrono::seconds(5), owned_atom::value)
+    .then([self](std::vector<int32_t>& owned) { self->state.owned = std::move(owned); },
+          [](caf::error&) {});
+  auto now = clock_type::now();
+  auto timeout = std::chrono::milliseconds(opts.cluster_timeout_ms);
+  for (auto& [address, peer] : st.peers) {
+    if (peer.up && now - peer.last_seen > timeout)
+      mark_down(self, peer, address,
+                "no heartbeat for " + std::to_string(opts.cluster_timeout_ms) + " ms");
+    if (peer.up)
+      self->send(peer.handle, ping_atom::value, opts.cluster_secret, st.address, st.owned);
+    else if (!peer.connecting && now - peer.last_attempt > timeout)
+      connect(self, address);
+  }
+  self->delayed_send(self, std::chrono::milliseconds(opts.cluster_heartbeat_ms),
+                     tick_atom::value);
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t from = 0;
+  while (from <= text.size()) {
+    auto to = text.find(',', from);
+    if (to == std::string::npos)
+      to = text.size();
+    if (to > from)
+      out.push_back(text.substr(from, to - from));
+    from = to + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+int32_t key_partition(const std::string& key, int32_t partitions) {
+  return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partitions,
+                                                 nullptr, nullptr);
+}
+
+caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
+                      caf::actor manager, caf::io::middleman_actor middleman,
+                      std::string address) {
+  auto& st = self->state;
+  st.env = std::move(env);
+  st.manager = std::move(manager);
+  st.middleman = std::move(middleman);
+  st.address = std::move(address);
+  for (auto& seed : split_list(st.env->opts.cluster_seeds))
+    if (seed != st.address)
+      st.peers[seed];
+  self->set_down_handler([self](caf::down_msg& dm) {
+    for (auto& [address, peer] : self->state.peers)
+      if (peer.handle && peer.handle.address() == dm.source)
+        mark_down(self, peer, address, "connection lost");
+  });
+  self->send(self, tick_atom::value);
+  return {
+    [self](tick_atom) { tick(self); },
+    [self](hello_atom, const std::string& secret, const std::string& address,
+           std::vector<int32_t>& owned) -> caf::result<std::vector<int32_t>,
+                                                      std::vector<std::string>> {
+      auto& st = self->state;
+      if (secret != st.env->opts.cluster_secret) {
+        log().warn("cluster: refused {}: wrong secret", address);
+        return refused("hello from " + address);
+      }
+      mark_up(self, address, caf::actor_cast<caf::actor>(self->current_sender()),
+              std::move(owned));
+      std::vector<std::string> known;
+      for (auto& [other, peer] : st.peers)
+        if (peer.up && other != address)
+          known.push_back(other);
+      return caf::make_result(st.owned, known);
+    },
+    [self](ping_atom, const std::string& secret, const std::string& address,
+           std::vector<int32_t>& owned) {
+      if (secret != self->state.env->opts.cluster_secret) {
+        log().warn("cluster: refused a heartbeat from {}: wrong secret", address);
+        return;
+      }
+      mark_up(self, address, caf::actor_cast<caf::actor>(self->current_sender()),
+              std::move(owned));
+    },
+    [self](lookup_atom, const std::string& secret, const std::string& table,
+           std::string& key, bool forwarded) -> caf::result<bool, std::string> {
+      auto& st = self->state;
+      if (secret != st.env->opts.cluster_secret) {
+        log().warn("cluster: refused a lookup: wrong secret");
+        return refused("lookup");
+      }
+      auto& topo = *st.env->topo;
+      auto it = std::find_if(topo.tables.begin(), topo.tables.end(),
+                             [&](auto& t) { return t.name == table; });
+      if (it == topo.tables.end())
+        return make_error(errc::bad_config, "no table named " + table);
+      auto t = static_cast<uint32_t>(it - topo.tables.begin());
+      auto partition = key_partition(key, st.env->table_partitions[t]);
+      auto rp = self->make_response_promise<bool, std::string>();
+      auto timeout = std::chrono::milliseconds(st.env->opts.cluster_timeout_ms);
+      // Here first; then the live peer that says it holds the partition.
+      self->request(st.manager, timeout, lookup_atom::value, t, partition, key)
+        .then(
+          [rp](bool found, std::string& value) mutable { rp.deliver(found, value); },
+          [self, rp, secret, table, key, forwarded, t, partition,
+           timeout](caf::error& err) mutable {
+            if (!is(err, errc::not_owned) || forwarded) {
+              rp.deliver(err);
+              return;
+            }
+            for (auto& [address, peer] : self->state.peers) {
+              if (peer.up && holds(peer.owned, static_cast<int32_t>(t), partition)) {
+                self->request(peer.handle, timeout, lookup_atom::value, secret, table, key, true)
+                  .then(
+                    [rp](bool found, std::string& value) mutable { rp.deliver(found, value); },
+                    [rp](caf::error& e) mutable { rp.deliver(e); });
+                return;
+              }
+            }
+            rp.deliver(make_error(errc::not_owned,
+                                  "partition " + std::to_string(partition) + " of table "
+                                    + table + " is held by no live instance"));
+          });
+      return rp;
+    },
+  };
+}
+
+} // namespace mephisto
