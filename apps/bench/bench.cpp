@@ -61,7 +61,8 @@ std::vector<mephisto::kafka::topic_spec> colors_topics(const std::string& id) {
 /// Starts the colors app as app id `id` on `url` and waits until it has partitions.
 std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std::string& id,
                                                int threads, int linger_ms = 5,
-                                               const std::string& guarantee = "at_least_once") {
+                                               const std::string& guarantee = "at_least_once",
+                                               const std::string& seeds = "") {
   mephisto::app app{"colors"};
   colors::declare(app);
   mephisto::worker_options opts;
@@ -70,6 +71,8 @@ std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std
   opts.threads = threads;
   opts.linger_ms = linger_ms;
   opts.processing_guarantee = guarantee;
+  opts.cluster_secret = "bench";
+  opts.cluster_seeds = seeds;
   opts.log_level = std::getenv("BENCH_LOG") ? std::getenv("BENCH_LOG") : "warn";
   auto w = std::make_unique<mephisto::worker>(app.resolve(opts), opts);
   if (auto err = w->start())
@@ -180,6 +183,59 @@ int guarantee_bench(const std::string& url, size_t words, int rounds, int thread
   }
   std::sort(ratios.begin(), ratios.end());
   std::printf("median b/a = %.2f\n", ratios[ratios.size() / 2]);
+  return 0;
+}
+
+/// Table lookups through the cluster: two colors workers in this process (each with its
+/// own actor system and middleman, talking over loopback TCP), `n` lookups of every color
+/// from each; a color is local on the worker whose table partitions hold it, routed on the
+/// other.
+int lookup_bench(int n, int threads) {
+  mephisto::kafka::embedded_broker broker;
+  if (auto err = broker.start())
+    throw std::runtime_error(mephisto::render(err));
+  auto id = "colors-lookups";
+  for (auto& spec : colors_topics(id))
+    broker.create_topic(spec.name, spec.partitions);
+  auto w1 = start_colors(broker.url(), id, threads);
+  auto w2 = start_colors(broker.url(), id, threads, 5, "at_least_once", w1->cluster_address());
+  // Both hold partitions, and both know it (a few heartbeats).
+  while (w1->stats().assigned.load() == 16 || w2->stats().assigned.load() == 0)
+    std::this_thread::sleep_for(10ms);
+  produce_words(broker.bootstrap(), "input", 30000, partitions);
+  std::this_thread::sleep_for(3s);
+  std::printf("lookups: %d per color and instance, 2 instances in one process, loopback\n", n);
+  std::vector<int64_t> local;
+  std::vector<int64_t> routed;
+  for (auto* w : {w1.get(), w2.get()}) {
+    auto rows = w->table_snapshot("colors-count");
+    if (!rows)
+      throw std::runtime_error(mephisto::render(rows.error()));
+    for (std::string color : {"red", "green", "blue"}) {
+      bool here = std::any_of(rows->begin(), rows->end(),
+                              [&](auto& kv) { return kv.first == color; });
+      for (int i = 0; i < n; ++i) {
+        auto start = steady_clock::now();
+        auto value = w->table_get("colors-count", color);
+        auto us = duration_cast<std::chrono::microseconds>(steady_clock::now() - start).count();
+        if (!value || !value->has_value())
+          throw std::runtime_error("lookup of " + color + " failed");
+        (here ? local : routed).push_back(us);
+      }
+    }
+  }
+  for (auto* xs : {&local, &routed}) {
+    std::sort(xs->begin(), xs->end());
+    auto pct = [&](double p) { return (*xs)[static_cast<size_t>(p * (xs->size() - 1))]; };
+    std::printf("%s: %zu lookups  p50 %lld us  p99 %lld us  max %lld us\n",
+                xs == &local ? "local " : "routed", xs->size(),
+                static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.99)),
+                static_cast<long long>(xs->back()));
+  }
+  w2->stop();
+  w2->wait();
+  w1->stop();
+  w1->wait();
   return 0;
 }
 
@@ -390,6 +446,11 @@ int main(int argc, char** argv) {
   int seconds = 20;
   int linger_ms = 1;
   cli.add_flag("--latency", latency_mode, "measure end-to-end latency at a fixed rate instead");
+  bool lookup_mode = false;
+  int lookups = 2000;
+  cli.add_flag("--lookups", lookup_mode,
+               "measure routed table lookups (two workers, embedded broker) instead");
+  cli.add_option("--lookup-count", lookups, "--lookups: lookups per color and instance");
   bool guarantee_mode = false;
   cli.add_flag("--exactly-once", guarantee_mode,
                "measure exactly-once against at-least-once (real broker: --broker) instead");
@@ -404,6 +465,15 @@ int main(int argc, char** argv) {
   cli.add_option("--seconds", seconds, "--latency: how long to feed");
   cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
   CLI11_PARSE(cli, argc, argv);
+  if (lookup_mode) {
+    try {
+      mephisto::set_log_level("warn");
+      return lookup_bench(lookups, threads);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
   if (guarantee_mode) {
     try {
       mephisto::set_log_level("warn");
