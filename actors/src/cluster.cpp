@@ -43,8 +43,7 @@ void mark_up(self_ptr self, const std::string& address, caf::actor handle,
   peer.up = peer.handle != nullptr;
 }
 
-void mark_down(self_ptr self, cluster_peer& peer, const std::string& address,
-               const std::string& why) {
+void mark_down(cluster_peer& peer, const std::string& address, const std::string& why) {
   if (peer.up)
     log().warn("cluster: peer {} down ({})", address, why);
   peer.up = false;
@@ -106,7 +105,7 @@ void tick(self_ptr self) {
   auto timeout = std::chrono::milliseconds(opts.cluster_timeout_ms);
   for (auto& [address, peer] : st.peers) {
     if (peer.up && now - peer.last_seen > timeout)
-      mark_down(self, peer, address,
+      mark_down(peer, address,
                 "no heartbeat for " + std::to_string(opts.cluster_timeout_ms) + " ms");
     if (peer.up)
       self->send(peer.handle, ping_atom::value, opts.cluster_secret, st.address, st.owned);
@@ -152,7 +151,7 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [address, peer] : self->state.peers)
       if (peer.handle && peer.handle.address() == dm.source)
-        mark_down(self, peer, address, "connection lost");
+        mark_down(peer, address, "connection lost");
   });
   self->send(self, tick_atom::value);
   return {
