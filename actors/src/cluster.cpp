@@ -138,23 +138,28 @@ int32_t key_partition(const std::string& key, int32_t partitions) {
 }
 
 caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
-                      caf::actor manager, caf::io::middleman_actor middleman,
-                      std::string address) {
+                      caf::actor manager, caf::io::middleman_actor middleman) {
   auto& st = self->state;
   st.env = std::move(env);
   st.manager = std::move(manager);
   st.middleman = std::move(middleman);
-  st.address = std::move(address);
-  for (auto& seed : split_list(st.env->opts.cluster_seeds))
-    if (seed != st.address)
-      st.peers[seed];
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [address, peer] : self->state.peers)
       if (peer.handle && peer.handle.address() == dm.source)
         mark_down(peer, address, "connection lost");
   });
-  self->send(self, tick_atom::value);
   return {
+    [self](listen_atom, std::string& address) {
+      // Published: now it knows its address and joins its seeds.
+      auto& st = self->state;
+      if (!st.address.empty())
+        return;
+      st.address = std::move(address);
+      for (auto& seed : split_list(st.env->opts.cluster_seeds))
+        if (seed != st.address)
+          st.peers[seed];
+      tick(self);
+    },
     [self](tick_atom) { tick(self); },
     [self](hello_atom, const std::string& secret, const std::string& address,
            std::vector<int32_t>& owned) -> caf::result<std::vector<int32_t>,

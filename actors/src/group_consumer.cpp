@@ -239,19 +239,33 @@ void commit_transaction(group_consumer_data& d, bool resume) {
     return;
   auto& topo = *d.env->topo;
   final_offsets reached;
-  bool paused = false;
+  caf::error pause_error;
   d.self->request(d.manager, std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000),
                   pause_atom::value)
-    .receive([&](final_offsets& fos) {
-               reached = std::move(fos);
-               paused = true;
-             },
-             [&](caf::error& err) {
-               d.failure = make_error(errc::transaction_failed,
-                                      "cannot pause the partitions to commit: " + render(err));
-             });
-  if (!paused)
+    .receive([&](final_offsets& fos) { reached = std::move(fos); },
+             [&](caf::error& err) { pause_error = std::move(err); });
+  if (pause_error) {
+    // A partition failed (or died while pausing): its records may be in the open
+    // transaction without its offsets. Never commit that: abort, then rewind (or, in a
+    // revoke, let the partitions go).
+    log().warn("cannot pause the partitions to commit ({}); aborting the transaction",
+               render(pause_error));
+    if (resume) {
+      d.rewind_requested = false;
+      abort_and_rewind(d);
+    } else if (drop_pipelines(d)) {
+      std::string why;
+      if (!d.env->producer->abort_transaction(30000, why))
+        d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
+      d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (d.failure) {
+      log().error("{}", render(d.failure));
+      d.self->send_exit(d.manager, d.failure);
+      d.stop_requested = true;
+    }
     return;
+  }
   auto list = rd_kafka_topic_partition_list_new(static_cast<int>(reached.size()) + 1);
   for (auto& fo : reached) {
     auto i = d.committed.find(fo.tp);

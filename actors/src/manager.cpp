@@ -74,6 +74,7 @@ void restart_after_failure(self_ptr self, topic_partition failed) {
     if (shares) {
       affected.push_back(tp);
       self->unlink_from(pipeline);
+      st.dropped.insert(pipeline.address());
       self->send(pipeline, rewind_atom::value); // stops its children, then quits
     }
   }
@@ -103,6 +104,8 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
     if (!msg.reason || msg.reason == caf::exit_reason::normal)
       return;
     auto& st = self->state;
+    if (st.dropped.erase(msg.source) > 0)
+      return; // a pipeline being dropped anyway failed before it heard so
     auto i = std::find_if(st.pipelines.begin(), st.pipelines.end(),
                           [&](auto& kv) { return kv.second.address() == msg.source; });
     if (i == st.pipelines.end() || !st.consumer) {
@@ -113,6 +116,12 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
     auto tp = i->first;
     if (st.env->opts.exactly_once()) {
       // Its records may be in the open transaction: abort it, rewind every partition.
+      // Until then no commit may take that transaction (its offsets are gone with it).
+      st.txn_poisoned = true;
+      if (st.pause) { // a pause waiting for this pipeline would wait forever
+        st.pause->finish(make_error(errc::partition_failed, "a partition failed while pausing"));
+        st.pause.reset();
+      }
       st.pipelines.erase(i);
       release_shards(self, tp.topic, tp.partition);
       st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
@@ -198,22 +207,29 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
       // Exactly-once: every pipeline stops at a batch boundary; answers their offsets.
       auto& st = self->state;
       auto rp = self->make_response_promise();
-      auto result = std::make_shared<final_offsets>();
-      auto missing = std::make_shared<size_t>(st.pipelines.size());
-      if (*missing == 0) {
-        rp.deliver(final_offsets{});
+      if (st.txn_poisoned) {
+        rp.deliver(make_error(errc::partition_failed,
+                              "a partition failed: the open transaction must be aborted"));
         return;
       }
+      auto pause = std::make_shared<manager_state::pause_round>();
+      pause->rp = std::move(rp);
+      pause->missing = st.pipelines.size();
+      if (pause->missing == 0) {
+        pause->finish(final_offsets{});
+        return;
+      }
+      st.pause = pause; // a partition failing meanwhile ends it with an error
       auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
       for (auto& [tp, pipeline] : st.pipelines)
         self->request(pipeline, timeout, pause_atom::value)
           .then(
-            [rp, result, missing](final_offset& fo) mutable {
-              result->push_back(fo);
-              if (--*missing == 0)
-                rp.deliver(std::move(*result));
+            [pause](final_offset& fo) {
+              pause->result.push_back(fo);
+              if (--pause->missing == 0)
+                pause->finish(std::move(pause->result));
             },
-            [rp](caf::error& err) mutable { rp.deliver(err); });
+            [pause](caf::error& err) { pause->finish(std::move(err)); });
     },
     [self](committed_atom, bool resume) {
       for (auto& [tp, pipeline] : self->state.pipelines)
@@ -228,6 +244,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
       // (with its uncommitted state); answers once the pipelines are gone.
       auto& st = self->state;
       auto rp = self->make_response_promise();
+      st.txn_poisoned = false; // the consumer aborts the transaction next
       for (auto& [key, entry] : st.shards) {
         self->unlink_from(entry.shard);
         self->send(entry.shard, close_atom::value);
@@ -244,13 +261,16 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
       auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
       for (auto& [tp, pipeline] : pipelines) {
         self->unlink_from(pipeline);
+        st.dropped.insert(pipeline.address());
+        // Either way it is gone (a pipeline that failed meanwhile quits after its
+        // children, so its queue is released too).
+        auto gone = [rp, missing]() mutable {
+          if (--*missing == 0)
+            rp.deliver(caf::ok_atom::value);
+        };
         self->request(pipeline, timeout, rewind_atom::value)
-          .then(
-            [rp, missing](caf::ok_atom) mutable {
-              if (--*missing == 0)
-                rp.deliver(caf::ok_atom::value);
-            },
-            [rp](caf::error& err) mutable { rp.deliver(err); });
+          .then([gone](caf::ok_atom) mutable { gone(); },
+                [gone](caf::error&) mutable { gone(); });
       }
     },
     [self](owned_atom) {

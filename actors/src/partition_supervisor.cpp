@@ -122,8 +122,11 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
     }
     auto missing = std::make_shared<size_t>(children.size());
     self->set_down_handler([self, missing, reason](caf::down_msg&) {
-      if (--*missing == 0)
+      if (--*missing == 0) {
+        for (auto& rp : self->state.rewind_waiters) // told to go meanwhile: gone now
+          rp.deliver(caf::ok_atom::value);
         self->quit(reason);
+      }
     });
     for (auto& child : children) {
       self->unlink_from(child);
@@ -197,6 +200,10 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
       // uncommitted work dies with them) and answer once they are gone.
       auto& st = self->state;
       auto rp = self->make_response_promise();
+      if (st.failing) { // already stopping its children: answer when they are gone
+        st.rewind_waiters.push_back(std::move(rp));
+        return;
+      }
       st.draining = true;
       std::vector<caf::actor> children = st.agents;
       if (st.source)

@@ -159,20 +159,15 @@ caf::error worker::impl::start_cluster(env_ptr env) {
                                           + "': use host:port (port 0: any free one) or off");
   auto host = opts.cluster_listen.substr(0, colon);
   auto& mm = sys->middleman();
-  // Published first with a placeholder address: the port is known only afterwards.
-  auto placeholder = sys->spawn([](caf::event_based_actor*) -> caf::behavior { return {}; });
-  auto bound = mm.publish(placeholder, static_cast<uint16_t>(port), host.c_str(), true);
-  caf::anon_send_exit(placeholder, caf::exit_reason::user_shutdown);
+  // Published before it knows its own address (the port may be picked now); it starts
+  // talking to peers once told.
+  cluster_actor = sys->spawn(cluster, env, manager, mm.actor_handle());
+  auto bound = mm.publish(cluster_actor, static_cast<uint16_t>(port), host.c_str(), true);
   if (!bound)
     return make_error(errc::bad_config, "cluster_listen " + opts.cluster_listen
                                           + ": cannot listen: " + sys->render(bound.error()));
   cluster_address = host + ":" + std::to_string(*bound);
-  mm.unpublish(placeholder, *bound);
-  cluster_actor = sys->spawn(cluster, env, manager, mm.actor_handle(), cluster_address);
-  auto again = mm.publish(cluster_actor, *bound, host.c_str(), true);
-  if (!again)
-    return make_error(errc::bad_config, "cluster_listen " + cluster_address
-                                          + ": cannot listen: " + sys->render(again.error()));
+  caf::anon_send(cluster_actor, listen_atom::value, cluster_address);
   log().info("cluster: listening on {}{}", cluster_address,
              opts.cluster_seeds.empty() ? std::string{} : ", seeds " + opts.cluster_seeds);
   return caf::none;

@@ -50,10 +50,10 @@ struct cluster_state {
   std::map<std::string, cluster_peer> peers;    ///< by address (seeds included)
 };
 
-/// Spawns as `spawn(cluster, env, manager, middleman, own_address)`.
+/// Spawns as `spawn(cluster, env, manager, middleman)`; starts once told its published
+/// address (`listen_atom`, "host:port").
 caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
-                      caf::actor manager, caf::io::middleman_actor middleman,
-                      std::string address);
+                      caf::actor manager, caf::io::middleman_actor middleman);
 
 /// The partition of `key` in a table of `partitions` partitions (Kafka's murmur2).
 int32_t key_partition(const std::string& key, int32_t partitions);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -40,11 +41,30 @@ struct manager_state {
     std::chrono::steady_clock::time_point last{};
   };
 
+  /// Exactly-once: one `pause` being answered.
+  struct pause_round {
+    caf::response_promise rp;
+    final_offsets result;
+    size_t missing = 0;
+    bool done = false;
+
+    template <class T>
+    void finish(T&& x) {
+      if (!done) {
+        done = true;
+        rp.deliver(std::forward<T>(x));
+      }
+    }
+  };
+
   env_ptr env;
-  caf::actor consumer;                          ///< the group consumer (from `assign`)
+  caf::actor consumer;
+  std::shared_ptr<pause_round> pause;           ///< the last pause (may be done)                          ///< the group consumer (from `assign`)
   std::map<topic_partition, caf::actor> pipelines;
   std::set<topic_partition> restarting;         ///< failed, waiting out their backoff
   std::map<topic_partition, failure_history> failures;
+  bool txn_poisoned = false;                    ///< exactly-once: a partition failed
+  std::set<caf::actor_addr> dropped;            ///< pipelines told to go: exits ignored
   std::map<std::pair<uint32_t, int32_t>, shard_entry> shards;  ///< (table, partition)
 };
 

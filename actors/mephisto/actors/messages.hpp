@@ -49,6 +49,7 @@ using owned_atom = caf::atom_constant<caf::atom("owned")>;         ///< table pa
 using hello_atom = caf::atom_constant<caf::atom("hello")>;         ///< cluster: join
 using ping_atom = caf::atom_constant<caf::atom("ping")>;           ///< cluster: heartbeat
 using tick_atom = caf::atom_constant<caf::atom("tick")>;           ///< timer
+using listen_atom = caf::atom_constant<caf::atom("listen")>;       ///< cluster: own address
 
 // -- payloads ---------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ struct partition_supervisor_state {
   bool draining = false;
   bool paused = false;             ///< exactly-once: a transaction is committing
   bool failing = false;            ///< a child failed; stopping the others
+  std::vector<caf::response_promise> rewind_waiters;  ///< `rewind` while failing
   caf::response_promise drain_promise;
   size_t drains_missing = 0;
   int64_t drained_offset = -1;
