@@ -129,10 +129,10 @@ void finish(self_ptr self) {
   next(self);
 }
 
-/// A record was not enqueued: retry a full queue in 1 ms, fail on anything else.
-void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err) {
-  auto& st = self->state;
-  st.delivery->add(-1);
+/// A record of `delivery` was not enqueued: retry a full queue in 1 ms, fail on anything
+/// else.
+void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err, kafka::delivery_batch* delivery) {
+  delivery->add(-1);
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
     self->delayed_send(self, std::chrono::milliseconds(1), resume_atom::value);
   else
@@ -153,7 +153,7 @@ void produce(self_ptr self) {
                          r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
                          st.delivery);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      enqueue_failed(self, err);
+      enqueue_failed(self, err, st.delivery);
       return;
     }
     ++st.produce_pos;
@@ -166,7 +166,7 @@ void produce(self_ptr self) {
                                       dl.key.size(), dl.has_value ? dl.value.data() : nullptr,
                                       dl.value.size(), dl.headers, st.delivery);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      enqueue_failed(self, err);
+      enqueue_failed(self, err, st.delivery);
       return;
     }
     ++st.dead_letter_pos;
@@ -197,12 +197,7 @@ void produce_changelogs(self_ptr self) {
                            r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
                            stage.delivery);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        stage.delivery->add(-1);
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-          self->delayed_send(self, std::chrono::milliseconds(1), resume_atom::value);
-        else
-          fail(self, make_error(errc::produce_failed,
-                                std::string{"cannot produce: "} + rd_kafka_err2str(err)));
+        enqueue_failed(self, err, stage.delivery);
         return;
       }
       ++stage.pos;

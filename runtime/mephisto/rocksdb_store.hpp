@@ -161,18 +161,6 @@ public:
     return true;
   }
 
-  bool lookup(std::string_view key, std::string& value, std::string& why) override {
-    why.clear();
-    if (!codec<K>::decode(key, key_buf_, why))
-      return false;
-    auto p = find(key_buf_);
-    if (p == nullptr)
-      return false;
-    value.clear();
-    codec<V>::encode(*p, value);
-    return true;
-  }
-
   void begin_event() override { journal_.clear(); }
 
   void undo_event() override {

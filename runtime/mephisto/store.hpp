@@ -119,6 +119,19 @@ public:
 
   /// Removes `key`; the changelog gets a tombstone.
   virtual bool erase(const K& key) = 0;
+
+  bool lookup(std::string_view key, std::string& value, std::string& why) final {
+    why.clear();
+    K decoded{};
+    if (!codec<K>::decode(key, decoded, why))
+      return false;
+    auto p = find(decoded);
+    if (p == nullptr)
+      return false;
+    value.clear();
+    codec<V>::encode(*p, value);
+    return true;
+  }
 };
 
 /// A store in a hash map. Changed keys are remembered (not their history): a batch that
@@ -195,18 +208,6 @@ public:
   }
 
   size_t size() const override { return map_.size(); }
-
-  bool lookup(std::string_view key, std::string& value, std::string& why) override {
-    why.clear();
-    if (!codec<K>::decode(key, key_buf_, why))
-      return false;
-    auto p = find(key_buf_);
-    if (p == nullptr)
-      return false;
-    value.clear();
-    codec<V>::encode(*p, value);
-    return true;
-  }
 
   void begin_event() override { journal_.clear(); }
 

@@ -240,8 +240,9 @@ TEST_F(rocksdb_restore, changes_reach_disk_only_when_their_batch_is_confirmed) {
     EXPECT_EQ(out.size(), 10u);
     auto write = store->seal();
     ASSERT_NE(write, nullptr);
-    if (round < 3)
+    if (round < 3) {
       ASSERT_FALSE(write->apply(round * 10)); // "delivered": changelog offset after it
+    }
     // Round 3 is never confirmed (its records were not delivered): not on disk.
   }
   EXPECT_EQ(*store->find("k3"), 6); // the cache still has the unconfirmed value
