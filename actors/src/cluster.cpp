@@ -1,4 +1,5 @@
 #include "mephisto/actors/cluster.hpp"
+#include "mephisto/actors/standby.hpp"
 
 #include <algorithm>
 
@@ -93,14 +94,43 @@ void connect(self_ptr self, const std::string& address) {
       [self, address](caf::error&) { self->state.peers[address].connecting = false; });
 }
 
+/// Tells the standby actor which table partitions to keep warm, when that changed.
+void place_standbys(self_ptr self) {
+  auto& st = self->state;
+  if (!st.standby)
+    return;
+  std::vector<std::string> members{st.address};
+  for (auto& [address, peer] : st.peers)
+    if (peer.up)
+      members.push_back(address);
+  auto owner = [&](int32_t t, int32_t p) -> std::string {
+    if (holds(st.owned, t, p))
+      return st.address;
+    for (auto& [address, peer] : st.peers)
+      if (peer.up && holds(peer.owned, t, p))
+        return address;
+    return {};
+  };
+  auto wanted = standby_placement(st.address, members, st.env->table_partitions,
+                                  st.env->opts.table_standby_replicas, st.standby_set, owner);
+  if (wanted != st.standby_set) {
+    st.standby_set = std::move(wanted);
+    self->send(st.standby, standby_atom::value, st.standby_set);
+  }
+}
+
 /// Every heartbeat: refresh what this instance holds, ping the peers, mark the silent ones
-/// down, try the down ones again.
+/// down, try the down ones again, place the standby copies.
 void tick(self_ptr self) {
   auto& st = self->state;
   auto& opts = st.env->opts;
   self->request(st.manager, std::chrono::seconds(5), owned_atom::value)
-    .then([self](std::vector<int32_t>& owned) { self->state.owned = std::move(owned); },
-          [](caf::error&) {});
+    .then(
+      [self](std::vector<int32_t>& owned) {
+        self->state.owned = std::move(owned);
+        place_standbys(self);
+      },
+      [](caf::error&) {});
   auto now = clock_type::now();
   auto timeout = std::chrono::milliseconds(opts.cluster_timeout_ms);
   for (auto& [address, peer] : st.peers) {
@@ -138,10 +168,12 @@ int32_t key_partition(const std::string& key, int32_t partitions) {
 }
 
 caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
-                      caf::actor manager, caf::io::middleman_actor middleman) {
+                      caf::actor manager, caf::io::middleman_actor middleman,
+                      caf::actor standby) {
   auto& st = self->state;
   st.env = std::move(env);
   st.manager = std::move(manager);
+  st.standby = std::move(standby);
   st.middleman = std::move(middleman);
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [address, peer] : self->state.peers)

@@ -27,12 +27,13 @@ std::set<uint32_t> tables_of(const topology& topo, uint32_t topic) {
   return out;
 }
 
-void release_shards(self_ptr self, uint32_t topic, int32_t partition) {
+/// `keep_warm`: a clean revoke (the standby actor may keep the stores warm).
+void release_shards(self_ptr self, uint32_t topic, int32_t partition, bool keep_warm) {
   auto& st = self->state;
   for (auto t : tables_of(*st.env->topo, topic)) {
     auto i = st.shards.find({t, partition});
     if (i != st.shards.end() && --i->second.users == 0) {
-      self->send(i->second.shard, close_atom::value);
+      self->send(i->second.shard, close_atom::value, keep_warm);
       st.shards.erase(i);
     }
   }
@@ -49,7 +50,8 @@ void start_pipeline(self_ptr self, topic_partition tp, partition_queue queue) {
   for (auto t : tables_of(*st.env->topo, tp.topic)) {
     auto& entry = st.shards[{t, tp.partition}];
     if (!entry.shard)
-      entry.shard = self->spawn<caf::linked>(table_shard, st.env, t, tp.partition, store_ptr{});
+      entry.shard = self->spawn<caf::linked>(table_shard, st.env, t, tp.partition, store_ptr{},
+                                             st.standby);
     ++entry.users;
     spec.shards.emplace_back(t, entry.shard);
   }
@@ -87,7 +89,7 @@ void restart_after_failure(self_ptr self, topic_partition failed) {
   ++history.count;
   for (auto& tp : affected) {
     st.pipelines.erase(tp);
-    release_shards(self, tp.topic, tp.partition);
+    release_shards(self, tp.topic, tp.partition, false);
     st.restarting.insert(tp);
     st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
     log().warn("{} [{}]: restarting in {} ms from the last committed offset",
@@ -98,8 +100,10 @@ void restart_after_failure(self_ptr self, topic_partition failed) {
 
 } // namespace
 
-caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
+caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
+                      caf::actor standby) {
   self->state.env = std::move(env);
+  self->state.standby = std::move(standby);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (!msg.reason || msg.reason == caf::exit_reason::normal)
       return;
@@ -123,7 +127,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
         st.pause.reset();
       }
       st.pipelines.erase(i);
-      release_shards(self, tp.topic, tp.partition);
+      release_shards(self, tp.topic, tp.partition, false);
       st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
       log().warn("a partition failed ({}); aborting the transaction", render(msg.reason));
       self->send(st.consumer, rewind_atom::value);
@@ -184,8 +188,8 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
       }
       *missing = todo.size();
       for (auto& [tp, pipeline] : todo) {
-        auto done = [self, rp, result, missing, tp = tp]() mutable {
-          release_shards(self, tp.topic, tp.partition);
+        auto done = [self, rp, result, missing, tp = tp](bool drained) mutable {
+          release_shards(self, tp.topic, tp.partition, drained);
           if (--*missing == 0)
             rp.deliver(std::move(*result));
         };
@@ -193,13 +197,13 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env) {
           .then(
             [result, done](final_offset& fo) mutable {
               result->push_back(fo);
-              done();
+              done(true);
             },
             [self, done, tp = tp](caf::error& err) mutable {
               auto& topo = *self->state.env->topo;
               log().error("{} [{}] did not drain ({}); its offsets stay uncommitted",
                           topo.topics[tp.topic].kafka_name, tp.partition, render(err));
-              done();
+              done(false);
             });
       }
     },

@@ -55,25 +55,32 @@ void fail_all(self_ptr self, const caf::error& err) {
   st.lookup_waiters.clear();
 }
 
-/// Opens the shard's store and brings it up to date with the changelog on a thread of its
-/// own (both block: disk and Kafka), then hands it to the shard in a message.
-void spawn_restorer(self_ptr self, kafka::restore_job job, store_place place) {
+/// Opens the shard's store (or takes the standby copy `warm`) and brings it up to date with
+/// the changelog on a thread of its own (both block: disk and Kafka), then hands it to the
+/// shard in a message.
+void spawn_restorer(self_ptr self, kafka::restore_job job, store_place place, store_ptr warm) {
   auto cancel = self->state.cancel;
   auto make_store = self->state.env->topo->tables[self->state.table].make_store;
   auto where = self->state.where;
   caf::actor shard{self};
-  self->spawn([job, place, make_store, cancel, shard, where](caf::blocking_actor* restorer) mutable {
-    auto store = make_store(place);
-    std::string why;
-    if (auto err = store->open(why)) {
-      restorer->send(shard, restored_atom::value, err);
-      return;
-    }
-    if (place.rocks != nullptr) {
-      if (!why.empty())
-        log().info("{}: {}, rebuilding it from the changelog", where, why);
-      else
-        log().info("{}: local store at offset {}", where, store->restored_offset());
+  self->spawn([job, place, make_store, cancel, shard, where,
+               warm](caf::blocking_actor* restorer) mutable {
+    auto store = std::move(warm);
+    if (store) {
+      log().info("{}: standby copy at offset {}", where, store->restored_offset());
+    } else {
+      store = make_store(place);
+      std::string why;
+      if (auto err = store->open(why)) {
+        restorer->send(shard, restored_atom::value, err);
+        return;
+      }
+      if (place.rocks != nullptr) {
+        if (!why.empty())
+          log().info("{}: {}, rebuilding it from the changelog", where, why);
+        else
+          log().info("{}: local store at offset {}", where, store->restored_offset());
+      }
     }
     job.cancel = cancel.get();
     auto res = kafka::restore_changelog(job, *store);
@@ -87,12 +94,14 @@ void spawn_restorer(self_ptr self, kafka::restore_job job, store_place place) {
 } // namespace
 
 caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr env,
-                          uint32_t table, int32_t partition, store_ptr restored) {
+                          uint32_t table, int32_t partition, store_ptr restored,
+                          caf::actor standby) {
   auto& st = self->state;
   auto& def = env->topo->tables[table];
   st.table = table;
   st.partition = partition;
   st.where = "table " + def.name + " [" + std::to_string(partition) + "]";
+  st.standby = standby;
   st.cancel = std::make_shared<std::atomic<bool>>(false);
   kafka::restore_job job;
   job.bootstrap = env->bootstrap;
@@ -110,7 +119,29 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
     place.table = def.name;
     place.partition = partition;
     place.cache_keys = static_cast<size_t>(st.env->opts.table_cache_keys);
-    spawn_restorer(self, job, std::move(place));
+    if (!standby) {
+      spawn_restorer(self, job, std::move(place), nullptr);
+    } else {
+      // The standby copy, if this instance kept one; from now until this shard exits the
+      // partition is not tailed there, so the store has one user.
+      self->request(standby, std::chrono::seconds(30), take_atom::value, table, partition)
+        .then(
+          [self, job, place](store_ptr& warm) { spawn_restorer(self, job, place, std::move(warm)); },
+          [self, job, place](caf::error& err) {
+            if (err == caf::sec::request_receiver_down) { // no standby any more: no copy
+              spawn_restorer(self, job, place, nullptr);
+              return;
+            }
+            // It may still hold the store: recovering next to it could share it.
+            auto& st = self->state;
+            auto why = make_error(errc::recovery_failed,
+                                  st.where + ": the standby did not hand over: " + render(err));
+            log().error("{}", render(why));
+            st.failure = why;
+            fail_all(self, why);
+            self->quit(why);
+          });
+    }
   }
   return {
     [self](restored_atom, store_ptr& store, uint64_t records, double seconds) {
@@ -162,6 +193,17 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
     [self](snapshot_atom) {
       self->state.snapshot_waiters.push_back(self->make_response_promise());
       serve(self);
+    },
+    [self](close_atom, bool keep_warm) {
+      // A clean revoke under at-least-once: a memory store holds nothing the changelog
+      // lacks, so the standby actor keeps it warm, and a partition that comes back (as
+      // after every eager rebalance) reads only the tail. (RocksDB keeps its directory;
+      // exactly-once may still abort what it holds.)
+      auto& st = self->state;
+      if (keep_warm && st.standby && st.active && !st.lent && !st.failure && !st.env->rocks
+          && !st.env->opts.exactly_once())
+        self->send(st.standby, standby_atom::value, st.table, st.partition, st.store);
+      self->send(self, close_atom::value);
     },
     [self](close_atom) {
       auto& st = self->state;

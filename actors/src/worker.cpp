@@ -17,6 +17,7 @@
 #include "mephisto/actors/cluster.hpp"
 #include "mephisto/actors/group_consumer.hpp"
 #include "mephisto/actors/manager.hpp"
+#include "mephisto/actors/standby.hpp"
 #include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/kafka/producer.hpp"
@@ -36,6 +37,7 @@ struct worker::impl {
   caf::actor manager;
   caf::actor consumer;
   caf::actor cluster_actor;
+  caf::actor standby;
   std::string cluster_address;
   std::shared_ptr<group_consumer_data> group;
   bool started = false;
@@ -81,6 +83,8 @@ caf::error worker::impl::check_options() {
                "retry_backoff_max_ms");
   if (topo->agents.empty())
     return bad("the app declares no agent");
+  if (opts.table_standby_replicas < 0)
+    return bad("table_standby_replicas must be 0 (none) or more");
   return caf::none;
 }
 
@@ -161,7 +165,7 @@ caf::error worker::impl::start_cluster(env_ptr env) {
   auto& mm = sys->middleman();
   // Published before it knows its own address (the port may be picked now); it starts
   // talking to peers once told.
-  cluster_actor = sys->spawn(cluster, env, manager, mm.actor_handle());
+  cluster_actor = sys->spawn(cluster, env, manager, mm.actor_handle(), standby);
   auto bound = mm.publish(cluster_actor, static_cast<uint16_t>(port), host.c_str(), true);
   if (!bound)
     return make_error(errc::bad_config, "cluster_listen " + opts.cluster_listen
@@ -230,7 +234,10 @@ worker::~worker() {
 void worker::impl::shutdown() {
   if (cluster_actor)
     caf::anon_send_exit(cluster_actor, caf::exit_reason::user_shutdown);
+  if (standby) // a blocking actor: the system would wait for it forever
+    caf::anon_send(standby, close_atom::value);
   cluster_actor = nullptr;
+  standby = nullptr;
   manager = nullptr;
   consumer = nullptr;
   sys.reset(); // waits for every actor
@@ -292,7 +299,10 @@ caf::error worker::start() {
                caf::timespan{std::chrono::milliseconds(d.opts.cluster_timeout_ms)});
   }
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
-  d.manager = d.sys->spawn(manager, env_ptr{env});
+  // Standby replicas need the cluster (it places them) and something to keep warm.
+  if (clustered && d.opts.table_standby_replicas > 0 && !d.topo->tables.empty())
+    d.standby = d.sys->spawn(standby_replicas, env_ptr{env});
+  d.manager = d.sys->spawn(manager, env_ptr{env}, d.standby);
   if (clustered) {
     if (auto err = d.start_cluster(env)) {
       caf::anon_send_exit(d.manager, caf::exit_reason::kill);
@@ -341,11 +351,12 @@ caf::error worker::wait() {
   d.shutdown();
   auto& s = *d.stats;
   log().info("worker {} stopped{}: {} events, {} undecodable, {} failed, {} retries, "
-             "{} dead letters, {} sent, {} commits, {} restarts, {} aborts",
+             "{} dead letters, {} sent, {} commits, {} restarts, {} aborts, "
+             "{} standby records, {} standby handovers",
              d.topo->app_id, d.failure ? " (" + render(d.failure) + ")" : std::string{},
              s.events.load(), s.decode_errors.load(), s.failures.load(), s.retries.load(),
              s.dead_letters.load(), s.sent.load(), s.commits.load(), s.restarts.load(),
-             s.aborts.load());
+             s.aborts.load(), s.standby_records.load(), s.standby_handovers.load());
   return d.failure;
 }
 

@@ -69,6 +69,9 @@ struct worker_options {
   /// timeout of every cluster request.
   int32_t cluster_heartbeat_ms = 500;
   int32_t cluster_timeout_ms = 3000;
+  /// Warm copies of each table partition kept on other live instances (cluster on): a
+  /// failover to an instance with a copy reads only the changelog tail. 0: none.
+  int32_t table_standby_replicas = 1;
   /// trace, debug, info, warn, error or off.
   std::string log_level = "info";
   /// Embedded broker only: write `kafka://host:port` here once it is up.

@@ -130,6 +130,8 @@ public:
 
   caf::error discard() override {
     cache_.clear();
+    restore_buf_.clear();
+    pending_.Clear();
     return db_->clear();
   }
 

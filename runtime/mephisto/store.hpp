@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -134,6 +135,25 @@ public:
   }
 };
 
+/// Records the changelog offset a confirmed batch reached (memory stores: the agent
+/// applies it from its own thread, hence the atomic).
+class offset_write final : public durable_write {
+public:
+  explicit offset_write(std::shared_ptr<std::atomic<int64_t>> offset) : offset_(std::move(offset)) {}
+
+  caf::error apply(int64_t next_changelog_offset) override {
+    auto cur = offset_->load(std::memory_order_relaxed);
+    while (next_changelog_offset > cur
+           && !offset_->compare_exchange_weak(cur, next_changelog_offset,
+                                              std::memory_order_release))
+      ;
+    return caf::none;
+  }
+
+private:
+  std::shared_ptr<std::atomic<int64_t>> offset_;
+};
+
 /// A store in a hash map. Changed keys are remembered (not their history): a batch that
 /// increments a key 1000 times writes one changelog record with the final value, which is
 /// what a compacted changelog keeps anyway.
@@ -177,6 +197,34 @@ public:
     return true;
   }
 
+  /// The changelog offset after the last record the store reflects: set by restore
+  /// checkpoints and by confirmed batches (see `seal`). A copy kept warm by the standby
+  /// actor goes on from there.
+  int64_t restored_offset() const override { return offset_->load(std::memory_order_acquire); }
+
+  /// Nothing to write, but the offset of a confirmed batch is worth knowing: a store handed
+  /// to the standby actor on a revoke only needs the changelog after it.
+  std::unique_ptr<durable_write> seal() override {
+    if (!changed_)
+      return nullptr;
+    changed_ = false;
+    return std::make_unique<offset_write>(offset_);
+  }
+
+  caf::error discard() override {
+    map_.clear();
+    dirty_.clear();
+    deleted_.clear();
+    journal_.clear();
+    offset_->store(0, std::memory_order_release);
+    return caf::none;
+  }
+
+  caf::error checkpoint(int64_t next_offset, bool) override {
+    offset_->store(next_offset, std::memory_order_release);
+    return caf::none;
+  }
+
   bool restore(std::string_view key, std::optional<std::string_view> value,
                std::string& why) override {
     if (!codec<K>::decode(key, key_buf_, why)) {
@@ -197,6 +245,7 @@ public:
   }
 
   void take_changes(send_buffer& out, uint32_t changelog, int32_t partition) override {
+    changed_ = changed_ || !dirty_.empty() || !deleted_.empty();
     for (auto* kv : dirty_) {
       out.add<K, V>(changelog, partition, &kv->first, &kv->second.value);
       kv->second.dirty = false;
@@ -268,6 +317,9 @@ private:
   std::vector<K> deleted_;
   std::vector<undo_record> journal_;
   K key_buf_{};
+  /// Shared with the `offset_write`s of batches in flight, which may outlive the store.
+  std::shared_ptr<std::atomic<int64_t>> offset_ = std::make_shared<std::atomic<int64_t>>(0);
+  bool changed_ = false; ///< records taken since the last `seal`
 };
 
 } // namespace mephisto

@@ -151,6 +151,8 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
   add("cluster_heartbeat_ms", o.cluster_heartbeat_ms, "cluster heartbeat interval");
   add("cluster_timeout_ms", o.cluster_timeout_ms,
       "a silent peer is down after this; timeout of cluster requests");
+  add("table_standby_replicas", o.table_standby_replicas,
+      "warm copies of each table partition on other instances (0: none)");
   add("log_level", o.log_level, "trace, debug, info, warn, error, off");
   add("bootstrap_file", o.bootstrap_file, "embedded broker: write its URL to this file");
   return env_names;

@@ -67,7 +67,7 @@ struct table_shard_lending : testing::Test {
 
 TEST_F(table_shard_lending, lends_the_store_to_one_agent_at_a_time_in_request_order) {
   auto store = std::make_shared<memory_store<std::string, int64_t>>();
-  auto shard = sys->spawn(table_shard, env, uint32_t{0}, int32_t{0}, store_ptr{store});
+  auto shard = sys->spawn(table_shard, env, uint32_t{0}, int32_t{0}, store_ptr{store}, caf::actor{});
   auto a = client("A", shard, "x");
   sched->run();
   auto b = client("B", shard, "x");
@@ -98,7 +98,8 @@ TEST_F(table_shard_lending, lends_the_store_to_one_agent_at_a_time_in_request_or
 
 TEST_F(table_shard_lending, ready_answers_at_once_for_a_restored_store) {
   auto shard = sys->spawn(table_shard, env, uint32_t{0}, int32_t{0},
-                          store_ptr{std::make_shared<memory_store<std::string, int64_t>>()});
+                          store_ptr{std::make_shared<memory_store<std::string, int64_t>>()},
+                          caf::actor{});
   auto ready = std::make_shared<bool>(false);
   sys->spawn([=](caf::event_based_actor* self) {
     self->request(shard, caf::infinite, ready_atom::value).then([=](caf::ok_atom) {

@@ -38,22 +38,29 @@ struct cluster_peer {
 /// Lookups: `lookup` computes the key's table partition with Kafka's partitioner and asks
 /// the local manager, or the live peer that holds the partition; a recovering partition
 /// answers `not_ready`, an unheld one `not_owned`. Every remote request has a timeout.
-/// One actor: no locks; the manager is the only local actor it talks to.
+///
+/// Standby replicas: every tick, from the live members and what each holds, it computes
+/// which table partitions this instance keeps warm copies of (`standby_placement`) and
+/// tells the standby actor when that changed.
+/// One actor: no locks; it talks to the local manager and standby actor only by messages.
 struct cluster_state {
   static inline const char* name = "mephisto.cluster";
 
   env_ptr env;
   caf::actor manager;
   caf::io::middleman_actor middleman;
+  caf::actor standby;                           ///< null: no standby replicas
+  std::vector<int32_t> standby_set;             ///< last placement sent to it
   std::string address;                          ///< host:port it listens on
   std::vector<int32_t> owned;                   ///< refreshed from the manager every tick
   std::map<std::string, cluster_peer> peers;    ///< by address (seeds included)
 };
 
-/// Spawns as `spawn(cluster, env, manager, middleman)`; starts once told its published
-/// address (`listen_atom`, "host:port").
+/// Spawns as `spawn(cluster, env, manager, middleman, standby)`; starts once told its
+/// published address (`listen_atom`, "host:port").
 caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
-                      caf::actor manager, caf::io::middleman_actor middleman);
+                      caf::actor manager, caf::io::middleman_actor middleman,
+                      caf::actor standby);
 
 /// The partition of `key` in a table of `partitions` partitions (Kafka's murmur2).
 int32_t key_partition(const std::string& key, int32_t partitions);

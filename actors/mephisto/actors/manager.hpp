@@ -58,8 +58,9 @@ struct manager_state {
   };
 
   env_ptr env;
-  caf::actor consumer;
-  std::shared_ptr<pause_round> pause;           ///< the last pause (may be done)                          ///< the group consumer (from `assign`)
+  caf::actor consumer;                          ///< the group consumer (from `assign`)
+  caf::actor standby;                           ///< standby replicas (may be null)
+  std::shared_ptr<pause_round> pause;           ///< the last pause (may be done)
   std::map<topic_partition, caf::actor> pipelines;
   std::set<topic_partition> restarting;         ///< failed, waiting out their backoff
   std::map<topic_partition, failure_history> failures;
@@ -68,6 +69,9 @@ struct manager_state {
   std::map<std::pair<uint32_t, int32_t>, shard_entry> shards;  ///< (table, partition)
 };
 
-caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env);
+/// Spawns as `spawn(manager, env, standby)`; `standby` (may be null) is handed to the
+/// table shards, which take their warm copies from it.
+caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
+                      caf::actor standby);
 
 } // namespace mephisto

@@ -50,6 +50,8 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;         ///< cluster:
 using ping_atom = caf::atom_constant<caf::atom("ping")>;           ///< cluster: heartbeat
 using tick_atom = caf::atom_constant<caf::atom("tick")>;           ///< timer
 using listen_atom = caf::atom_constant<caf::atom("listen")>;       ///< cluster: own address
+using standby_atom = caf::atom_constant<caf::atom("standby")>;     ///< cluster -> standby: keep these
+using take_atom = caf::atom_constant<caf::atom("take")>;           ///< shard -> standby: hand over
 
 // -- payloads ---------------------------------------------------------------------------
 

@@ -23,7 +23,8 @@ namespace mephisto {
 /// at a time for one batch (`lease` / `give_back`); waiting agents queue in order, which
 /// also orders their changelog records. Nothing else touches the store meanwhile, so it
 /// needs no lock. `ready` answers once recovered (or with the recovery error); `close`
-/// cancels a running recovery and stops the shard.
+/// cancels a running recovery and stops the shard; `close, true` (a clean revoke) first
+/// gives an at-least-once memory store to the standby actor to keep warm.
 struct table_shard_state {
   static inline const char* name = "mephisto.table_shard";
 
@@ -36,6 +37,7 @@ struct table_shard_state {
   uint32_t table = 0;
   int32_t partition = 0;
   std::string where;                           ///< "table t [p]"
+  caf::actor standby;                          ///< standby replicas (may be null)
   store_ptr store;                             ///< null while recovering or lent
   bool active = false;
   bool lent = false;
@@ -47,10 +49,12 @@ struct table_shard_state {
   std::deque<std::pair<caf::response_promise, std::string>> lookup_waiters; ///< (reply, key)
 };
 
-/// Spawns as `spawn(table_shard, env, table, partition, restored)`: with a null
-/// `restored` the shard recovers from the changelog first; otherwise it starts active
-/// with that store (a store kept from an earlier assignment in this process).
+/// Spawns as `spawn(table_shard, env, table, partition, restored, standby)`: with a null
+/// `restored` the shard recovers from the changelog first, starting from the copy the
+/// `standby` actor (if any) kept of the partition; otherwise it starts active with that
+/// store.
 caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr env,
-                          uint32_t table, int32_t partition, store_ptr restored);
+                          uint32_t table, int32_t partition, store_ptr restored,
+                          caf::actor standby);
 
 } // namespace mephisto

@@ -1,0 +1,396 @@
+#include "mephisto/actors/standby.hpp"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string_view>
+
+#include <caf/after.hpp>
+#include <caf/system_messages.hpp>
+
+#include "mephisto/kafka/config.hpp"
+#include "mephisto/log.hpp"
+#include "mephisto/rocksdb_store.hpp"
+
+namespace mephisto {
+
+uint64_t standby_weight(const std::string& member, int32_t table, int32_t partition) {
+  // FNV-1a over "member/table/partition", then a final mix: stable across processes.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(member);
+  mix("/" + std::to_string(table) + "/" + std::to_string(partition));
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using table_partition = std::pair<uint32_t, int32_t>;
+
+/// One warm copy.
+struct replica {
+  store_ptr store;
+  int64_t next = 0;          ///< next changelog offset to apply
+  int64_t checkpointed = 0;  ///< `next` at the last checkpoint
+  clock_type::time_point last_checkpoint{};
+  /// A store given by a revoked shard is kept until then even where the placement does
+  /// not want it: its partition may come back with the rebalance.
+  clock_type::time_point given_until{};
+};
+
+/// The actor's state and its one consumer; runs on the actor's thread only.
+class standby_tailer {
+public:
+  standby_tailer(caf::blocking_actor* self, env_ptr env) : self_(self), env_(std::move(env)) {
+    for (uint32_t t = 0; t < env_->topo->tables.size(); ++t)
+      table_of_changelog_[env_->topo->tables[t].changelog] = t;
+  }
+
+  void run();
+
+private:
+  std::string where(table_partition k) const {
+    return "standby of table " + env_->topo->tables[k.first].name + " ["
+           + std::to_string(k.second) + "]";
+  }
+
+  void set_wanted(const std::vector<int32_t>& flat);
+  store_ptr take(table_partition k);
+  void keep(table_partition k, store_ptr store);
+  void expire_given();
+  void release(const caf::actor_addr& holder);
+  bool add(table_partition k);
+  void remove(table_partition k, bool persist);
+  void poll(std::chrono::milliseconds wait);
+  void checkpoint(table_partition k, replica& r, bool now);
+  void reassign();
+  bool ensure_consumer();
+  void publish_count() {
+    env_->stats->standby_partitions.store(static_cast<int64_t>(replicas_.size()),
+                                          std::memory_order_relaxed);
+  }
+
+  caf::blocking_actor* self_;
+  env_ptr env_;
+  std::map<std::string, uint32_t> table_of_changelog_;
+  std::set<table_partition> wanted_;                    ///< the cluster's placement
+  std::map<table_partition, replica> replicas_;         ///< tailed now
+  std::map<table_partition, caf::actor_addr> held_;     ///< taken by a local shard
+  std::set<table_partition> broken_;                    ///< undecodable: not tailed again
+  kafka::handle_ptr rk_;
+  kafka::queue_ptr queue_;
+  bool reassign_needed_ = false;
+  std::string why_;
+};
+
+void standby_tailer::run() {
+  bool running = true;
+  while (running) {
+    // Commands first; wait for them only when there is nothing to tail.
+    auto wait = replicas_.empty() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0);
+    for (bool more = true; more && running;) {
+      more = false;
+      self_->receive(
+        [&](standby_atom, std::vector<int32_t>& flat) {
+          more = true;
+          set_wanted(flat);
+        },
+        [&](standby_atom, uint32_t table, int32_t partition, store_ptr& store) {
+          more = true;
+          keep({table, partition}, std::move(store));
+        },
+        [&](take_atom, uint32_t table, int32_t partition) -> store_ptr {
+          more = true;
+          return take({table, partition});
+        },
+        [&](caf::down_msg& dm) {
+          more = true;
+          release(dm.source);
+        },
+        [&](close_atom) { running = false; },
+        [&](caf::exit_msg&) { running = false; },
+        caf::after(wait) >> [] {});
+      wait = std::chrono::milliseconds(0);
+    }
+    if (!running)
+      break;
+    expire_given();
+    if (reassign_needed_)
+      reassign();
+    if (!replicas_.empty())
+      poll(std::chrono::milliseconds(100));
+  }
+  // What is tailed stays on disk for a later start (RocksDB).
+  while (!replicas_.empty())
+    remove(replicas_.begin()->first, true);
+  queue_.reset();
+  if (rk_)
+    rd_kafka_consumer_close(rk_.get());
+}
+
+void standby_tailer::set_wanted(const std::vector<int32_t>& flat) {
+  std::set<table_partition> wanted;
+  for (size_t i = 0; i + 1 < flat.size(); i += 2)
+    if (flat[i] >= 0 && static_cast<size_t>(flat[i]) < env_->topo->tables.size())
+      wanted.emplace(static_cast<uint32_t>(flat[i]), flat[i + 1]);
+  wanted_ = std::move(wanted);
+  std::vector<table_partition> gone;
+  auto now = clock_type::now();
+  for (auto& [k, r] : replicas_)
+    if (wanted_.count(k) == 0 && r.given_until < now)
+      gone.push_back(k);
+  for (auto k : gone)
+    remove(k, true);
+  size_t added = 0;
+  for (auto k : wanted_)
+    if (replicas_.count(k) == 0 && held_.count(k) == 0 && broken_.count(k) == 0)
+      added += add(k) ? 1 : 0;
+  if (!gone.empty() || added > 0) {
+    std::string list;
+    for (auto& [k, r] : replicas_)
+      list += (list.empty() ? "" : ", ") + env_->topo->tables[k.first].name + " ["
+              + std::to_string(k.second) + "]";
+    log().info("standby: {} table partitions kept warm{}{}", replicas_.size(),
+               list.empty() ? "" : ": ", list);
+  }
+  publish_count();
+}
+
+bool standby_tailer::add(table_partition k) {
+  auto& def = env_->topo->tables[k.first];
+  store_place place;
+  place.rocks = env_->rocks.get();
+  place.table = def.name;
+  place.partition = k.second;
+  place.cache_keys = static_cast<size_t>(env_->opts.table_cache_keys);
+  auto store = def.make_store(place);
+  if (auto err = store->open(why_)) {
+    log().warn("{}: cannot open its store: {}", where(k), render(err));
+    return false;
+  }
+  replica r;
+  r.store = std::move(store);
+  r.next = r.store->restored_offset();
+  r.checkpointed = r.next;
+  r.last_checkpoint = clock_type::now();
+  replicas_.emplace(k, std::move(r));
+  reassign_needed_ = true;
+  return true;
+}
+
+void standby_tailer::remove(table_partition k, bool persist) {
+  auto it = replicas_.find(k);
+  if (it == replicas_.end())
+    return;
+  if (persist) {
+    checkpoint(k, it->second, true);
+    if (auto err = it->second.store->restore_done())
+      log().warn("{}: {}", where(k), render(err));
+  }
+  replicas_.erase(it);
+  reassign_needed_ = true;
+  publish_count();
+}
+
+store_ptr standby_tailer::take(table_partition k) {
+  auto holder = self_->current_sender();
+  if (holder) {
+    held_[k] = holder->address();
+    self_->monitor(caf::actor_cast<caf::actor>(holder));
+  }
+  auto it = replicas_.find(k);
+  if (it == replicas_.end())
+    return nullptr;
+  auto& r = it->second;
+  checkpoint(k, r, true);
+  auto store = std::move(r.store);
+  log().info("{}: handed over at changelog offset {} ({} keys)", where(k), r.next,
+             store->size());
+  replicas_.erase(it);
+  reassign_needed_ = true;
+  publish_count();
+  env_->stats->standby_handovers.fetch_add(1, std::memory_order_relaxed);
+  return store;
+}
+
+void standby_tailer::keep(table_partition k, store_ptr store) {
+  held_.erase(k); // the shard that held it is going
+  if (broken_.count(k) > 0 || !store)
+    return;
+  replica r;
+  r.store = std::move(store);
+  r.next = r.store->restored_offset();
+  r.checkpointed = r.next;
+  r.last_checkpoint = clock_type::now();
+  r.given_until = r.last_checkpoint + std::chrono::seconds(60);
+  log().info("{}: kept warm from a revoked shard at changelog offset {} ({} keys)", where(k),
+             r.next, r.store->size());
+  replicas_.insert_or_assign(k, std::move(r));
+  reassign_needed_ = true;
+  publish_count();
+}
+
+void standby_tailer::expire_given() {
+  auto now = clock_type::now();
+  std::vector<table_partition> gone;
+  for (auto& [k, r] : replicas_)
+    if (r.given_until != clock_type::time_point{} && r.given_until < now) {
+      if (wanted_.count(k) == 0)
+        gone.push_back(k);
+      else
+        r.given_until = {}; // placed here anyway: an ordinary copy from now on
+    }
+  for (auto k : gone)
+    remove(k, false);
+}
+
+void standby_tailer::release(const caf::actor_addr& holder) {
+  std::vector<table_partition> freed;
+  for (auto& [k, addr] : held_)
+    if (addr == holder)
+      freed.push_back(k);
+  for (auto k : freed) {
+    held_.erase(k);
+    // Still placed here (the placement has not caught up, or it is a copy for the next
+    // owner): tail it again from what the store has.
+    if (wanted_.count(k) > 0 && replicas_.count(k) == 0 && broken_.count(k) == 0)
+      add(k);
+  }
+  publish_count();
+}
+
+void standby_tailer::checkpoint(table_partition k, replica& r, bool now) {
+  if (r.next == r.checkpointed && !now)
+    return;
+  auto t = clock_type::now();
+  // A durable store persists every second (and when its restore buffer is full).
+  bool force = now || t - r.last_checkpoint > std::chrono::seconds(1);
+  if (auto err = r.store->checkpoint(r.next, force)) {
+    log().warn("{}: checkpoint failed: {}", where(k), render(err));
+    return;
+  }
+  if (force) {
+    r.checkpointed = r.next;
+    r.last_checkpoint = t;
+  }
+}
+
+bool standby_tailer::ensure_consumer() {
+  if (rk_)
+    return true;
+  auto conf = kafka::make_conf({
+    {"bootstrap.servers", env_->bootstrap},
+    {"client.id", env_->topo->app_id + "-standby"},
+    // assign() needs a group id; this consumer never joins the group nor commits.
+    {"group.id", env_->topo->app_id + "-standby"},
+    {"enable.auto.commit", "false"},
+    {"enable.partition.eof", "true"},
+    // A copy whose offset the changelog no longer has is discarded, never patched.
+    {"auto.offset.reset", "error"},
+    {"isolation.level", "read_committed"},
+    {"fetch.wait.max.ms", "100"},
+    {"queued.max.messages.kbytes", "16384"},
+  });
+  if (!conf) {
+    log().error("standby: {}", render(conf.error()));
+    return false;
+  }
+  auto rk = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk) {
+    log().error("standby: {}", render(rk.error()));
+    return false;
+  }
+  rk_ = std::move(*rk);
+  queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+  return true;
+}
+
+void standby_tailer::reassign() {
+  reassign_needed_ = false;
+  if (!ensure_consumer())
+    return;
+  auto parts = rd_kafka_topic_partition_list_new(static_cast<int>(replicas_.size()));
+  for (auto& [k, r] : replicas_)
+    rd_kafka_topic_partition_list_add(parts, env_->topo->tables[k.first].changelog.c_str(),
+                                      k.second)
+      ->offset = r.next > 0 ? r.next : RD_KAFKA_OFFSET_BEGINNING;
+  auto err = rd_kafka_assign(rk_.get(), parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    log().warn("standby: assign failed: {}", rd_kafka_err2str(err));
+}
+
+void standby_tailer::poll(std::chrono::milliseconds wait) {
+  if (!queue_)
+    return;
+  rd_kafka_message_t* buf[1000];
+  auto n = rd_kafka_consume_batch_queue(queue_.get(), static_cast<int>(wait.count()), buf, 1000);
+  uint64_t applied = 0;
+  for (ssize_t i = 0; i < n; ++i) {
+    auto* m = buf[i];
+    auto t = m->rkt ? table_of_changelog_.find(rd_kafka_topic_name(m->rkt))
+                    : table_of_changelog_.end();
+    auto it = t != table_of_changelog_.end() ? replicas_.find({t->second, m->partition})
+                                             : replicas_.end();
+    if (it == replicas_.end()) {
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        log().warn("standby: {}", rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    auto k = it->first;
+    auto& r = it->second;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      r.next = std::max(r.next, m->offset);
+    } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET
+               || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      log().warn("{}: discarded, the changelog no longer has its offset {} ({}); rebuilding "
+                 "it", where(k), r.next, rd_kafka_message_errstr(m));
+      if (auto err = r.store->discard())
+        log().warn("{}: {}", where(k), render(err));
+      r.next = r.checkpointed = 0;
+      reassign_needed_ = true;
+    } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      log().warn("{}: {}", where(k), rd_kafka_message_errstr(m));
+    } else if (m->offset >= r.next) { // (older ones: fetched before a reassign)
+      std::string_view key{static_cast<const char*>(m->key), m->key_len};
+      std::optional<std::string_view> value;
+      if (m->payload != nullptr)
+        value.emplace(static_cast<const char*>(m->payload), m->len);
+      if (r.store->restore(key, value, why_)) {
+        r.next = m->offset + 1;
+        ++applied;
+      } else {
+        log().error("{}: offset {}: the table cannot decode the record ({}); no standby for "
+                    "this partition",
+                    where(k), m->offset, why_);
+        broken_.insert(k);
+        rd_kafka_message_destroy(m);
+        remove(k, false);
+        continue;
+      }
+    }
+    rd_kafka_message_destroy(m);
+  }
+  env_->stats->standby_records.fetch_add(applied, std::memory_order_relaxed);
+  for (auto& [k, r] : replicas_)
+    checkpoint(k, r, false);
+}
+
+} // namespace
+
+void standby_replicas(caf::blocking_actor* self, env_ptr env) {
+  standby_tailer{self, std::move(env)}.run();
+}
+
+} // namespace mephisto
