@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := g++ cmake ninja-build pkg-config libcaf-dev librdkafka-dev librocksdb-dev \
             libboost-json1.81-dev libboost1.81-dev libspdlog-dev libfmt-dev libcli11-dev \
-            libgtest-dev kcat openjdk-17-jre-headless maven python3
+            libgtest-dev kcat openjdk-17-jre-headless maven python3 openssl libssl-dev
 
 .PHONY: demo test deps build bench asan tsan clean
 

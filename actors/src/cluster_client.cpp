@@ -7,12 +7,13 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "mephisto/actors/cluster.hpp"
 #include "mephisto/actors/messages.hpp"
 
 namespace mephisto {
 
 expected<std::optional<std::string>>
-remote_table_get(const std::string& peer, const std::string& secret, const std::string& table,
+remote_table_get(const std::string& peer, const worker_options& opts, const std::string& table,
                  const std::string& key, std::chrono::milliseconds timeout) {
   auto colon = peer.rfind(':');
   int port = -1;
@@ -25,18 +26,16 @@ remote_table_get(const std::string& peer, const std::string& secret, const std::
   if (port <= 0 || port > 65535)
     return make_error(errc::bad_config, "peer '" + peer + "': use host:port");
   caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  cfg.add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
+  if (auto err = configure_cluster(cfg, opts))
+    return err;
   cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{cfg};
-  auto handle = sys.middleman().remote_actor(peer.substr(0, colon),
-                                             static_cast<uint16_t>(port));
+  auto handle = connect_cluster(sys, peer.substr(0, colon), static_cast<uint16_t>(port), opts);
   if (!handle)
-    return make_error(errc::broker_unreachable,
-                      "cannot reach the cluster at " + peer + ": " + sys.render(handle.error()));
+    return handle.error();
   caf::scoped_actor self{sys};
   expected<std::optional<std::string>> result{std::nullopt};
-  self->request(*handle, timeout, lookup_atom::value, secret, table, key, false)
+  self->request(*handle, timeout, lookup_atom::value, opts.cluster_secret, table, key, false)
     .receive(
       [&](bool found, std::string& value) {
         result = found ? std::optional<std::string>{std::move(value)} : std::nullopt;

@@ -162,17 +162,15 @@ caf::error worker::impl::start_cluster(env_ptr env) {
     return make_error(errc::bad_config, "cluster_listen '" + opts.cluster_listen
                                           + "': use host:port (port 0: any free one) or off");
   auto host = opts.cluster_listen.substr(0, colon);
-  auto& mm = sys->middleman();
   // Published before it knows its own address (the port may be picked now); it starts
   // talking to peers once told.
-  cluster_actor = sys->spawn(cluster, env, manager, mm.actor_handle(), standby);
-  auto bound = mm.publish(cluster_actor, static_cast<uint16_t>(port), host.c_str(), true);
+  cluster_actor = sys->spawn(cluster, env, manager, cluster_middleman(*sys, opts), standby);
+  auto bound = publish_cluster(*sys, cluster_actor, host, static_cast<uint16_t>(port), opts);
   if (!bound)
-    return make_error(errc::bad_config, "cluster_listen " + opts.cluster_listen
-                                          + ": cannot listen: " + sys->render(bound.error()));
+    return bound.error();
   cluster_address = host + ":" + std::to_string(*bound);
   caf::anon_send(cluster_actor, listen_atom::value, cluster_address);
-  log().info("cluster: listening on {}{}", cluster_address,
+  log().info("cluster: listening on {}{}{}", cluster_address, opts.cluster_tls() ? " (TLS)" : "",
              opts.cluster_seeds.empty() ? std::string{} : ", seeds " + opts.cluster_seeds);
   return caf::none;
 }
@@ -289,9 +287,8 @@ caf::error worker::start() {
   d.cfg->set("scheduler.max-threads", std::max(1, threads));
   bool clustered = d.opts.cluster_listen != "off";
   if (clustered) {
-    d.cfg->load<caf::io::middleman>();
-    // The one cluster payload type CAF does not know: table partitions held (flat pairs).
-    d.cfg->add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
+    if (auto err = configure_cluster(*d.cfg, d.opts))
+      return err;
     // Heartbeats on: a hung peer's connection times out (off by default in CAF 0.17).
     d.cfg->set("middleman.heartbeat-interval",
                caf::timespan{std::chrono::milliseconds(d.opts.cluster_heartbeat_ms)});

@@ -69,6 +69,11 @@ struct worker_options {
   /// timeout of every cluster request.
   int32_t cluster_heartbeat_ms = 500;
   int32_t cluster_timeout_ms = 3000;
+  /// TLS between instances (CAF's OpenSSL module): this instance's certificate and key and
+  /// the CA that signed every instance's certificate (PEM files). All three, or none: off.
+  std::string cluster_tls_cert;
+  std::string cluster_tls_key;
+  std::string cluster_tls_ca;
   /// Warm copies of each table partition kept on other live instances (cluster on): a
   /// failover to an instance with a copy reads only the changelog tail. 0: none.
   int32_t table_standby_replicas = 1;
@@ -78,6 +83,9 @@ struct worker_options {
   std::string bootstrap_file;
 
   bool exactly_once() const noexcept { return processing_guarantee == "exactly_once"; }
+  bool cluster_tls() const noexcept {
+    return !cluster_tls_cert.empty() || !cluster_tls_key.empty() || !cluster_tls_ca.empty();
+  }
 };
 
 } // namespace mephisto

@@ -151,6 +151,9 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
   add("cluster_heartbeat_ms", o.cluster_heartbeat_ms, "cluster heartbeat interval");
   add("cluster_timeout_ms", o.cluster_timeout_ms,
       "a silent peer is down after this; timeout of cluster requests");
+  add("cluster_tls_cert", o.cluster_tls_cert, "cluster TLS: this instance's certificate (PEM)");
+  add("cluster_tls_key", o.cluster_tls_key, "cluster TLS: its private key (PEM)");
+  add("cluster_tls_ca", o.cluster_tls_ca, "cluster TLS: the CA every instance's certificate is signed by");
   add("table_standby_replicas", o.table_standby_replicas,
       "warm copies of each table partition on other instances (0: none)");
   add("log_level", o.log_level, "trace, debug, info, warn, error, off");
@@ -331,7 +334,7 @@ int app::main(int argc, char** argv) {
   if (*broker_cmd)
     return run_broker(*this, opts);
   if (*table_cmd) {
-    auto value = remote_table_get(get_peer, opts.cluster_secret, get_table, get_key,
+    auto value = remote_table_get(get_peer, opts, get_table, get_key,
                                   std::chrono::milliseconds(opts.cluster_timeout_ms * 2));
     if (!value) {
       std::cerr << "error: " << render(value.error()) << '\n';

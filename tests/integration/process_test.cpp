@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <cstdlib>
 #include <regex>
 #include <string>
 #include <thread>
@@ -140,6 +141,95 @@ TEST_F(cluster, lookups_from_any_instance_reach_the_owner_of_the_key) {
   w2->signal(SIGTERM);
   EXPECT_EQ(w1->wait(60s), 0) << w1->log();
   EXPECT_EQ(w2->wait(60s), 0) << w2->log();
+}
+
+namespace {
+
+/// Runs a shell command (openssl), failing the test when it fails.
+void run(const std::string& command) {
+  ASSERT_EQ(std::system((command + " >/dev/null 2>&1").c_str()), 0) << command;
+}
+
+/// A CA `NAME-ca.pem` and a certificate `NAME.pem` / `NAME.key` it signed, in `dir`.
+void make_certificates(const std::string& dir, const std::string& name) {
+  auto p = dir + "/" + name;
+  run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=" + name + "-ca -keyout "
+      + p + "-ca.key -out " + p + "-ca.pem");
+  run("openssl req -newkey rsa:2048 -nodes -subj /CN=" + name + " -keyout " + p + ".key -out "
+      + p + ".csr");
+  run("openssl x509 -req -days 2 -in " + p + ".csr -CA " + p + "-ca.pem -CAkey " + p
+      + "-ca.key -CAcreateserial -out " + p + ".pem");
+}
+
+std::vector<std::string> tls_flags(const std::string& dir, const std::string& name,
+                                   const std::string& ca) {
+  return {"--cluster_tls_cert", dir + "/" + name + ".pem", "--cluster_tls_key",
+          dir + "/" + name + ".key", "--cluster_tls_ca", dir + "/" + ca + "-ca.pem"};
+}
+
+} // namespace
+
+TEST_F(cluster, tls_peers_join_and_answer_lookups_and_others_are_refused) {
+  if (std::system("command -v openssl >/dev/null") != 0)
+    GTEST_FAIL() << "NO OPENSSL COMMAND: the TLS test needs it to make certificates "
+                    "(apt-get install openssl)";
+  make_certificates(dir, "node");
+  make_certificates(dir, "rogue"); // signed by another CA
+  auto start = [&](const std::string& name, std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"--cluster_secret", "s3cret"});
+    return testkit::start_worker(colors_bin, url, dir, name, flags);
+  };
+  auto w1 = start("w1", tls_flags(dir, "node", "node"));
+  auto a1 = cluster_address(*w1);
+  ASSERT_FALSE(a1.empty()) << w1->log();
+  EXPECT_TRUE(w1->wait_for_log("(TLS)", 5s)) << w1->log();
+  auto flags2 = tls_flags(dir, "node", "node");
+  flags2.insert(flags2.end(), {"--cluster_seeds", a1});
+  auto w2 = start("w2", flags2);
+  auto a2 = cluster_address(*w2);
+  ASSERT_FALSE(a2.empty()) << w2->log();
+  ASSERT_TRUE(w1->wait_for_log("cluster: peer " + a2 + " up", 30s)) << w1->log();
+  ASSERT_TRUE(w2->wait_for_log("cluster: peer " + a1 + " up", 30s)) << w2->log();
+  auto words = testkit::make_words(20'000, 13);
+  testkit::produce(bootstrap, "input", words.words);
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+  testkit::expect_exact_running_counts(out, words.colors);
+  std::this_thread::sleep_for(1500ms); // a heartbeat or two: both know who holds what
+  auto get = [&](const std::string& peer, std::vector<std::string> flags) {
+    static int n = 0;
+    std::vector<std::string> argv{colors_bin, "table", "get", "colors-count", "red", "--peer",
+                                  peer, "--cluster_secret", "s3cret"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    child c{argv, dir + "/tls-get-" + std::to_string(n++) + ".log"};
+    auto rc = c.wait(30s);
+    return std::pair{rc, c.log()};
+  };
+  // Over TLS, from both instances (one routes the lookup to the other).
+  for (auto& peer : {a1, a2}) {
+    auto [rc, text] = get(peer, tls_flags(dir, "node", "node"));
+    EXPECT_EQ(rc, 0) << peer << ": " << text;
+    EXPECT_EQ(text, std::to_string(words.colors["red"]) + "\n") << peer;
+  }
+  // Plain TCP, or a certificate from another CA: no answer.
+  auto [plain_rc, plain] = get(a1, {});
+  EXPECT_EQ(plain_rc, 1) << plain;
+  auto [rogue_rc, rogue] = get(a1, tls_flags(dir, "rogue", "rogue"));
+  EXPECT_EQ(rogue_rc, 1) << rogue;
+  // A plain instance cannot join the TLS cluster.
+  auto w3 = start("w3", {"--cluster_seeds", a1});
+  auto a3 = cluster_address(*w3);
+  ASSERT_FALSE(a3.empty()) << w3->log();
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(w1->log().find("cluster: peer " + a3 + " up"), std::string::npos) << w1->log();
+  // Half the TLS settings is a clear error.
+  child half{{colors_bin, "worker", "--broker", url, "--cluster_tls_cert", dir + "/node.pem"},
+             dir + "/half.log"};
+  EXPECT_EQ(half.wait(30s), 1);
+  EXPECT_NE(half.log().find("cluster_tls_key"), std::string::npos) << half.log();
+  for (auto* w : {w1.get(), w2.get(), w3.get()})
+    w->signal(SIGTERM);
+  for (auto* w : {w1.get(), w2.get(), w3.get()})
+    EXPECT_EQ(w->wait(60s), 0) << w->log();
 }
 
 TEST_F(cluster, kcat_and_send_reach_the_embedded_broker) {

@@ -5,11 +5,12 @@
 #
 # Debian's libcaf_core is not instrumented, so TSan cannot see CAF's mailbox and scheduler
 # synchronization and reports every message hand-off as a race. This fetches the same
-# version's source from Debian's archive (deb-src), builds libcaf_core and libcaf_io with
+# version's source from Debian's archive (deb-src), builds libcaf_core, libcaf_io and
+# libcaf_openssl (cluster TLS) with
 # -fsanitize=thread and installs them under PREFIX (an ignored folder). Run on demand only.
 set -euo pipefail
 prefix=${1:?usage: build-caf.sh PREFIX}
-[ -f "$prefix/lib/libcaf_core.so" ] && { echo "build-caf.sh: $prefix already has CAF"; exit 0; }
+[ -f "$prefix/lib/libcaf_openssl.so" ] && { echo "build-caf.sh: $prefix already has CAF"; exit 0; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "deb-src http://deb.debian.org/debian bookworm main" > "$work/sources.list"
@@ -25,7 +26,7 @@ src="$work/actor-framework-0.17.6"
 cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer -include limits" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes \
-  -DCAF_NO_OPENSSL=yes -DCAF_NO_OPENCL=yes -DCAF_NO_PYTHON=yes -DCAF_NO_TOOLS=yes \
+  -DCAF_NO_OPENCL=yes -DCAF_NO_PYTHON=yes -DCAF_NO_TOOLS=yes \
   -DCMAKE_INSTALL_PREFIX="$prefix"
 cmake --build "$src/build" -j "$(nproc)"
 cmake --install "$src/build"

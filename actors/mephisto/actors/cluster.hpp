@@ -62,6 +62,24 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
                       caf::actor manager, caf::io::middleman_actor middleman,
                       caf::actor standby);
 
+/// Loads what the cluster needs into an actor system's configuration: the io middleman,
+/// the one payload type CAF does not know, and with `cluster_tls_*` CAF's OpenSSL module
+/// (mutual TLS: every peer must show a certificate signed by `cluster_tls_ca`). Fails on
+/// incomplete or unreadable TLS files.
+caf::error configure_cluster(caf::actor_system_config& cfg, const worker_options& opts);
+
+/// The middleman that connects to peers: CAF's OpenSSL one when TLS is on.
+caf::io::middleman_actor cluster_middleman(caf::actor_system& sys, const worker_options& opts);
+
+/// Publishes `whom` on host:port (port 0: any free one), over TLS when it is on.
+expected<uint16_t> publish_cluster(caf::actor_system& sys, const caf::actor& whom,
+                                   const std::string& host, uint16_t port,
+                                   const worker_options& opts);
+
+/// Connects to the cluster actor at host:port (blocking: for command lines).
+expected<caf::actor> connect_cluster(caf::actor_system& sys, const std::string& host,
+                                     uint16_t port, const worker_options& opts);
+
 /// The partition of `key` in a table of `partitions` partitions (Kafka's murmur2).
 int32_t key_partition(const std::string& key, int32_t partitions);
 
