@@ -55,6 +55,14 @@ void fail_all(self_ptr self, const caf::error& err) {
   st.lookup_waiters.clear();
 }
 
+/// Cancels a running recovery, fails whoever waits and stops.
+void close(self_ptr self) {
+  auto& st = self->state;
+  st.cancel->store(true);
+  fail_all(self, make_error(errc::recovery_failed, st.where + " closed"));
+  self->quit();
+}
+
 /// Opens the shard's store (or takes the standby copy `warm`) and brings it up to date with
 /// the changelog on a thread of its own (both block: disk and Kafka), then hands it to the
 /// shard in a message.
@@ -201,16 +209,15 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       // exactly-once may still abort what it holds.)
       auto& st = self->state;
       if (keep_warm && st.standby && st.active && !st.lent && !st.failure && !st.env->rocks
-          && !st.env->opts.exactly_once())
-        self->send(st.standby, standby_atom::value, st.table, st.partition, st.store);
-      self->send(self, close_atom::value);
+          && !st.env->opts.exactly_once()) {
+        // From here on the standby thread owns it: this shard never touches it again.
+        self->send(st.standby, standby_atom::value, st.table, st.partition, std::move(st.store));
+        st.store = nullptr;
+        st.active = false;
+      }
+      close(self);
     },
-    [self](close_atom) {
-      auto& st = self->state;
-      st.cancel->store(true);
-      fail_all(self, make_error(errc::recovery_failed, st.where + " closed"));
-      self->quit();
-    },
+    [self](close_atom) { close(self); },
   };
 }
 

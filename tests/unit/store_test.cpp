@@ -124,3 +124,32 @@ TEST(memory_store, undo_event_restores_what_a_failed_event_changed) {
   s.take_changes(out, 9, 3); // only the kept event's change goes to the changelog
   EXPECT_EQ(changes(out), (std::map<std::string, std::string>{{"c", "3"}}));
 }
+
+TEST(memory_store, confirmed_batches_move_its_changelog_offset_and_discard_forgets_all) {
+  store s;
+  mephisto::table_view<std::string, int64_t> view{&s};
+  mephisto::send_buffer out;
+  EXPECT_EQ(s.restored_offset(), 0);
+  s.take_changes(out, 9, 3);
+  EXPECT_EQ(s.seal(), nullptr) << "a batch without changes has no offset to record";
+  view["red"] = 1;
+  s.take_changes(out, 9, 3);
+  auto first = s.seal();
+  ASSERT_NE(first, nullptr);
+  view["red"] = 2;
+  s.take_changes(out, 9, 3);
+  auto second = s.seal();
+  ASSERT_NE(second, nullptr);
+  EXPECT_FALSE(second->apply(42));
+  EXPECT_EQ(s.restored_offset(), 42);
+  EXPECT_FALSE(first->apply(17)); // confirmed late: the offset never goes back
+  EXPECT_EQ(s.restored_offset(), 42);
+  EXPECT_FALSE(s.checkpoint(50, false));
+  EXPECT_EQ(s.restored_offset(), 50);
+  EXPECT_FALSE(s.discard());
+  EXPECT_EQ(s.restored_offset(), 0);
+  EXPECT_EQ(s.size(), 0u);
+  out.clear();
+  s.take_changes(out, 9, 3);
+  EXPECT_TRUE(out.empty()) << "discarded changes must not reach the changelog";
+}
