@@ -140,24 +140,34 @@ void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err, kafka::delivery_batc
                           std::string{"cannot produce: "} + rd_kafka_err2str(err)));
 }
 
+/// Enqueues the records of `out` from `pos` on, counting them in `delivery`; false when
+/// one could not be enqueued (`pos` then names it, and a retry or failure is under way).
+bool send_records(self_ptr self, const send_buffer& out, size_t& pos,
+                  kafka::delivery_batch* delivery) {
+  auto& prod = *self->state.env->producer;
+  while (pos < out.size()) {
+    auto& r = out[pos];
+    auto key = out.key(r);
+    auto value = out.value(r);
+    delivery->add(1);
+    auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
+                         r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
+                         delivery);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      enqueue_failed(self, err, delivery);
+      return false;
+    }
+    ++pos;
+  }
+  return true;
+}
+
 void produce(self_ptr self) {
   auto& st = self->state;
   auto& prod = *st.env->producer;
   st.producing = true;
-  while (st.produce_pos < st.out.size()) {
-    auto& r = st.out[st.produce_pos];
-    auto key = st.out.key(r);
-    auto value = st.out.value(r);
-    st.delivery->add(1);
-    auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
-                         r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
-                         st.delivery);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      enqueue_failed(self, err, st.delivery);
-      return;
-    }
-    ++st.produce_pos;
-  }
+  if (!send_records(self, st.out, st.produce_pos, st.delivery))
+    return;
   auto topic = st.env->topo->dead_letter_index();
   while (st.dead_letter_pos < st.dead_letters.size()) {
     auto& dl = st.dead_letters[st.dead_letter_pos];
@@ -181,27 +191,14 @@ void produce(self_ptr self) {
 /// restore.)
 void produce_changelogs(self_ptr self) {
   auto& st = self->state;
-  auto& prod = *st.env->producer;
   while (!st.stages.empty() && st.stages.front().outputs_delivered) {
     auto& stage = st.stages.front();
     if (stage.delivery == nullptr)
       stage.delivery = new agent_delivery(caf::actor{self}, stage.seq, false,
                                           st.spec.partition, stage.changelogs);
     auto& out = stage.records;
-    while (stage.pos < out.size()) {
-      auto& r = out[stage.pos];
-      auto key = out.key(r);
-      auto value = out.value(r);
-      stage.delivery->add(1);
-      auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
-                           r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
-                           stage.delivery);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        enqueue_failed(self, err, stage.delivery);
-        return;
-      }
-      ++stage.pos;
-    }
+    if (!send_records(self, out, stage.pos, stage.delivery))
+      return;
     stage.delivery->release(); // drop the guard
     out.clear();
     st.spare_buffers.push_back(std::move(out));

@@ -212,6 +212,16 @@ partition_queue restart_partition_queue(group_consumer_data& d, topic_partition 
 
 /// Exactly-once: a partition failed; what it produced may be in the open transaction.
 /// Stops everything that produces, aborts, rewinds.
+/// A fatal transaction error (fenced, cannot abort) ends the worker: the manager stops
+/// with it and the consumer loop ends.
+void stop_on_failure(group_consumer_data& d) {
+  if (!d.failure)
+    return;
+  log().error("{}", render(d.failure));
+  d.self->send_exit(d.manager, d.failure);
+  d.stop_requested = true;
+}
+
 void abort_and_rewind(group_consumer_data& d) {
   if (d.failure)
     return;
@@ -224,11 +234,7 @@ void abort_and_rewind(group_consumer_data& d) {
       d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
     }
   }
-  if (d.failure) {
-    log().error("{}", render(d.failure));
-    d.self->send_exit(d.manager, d.failure);
-    d.stop_requested = true;
-  }
+  stop_on_failure(d);
 }
 
 /// Exactly-once: pauses every partition at a batch boundary, commits the open transaction
@@ -259,11 +265,7 @@ void commit_transaction(group_consumer_data& d, bool resume) {
         d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
       d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
     }
-    if (d.failure) {
-      log().error("{}", render(d.failure));
-      d.self->send_exit(d.manager, d.failure);
-      d.stop_requested = true;
-    }
+    stop_on_failure(d);
     return;
   }
   auto list = rd_kafka_topic_partition_list_new(static_cast<int>(reached.size()) + 1);
@@ -309,11 +311,7 @@ void commit_transaction(group_consumer_data& d, bool resume) {
       break;
   }
   rd_kafka_topic_partition_list_destroy(list);
-  if (d.failure) {
-    log().error("{}", render(d.failure));
-    d.self->send_exit(d.manager, d.failure);
-    d.stop_requested = true;
-  }
+  stop_on_failure(d);
 }
 
 void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
