@@ -1,6 +1,7 @@
 #include "mephisto/actors/group_consumer.hpp"
 
 #include <chrono>
+#include <cstring>
 
 #include <caf/after.hpp>
 #include <caf/system_messages.hpp>
@@ -130,11 +131,33 @@ void start_pipelines(group_consumer_data& d, rd_kafka_topic_partition_list_t* pa
   }
 }
 
+/// Cooperative rebalancing hands out and takes back only the partitions that move.
+bool cooperative(rd_kafka_t* rk) {
+  return std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+}
+
+void apply_assignment(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, bool add) {
+  if (!cooperative(rk)) {
+    rd_kafka_assign(rk, add ? parts : nullptr);
+    return;
+  }
+  auto* error = add ? rd_kafka_incremental_assign(rk, parts)
+                    : rd_kafka_incremental_unassign(rk, parts);
+  if (error != nullptr) {
+    log().error("incremental {}: {}", add ? "assign" : "unassign", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  }
+}
+
 void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
-  start_pipelines(d, parts);
-  log().info("assigned: {}", describe(parts));
+  if (parts->cnt > 0)
+    start_pipelines(d, parts);
+  if (parts->cnt > 0)
+    log().info("assigned: {}", describe(parts));
+  else
+    log().info("rebalanced: nothing new assigned");
   d.env->stats->rebalances.fetch_add(1, std::memory_order_relaxed);
-  rd_kafka_assign(d.rk, parts);
+  apply_assignment(d.rk, parts, true);
 }
 
 /// Exactly-once: drops every pipeline and shard with their uncommitted state. Nothing
@@ -315,6 +338,8 @@ void commit_transaction(group_consumer_data& d, bool resume) {
 }
 
 void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
+  if (parts->cnt == 0) // cooperative: nothing of ours moves
+    return;
   auto& topo = *d.env->topo;
   topic_partitions tps;
   for (int i = 0; i < parts->cnt; ++i) {
@@ -353,7 +378,7 @@ void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
   if (exactly_once && !d.manager_down)
     d.self->send(d.manager, resume_atom::value); // the partitions that stay
   log().info("revoked: {}", describe(parts));
-  rd_kafka_assign(d.rk, nullptr);
+  apply_assignment(d.rk, parts, false);
 }
 
 } // namespace
@@ -370,7 +395,7 @@ void group_rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
       break;
     default:
       log().error("rebalance error: {}", rd_kafka_err2str(err));
-      rd_kafka_assign(d.rk, nullptr);
+      apply_assignment(d.rk, parts, false);
   }
 }
 

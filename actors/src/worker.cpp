@@ -83,6 +83,16 @@ caf::error worker::impl::check_options() {
                "retry_backoff_max_ms");
   if (topo->agents.empty())
     return bad("the app declares no agent");
+  auto shared = topo->table_shared_by_topics();
+  if (opts.partition_assignor == "auto")
+    opts.partition_assignor = shared.empty() ? "cooperative-sticky" : "range";
+  else if (opts.partition_assignor == "cooperative-sticky" && !shared.empty())
+    return bad("partition_assignor cooperative-sticky: table " + shared + " is used by agents "
+               "of two topics, whose partitions must stay on the same instance; only range "
+               "guarantees that (use range or auto)");
+  else if (opts.partition_assignor != "range" && opts.partition_assignor != "cooperative-sticky")
+    return bad("partition_assignor '" + opts.partition_assignor
+               + "': use auto, cooperative-sticky or range");
   if (opts.table_standby_replicas < 0)
     return bad("table_standby_replicas must be 0 (none) or more");
   return caf::none;
@@ -183,7 +193,7 @@ caf::error worker::impl::start_consumer(env_ptr env) {
     {"bootstrap.servers", bootstrap},
     {"group.id", topo->app_id},
     {"client.id", topo->app_id + "-consumer"},
-    {"partition.assignment.strategy", "range"},
+    {"partition.assignment.strategy", opts.partition_assignor},
     {"enable.auto.commit", "false"},
     {"enable.auto.offset.store", "false"},
     {"auto.offset.reset", "earliest"},
@@ -311,9 +321,9 @@ caf::error worker::start() {
     return err;
   }
   d.started = true;
-  log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}",
+  log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}, assignor {}",
              d.topo->app_id, d.bootstrap, d.topo->agents.size(), d.topo->tables.size(),
-             d.opts.processing_guarantee, d.opts.store);
+             d.opts.processing_guarantee, d.opts.store, d.opts.partition_assignor);
   return caf::none;
 }
 

@@ -74,6 +74,9 @@ struct worker_options {
   std::string cluster_tls_cert;
   std::string cluster_tls_key;
   std::string cluster_tls_ca;
+  /// The consumer group's partition assignor: `auto` (cooperative-sticky, unless a table
+  /// is used by agents of two topics: then range), `cooperative-sticky` or `range`.
+  std::string partition_assignor = "auto";
   /// Warm copies of each table partition kept on other live instances (cluster on): a
   /// failover to an instance with a copy reads only the changelog tail. 0: none.
   int32_t table_standby_replicas = 1;

@@ -68,6 +68,11 @@ struct topology {
   /// Indexes of the agents that consume topic `topic`.
   std::vector<size_t> agents_of(size_t topic) const;
 
+  /// A table used by agents of two topics (e.g. a join): partition p of both topics must
+  /// be on the same instance, which only an eager assignor like `range` guarantees. The
+  /// name of the first such table, or empty.
+  std::string table_shared_by_topics() const;
+
   /// Indexes of the topics some agent consumes (the group subscription).
   std::vector<size_t> source_topics() const;
 

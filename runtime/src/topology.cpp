@@ -61,4 +61,17 @@ void topology::rename(const std::string& id) {
     t.changelog = id + "-" + t.name + "-changelog";
 }
 
+std::string topology::table_shared_by_topics() const {
+  for (size_t t = 0; t < tables.size(); ++t) {
+    std::vector<size_t> topics_using;
+    for (auto& a : agents)
+      if (std::find(a.tables.begin(), a.tables.end(), t) != a.tables.end()
+          && std::find(topics_using.begin(), topics_using.end(), a.topic) == topics_using.end())
+        topics_using.push_back(a.topic);
+    if (topics_using.size() > 1)
+      return tables[t].name;
+  }
+  return {};
+}
+
 } // namespace mephisto

@@ -108,7 +108,7 @@ TEST_F(cluster, lookups_from_any_instance_reach_the_owner_of_the_key) {
   ASSERT_FALSE(a2.empty()) << w2->log();
   ASSERT_TRUE(w1->wait_for_log("cluster: peer " + a2 + " up", 30s)) << w1->log();
   ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s, 2)) << w1->log();
+  ASSERT_TRUE(w1->wait_for_log("revoked: ", 60s)) << w1->log();
   auto words = testkit::make_words(50'000, 12);
   testkit::produce(bootstrap, "input", words.words);
   auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
@@ -190,6 +190,7 @@ TEST_F(cluster, tls_peers_join_and_answer_lookups_and_others_are_refused) {
   ASSERT_FALSE(a2.empty()) << w2->log();
   ASSERT_TRUE(w1->wait_for_log("cluster: peer " + a2 + " up", 30s)) << w1->log();
   ASSERT_TRUE(w2->wait_for_log("cluster: peer " + a1 + " up", 30s)) << w2->log();
+  ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
   auto words = testkit::make_words(20'000, 13);
   testkit::produce(bootstrap, "input", words.words);
   auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
@@ -221,6 +222,9 @@ TEST_F(cluster, tls_peers_join_and_answer_lookups_and_others_are_refused) {
   ASSERT_FALSE(a3.empty()) << w3->log();
   std::this_thread::sleep_for(4s);
   EXPECT_EQ(w1->log().find("cluster: peer " + a3 + " up"), std::string::npos) << w1->log();
+  // Neither those failures nor the lookup clients leaving broke the link between w1 and
+  // w2 (CAF 0.17.6 did, see runtime/src/openssl_error_queue.c).
+  EXPECT_EQ(w1->log().find("cluster: peer " + a2 + " down"), std::string::npos) << w1->log();
   // Half the TLS settings is a clear error.
   child half{{colors_bin, "worker", "--broker", url, "--cluster_tls_cert", dir + "/node.pem"},
              dir + "/half.log"};

@@ -43,9 +43,10 @@ void two_workers_split(const std::string& bootstrap, const worker_factory& worke
   auto w1 = worker("w1");
   ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
   auto w2 = worker("w2");
-  // w1 gives up half of its partitions (revoke, then a smaller assignment); w2 gets them.
+  // w1 gives up half of its partitions (cooperative: only those; eager: all, then it gets
+  // a smaller assignment); w2 gets them.
   ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s, 2)) << w1->log();
+  ASSERT_TRUE(w1->wait_for_log("revoked: ", 60s)) << w1->log();
   auto words = make_words(n, seed);
   produce(bootstrap, "input", words.words);
   auto out = consume(bootstrap, "output", words.color_words, 120s);
