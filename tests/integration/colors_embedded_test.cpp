@@ -204,6 +204,35 @@ TEST(colors_embedded, a_table_on_a_topic_with_other_partitioning_is_refused) {
     << mephisto::render(err);
 }
 
+TEST(colors_embedded, a_table_shared_by_two_topics_needs_the_range_assignor) {
+  // Agents of `left` and `right` share table `joined`: partition p of both topics must be
+  // on one instance, which cooperative-sticky does not guarantee.
+  auto declare = [](mephisto::app& app) {
+    auto left = app.topic<std::string>("left");
+    auto right = app.topic<std::string>("right");
+    auto joined = app.table<std::string, int64_t>("joined");
+    auto count = [=](const std::string& s, mephisto::context& ctx) { ++ctx[joined][s]; };
+    app.agent("l", left, count, {.tables = {joined}});
+    app.agent("r", right, count, {.tables = {joined}});
+  };
+  mephisto::app app{"join"};
+  declare(app);
+  EXPECT_EQ(app.resolve(embedded_options())->table_shared_by_topics(), "joined");
+  auto opts = embedded_options();
+  opts.partition_assignor = "cooperative-sticky";
+  mephisto::worker refused{app.resolve(opts), opts};
+  auto err = refused.start();
+  ASSERT_TRUE(err);
+  EXPECT_NE(mephisto::render(err).find("only range"), std::string::npos) << mephisto::render(err);
+  opts.partition_assignor = "fair";
+  mephisto::worker unknown{app.resolve(opts), opts};
+  EXPECT_TRUE(unknown.start());
+  // The colors app shares no table between topics.
+  mephisto::app colors_app{"colors"};
+  colors::declare(colors_app);
+  EXPECT_EQ(colors_app.resolve(embedded_options())->table_shared_by_topics(), "");
+}
+
 TEST(colors_embedded, a_failed_partition_restarts_from_its_committed_offset_and_loses_nothing) {
   // The counting agent asks for a restart at three moments (a lost connection, say): its
   // partition stops, its table is restored from the changelog and it reads again from the
