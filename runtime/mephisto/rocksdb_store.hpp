@@ -97,8 +97,14 @@ private:
   std::string root_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
-  std::mutex mtx_;
-  std::map<std::string, std::weak_ptr<rocksdb_partition>> open_;
+  /// One per path: opening a database (which may replay its log for a second) holds only
+  /// its own path's lock, so partitions open in parallel.
+  struct slot {
+    std::mutex mtx;
+    std::weak_ptr<rocksdb_partition> db;
+  };
+  std::mutex mtx_; ///< guards `open_`
+  std::map<std::string, std::shared_ptr<slot>> open_;
 };
 
 /// A table partition in RocksDB with a bounded in-memory cache of decoded entries.

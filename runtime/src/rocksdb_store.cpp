@@ -128,8 +128,16 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   namespace fs = std::filesystem;
   why.clear();
   auto path = root_ + "/" + table + "/" + std::to_string(partition);
-  std::lock_guard<std::mutex> guard{mtx_};
-  if (auto db = open_[path].lock()) {
+  std::shared_ptr<slot> place;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& s = open_[path];
+    if (!s)
+      s = std::make_shared<slot>();
+    place = s;
+  }
+  std::lock_guard<std::mutex> guard{place->mtx};
+  if (auto db = place->db.lock()) {
     created = false;
     return db;
   }
@@ -173,7 +181,7 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   if (!st.ok())
     return io_error("cannot open RocksDB at " + path, st);
   auto part = std::make_shared<rocksdb_partition>(path, db, std::move(handles));
-  open_[path] = part;
+  place->db = part;
   return part;
 }
 

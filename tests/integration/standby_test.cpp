@@ -94,19 +94,21 @@ struct failover_figures {
 /// read to take A's partitions over, after checking that B's table is exact, before and
 /// after more events.
 failover_figures fail_over(const std::string& dir, const std::string& store_kind,
-                           int standby_replicas) {
+                           int standby_replicas, const std::string& assignor = "auto") {
   failover_figures fig;
   auto store_of = [&](const std::string& name) {
     return store_kind == "memory" ? std::string{"memory://"}
                                   : "rocksdb://" + dir + "/store-" + name;
   };
   auto opts_a = options("", store_of("a"), standby_replicas);
+  opts_a.partition_assignor = assignor;
   auto broker = broker_for(opts_a);
   auto bootstrap = broker->bootstrap();
   opts_a.broker = broker->url();
   auto a = std::make_unique<mephisto::worker>(keyed_counter(opts_a), opts_a);
   EXPECT_FALSE(a->start());
   auto opts_b = options(broker->url(), store_of("b"), standby_replicas);
+  opts_b.partition_assignor = assignor;
   opts_b.cluster_seeds = a->cluster_address();
   mephisto::worker b{keyed_counter(opts_b), opts_b};
   EXPECT_FALSE(b.start());
@@ -191,19 +193,24 @@ TEST(standby, placement_gives_each_owned_partition_its_copies_on_other_instances
 TEST(standby, a_failover_to_a_warm_memory_copy_reads_only_the_tail) {
   auto dir = testkit::temp_dir("standby_memory");
   auto with = fail_over(dir, "memory", 1);
+  auto eager = fail_over(dir + "/eager", "memory", 1, "range");
   auto without = fail_over(dir + "/cold", "memory", 0);
   std::printf("[ summary  ] memory failover: changelog %lu records; restored %lu with a "
-              "standby (%ld handovers), %lu without\n",
+              "standby (%ld handovers), %lu with a standby and the eager range assignor "
+              "(%ld handovers), %lu without\n",
               static_cast<unsigned long>(with.changelog_records),
               static_cast<unsigned long>(with.restored_on_failover), static_cast<long>(with.handovers),
+              static_cast<unsigned long>(eager.restored_on_failover), static_cast<long>(eager.handovers),
               static_cast<unsigned long>(without.restored_on_failover));
-  // A's four partitions from the copies, and B's own four: the eager rebalance revoked
-  // them too, and their stores were kept warm until they came back.
-  EXPECT_EQ(with.handovers, 8);
+  // Cooperative: B keeps its own partitions and takes A's four from the copies.
+  EXPECT_EQ(with.handovers, 4);
+  // Eager: B's own four are revoked too; their stores were kept warm until they came back.
+  EXPECT_EQ(eager.handovers, 8);
   EXPECT_EQ(without.handovers, 0);
   // Without a copy the survivor reads A's half of the changelog; with one, about nothing.
   EXPECT_GT(without.restored_on_failover, without.changelog_records / 4);
   EXPECT_LT(with.restored_on_failover, with.changelog_records / 100);
+  EXPECT_LT(eager.restored_on_failover, eager.changelog_records / 100);
 }
 
 TEST(standby, a_failover_to_a_warm_rocksdb_copy_reads_only_the_tail) {
