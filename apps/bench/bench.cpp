@@ -10,6 +10,8 @@
 //     Kafka (output high watermarks).
 // Rounds alternate (a) and (b); the machine is shared and noisy, so compare within one run.
 // The mock keeps only ~5 MiB per partition: keep --words at or below 8 x 80k.
+// Other modes, each described at its function: --latency, --restore, --exactly-once,
+// --lookups, and --failover (failover.cpp: the pause after kill -9 of a worker process).
 
 #include <algorithm>
 #include <filesystem>
@@ -36,6 +38,7 @@
 #include "mephisto/rocksdb_store.hpp"
 #include "mephisto/worker.hpp"
 #include "bench_kit.hpp"
+#include "failover.hpp"
 
 using namespace std::chrono;
 using namespace bench;
@@ -433,12 +436,16 @@ int restore_bench(const std::string& url, int64_t records, int rounds) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // A worker process of --failover (this program re-executed), not a benchmark.
+  if (argc > 1 && std::string{argv[1]} == "--failover-worker")
+    return failover_worker(argc, argv);
   size_t words = 600'000;
   int rounds = 3;
   int threads = 2;
   CLI::App cli{"mephisto-bench: colors pipeline vs. raw librdkafka on the embedded broker"};
   cli.add_option("--words", words, "input words (8 partitions; the mock keeps ~80k/partition)");
-  cli.add_option("--rounds", rounds, "alternating rounds of (a) and (b)");
+  auto rounds_opt = cli.add_option("--rounds", rounds, "alternating rounds of (a) and (b); "
+                                   "--failover: rounds of all variants (default 1)");
   cli.add_option("--threads", threads, "CAF scheduler threads for the pipeline");
   bool latency_mode = false;
   std::string broker_url = "embedded";
@@ -458,13 +465,44 @@ int main(int argc, char** argv) {
   int64_t changelog_records = 1'000'000;
   cli.add_flag("--restore", restore_mode,
                "measure table recovery against raw consumption of the changelog instead");
-  cli.add_option("--records", changelog_records, "--restore: changelog records");
-  cli.add_option("--broker", broker_url, "--latency, --restore, --exactly-once: embedded or kafka://host:port "
-                                         "(creates the topics it needs there)");
-  cli.add_option("--rate", rate, "--latency: input records per second");
+  auto records_opt = cli.add_option("--records", changelog_records,
+                                    "--restore: changelog records; --failover: preloaded events "
+                                    "(default 2000000)");
+  bool failover_mode = false;
+  failover_options failover;
+  cli.add_flag("--failover", failover_mode,
+               "measure the pause after kill -9 of one of two worker processes, with and "
+               "without standby replicas (real broker: --broker) instead");
+  cli.add_option("--keys", failover.keys, "--failover: distinct keys");
+  cli.add_option("--settle-seconds", failover.settle_seconds,
+                 "--failover: wait after the preload before the kill");
+  cli.add_option("--stores", failover.stores, "--failover: memory, rocksdb or both")
+    ->delimiter(',')->check(CLI::IsMember({"memory", "rocksdb"}));
+  cli.add_option("--broker", broker_url,
+                 "--latency, --restore, --exactly-once, --failover: embedded or "
+                 "kafka://host:port (creates the topics it needs there)");
+  auto rate_opt = cli.add_option("--rate", rate,
+                                 "--latency: input records per second; --failover: events per "
+                                 "second during the failover (default 2000)");
   cli.add_option("--seconds", seconds, "--latency: how long to feed");
   cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
   CLI11_PARSE(cli, argc, argv);
+  if (failover_mode) {
+    try {
+      mephisto::set_log_level("warn");
+      failover.broker = broker_url;
+      if (records_opt->count() > 0)
+        failover.records = changelog_records;
+      if (rate_opt->count() > 0)
+        failover.rate = rate;
+      if (rounds_opt->count() > 0)
+        failover.rounds = rounds;
+      return failover_bench(failover);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
   if (lookup_mode) {
     try {
       mephisto::set_log_level("warn");
