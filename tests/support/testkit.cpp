@@ -215,6 +215,34 @@ void recreate_topic(const std::string& bootstrap, const std::string& name, int32
     std::this_thread::sleep_for(100ms);
 }
 
+int64_t records_in_open_transactions(const std::string& bootstrap, const std::string& topic,
+                                     const std::set<int32_t>& partitions) {
+  // A read_committed client's end offset is the last stable offset. The high watermarks
+  // come first: what is below them and still unstable after is in an open transaction.
+  auto end_offsets = [&](const char* isolation) {
+    std::map<int32_t, int64_t> ends;
+    auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
+                          {{"group.id", "testkit-reader"}, {"isolation.level", isolation}});
+    if (rk == nullptr)
+      return ends;
+    for (auto p : partitions) {
+      int64_t low = 0, high = 0;
+      auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10000);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ADD_FAILURE() << "end offset of " << topic << " [" << p << "]: " << rd_kafka_err2str(err);
+      ends[p] = high;
+    }
+    rd_kafka_destroy(rk);
+    return ends;
+  };
+  auto high = end_offsets("read_uncommitted");
+  auto stable = end_offsets("read_committed");
+  int64_t open = 0;
+  for (auto p : partitions)
+    open += std::max<int64_t>(0, high[p] - stable[p]);
+  return open;
+}
+
 int32_t partition_count(const std::string& bootstrap, const std::string& topic) {
   auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap);
   const rd_kafka_metadata_t* md = nullptr;

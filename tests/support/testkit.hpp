@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -46,6 +47,11 @@ enum class isolation { read_committed, read_uncommitted };
 std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
                             size_t expected, std::chrono::milliseconds timeout,
                             isolation level = isolation::read_committed);
+
+/// Records in open transactions at the end of `partitions` of `topic`: the high watermark
+/// minus the last stable offset, summed. Not 0: a transaction writing there is open now.
+int64_t records_in_open_transactions(const std::string& bootstrap, const std::string& topic,
+                                     const std::set<int32_t>& partitions);
 
 /// Replays a changelog as a table does: the last value per key by offset, a tombstone
 /// (null value) deletes the key.
