@@ -89,18 +89,26 @@ int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// Partitions of `topic` in the last `assigned:` line (nullopt: none yet).
+/// Partitions of `topic` a worker holds according to its log: `assigned:` lines add theirs,
+/// `revoked:` lines take theirs away (cooperative rebalances move only some). Nullopt
+/// before its first assignment.
 std::optional<std::set<int32_t>> last_assignment(const std::string& log, const std::string& topic) {
   std::optional<std::set<int32_t>> found;
   for (auto& l : read_log(log)) {
-    auto at = l.text.find("assigned: ");
+    bool add = l.text.find("assigned: ") != std::string::npos;
+    auto at = l.text.find(add ? "assigned: " : "revoked: ");
     if (at == std::string::npos)
       continue;
-    std::set<int32_t> parts;
+    if (!found)
+      found.emplace();
     for (auto p = l.text.find(topic + "[", at); p != std::string::npos;
-         p = l.text.find(topic + "[", p + 1))
-      parts.insert(static_cast<int32_t>(std::stol(l.text.substr(p + topic.size() + 1))));
-    found = std::move(parts);
+         p = l.text.find(topic + "[", p + 1)) {
+      auto partition = static_cast<int32_t>(std::stol(l.text.substr(p + topic.size() + 1)));
+      if (add)
+        found->insert(partition);
+      else
+        found->erase(partition);
+    }
   }
   return found;
 }

@@ -215,22 +215,26 @@ std::vector<std::string> guarantee_flags(const std::string& guarantee, const std
   return flags;
 }
 
-/// The partitions a worker holds now according to its log ("topic[p]"): those of its last
-/// `assigned:` line, none if a `revoked:` line follows it (the assignor is eager: every
-/// rebalance revokes all of them first). Only complete lines count.
-std::set<std::string> current_share(std::string log) {
-  log.erase(log.rfind('\n') == std::string::npos ? 0 : log.rfind('\n') + 1);
-  const std::string assigned = "assigned: ";
-  auto at = log.rfind(assigned);
-  auto revoked = log.rfind("revoked: ");
+/// The partitions a worker holds now according to its log ("topic[p]"): every
+/// `assigned:` line adds its partitions, every `revoked:` line takes its own away (the
+/// cooperative assignor moves only some; the eager one revokes all first). Only complete
+/// lines count.
+std::set<std::string> current_share(const std::string& log) {
   std::set<std::string> share;
-  if (at == std::string::npos || (revoked != std::string::npos && revoked > at))
-    return share;
-  at += assigned.size();
-  std::istringstream line{log.substr(at, log.find('\n', at) - at)};
-  for (std::string part; line >> part;)
-    if (part != "(none)")
-      share.insert(part);
+  std::istringstream lines{log};
+  for (std::string line; std::getline(lines, line) && !lines.eof();) {
+    bool add = line.find("assigned: ") != std::string::npos;
+    auto at = line.find(add ? "assigned: " : "revoked: ");
+    if (at == std::string::npos)
+      continue;
+    std::istringstream parts{line.substr(at + (add ? 10 : 9))};
+    for (std::string part; parts >> part;) {
+      if (add)
+        share.insert(part);
+      else
+        share.erase(part);
+    }
+  }
   return share;
 }
 
