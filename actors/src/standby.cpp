@@ -75,9 +75,22 @@ private:
   void checkpoint(table_partition k, replica& r, bool now);
   void reassign();
   bool ensure_consumer();
+  /// Updates the stats and, when the set of copies changed, says which ones it keeps.
   void publish_count() {
     env_->stats->standby_partitions.store(static_cast<int64_t>(replicas_.size()),
                                           std::memory_order_relaxed);
+    std::set<table_partition> now;
+    for (auto& [k, r] : replicas_)
+      now.insert(k);
+    if (now == logged_)
+      return;
+    logged_ = std::move(now);
+    std::string list;
+    for (auto& k : logged_)
+      list += (list.empty() ? "" : ", ") + env_->topo->tables[k.first].name + " ["
+              + std::to_string(k.second) + "]";
+    log().info("standby: {} table partitions kept warm{}{}", logged_.size(),
+               list.empty() ? "" : ": ", list);
   }
 
   caf::blocking_actor* self_;
@@ -87,6 +100,7 @@ private:
   std::map<table_partition, replica> replicas_;         ///< tailed now
   std::map<table_partition, caf::actor_addr> held_;     ///< taken by a local shard
   std::set<table_partition> broken_;                    ///< undecodable: not tailed again
+  std::set<table_partition> logged_;                    ///< copies last logged
   kafka::handle_ptr rk_;
   kafka::queue_ptr queue_;
   bool reassign_needed_ = false;
@@ -151,18 +165,9 @@ void standby_tailer::set_wanted(const std::vector<int32_t>& flat) {
       gone.push_back(k);
   for (auto k : gone)
     remove(k, true);
-  size_t added = 0;
   for (auto k : wanted_)
     if (replicas_.count(k) == 0 && held_.count(k) == 0 && broken_.count(k) == 0)
-      added += add(k) ? 1 : 0;
-  if (!gone.empty() || added > 0) {
-    std::string list;
-    for (auto& [k, r] : replicas_)
-      list += (list.empty() ? "" : ", ") + env_->topo->tables[k.first].name + " ["
-              + std::to_string(k.second) + "]";
-    log().info("standby: {} table partitions kept warm{}{}", replicas_.size(),
-               list.empty() ? "" : ": ", list);
-  }
+      add(k);
   publish_count();
 }
 
