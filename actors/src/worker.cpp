@@ -1,5 +1,6 @@
 #include "mephisto/worker.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -72,6 +73,9 @@ caf::error worker::impl::check_options() {
     return bad("topic_partitions must be at least 1");
   if (opts.batch_size < 1 || opts.batches_in_flight < 1)
     return bad("batch_size and batches_in_flight must be at least 1");
+  if (opts.session_timeout_ms < 1000)
+    return bad("session_timeout_ms must be at least 1000 (the broker's minimum is 6000 by "
+               "default)");
   if (opts.commit_interval_ms < 0 || opts.startup_timeout_ms < 1
       || opts.recovery_stall_timeout_ms < 1 || opts.drain_timeout_ms < 1)
     return bad("intervals and timeouts must be positive");
@@ -199,8 +203,8 @@ caf::error worker::impl::start_consumer(env_ptr env) {
     {"auto.offset.reset", "earliest"},
     {"enable.partition.eof", "false"},
     {"isolation.level", "read_committed"},
-    {"session.timeout.ms", "10000"},
-    {"heartbeat.interval.ms", "1000"},
+    {"session.timeout.ms", std::to_string(opts.session_timeout_ms)},
+    {"heartbeat.interval.ms", std::to_string(std::min(1000, opts.session_timeout_ms / 3))},
     {"fetch.wait.max.ms", "100"},
     {"queued.max.messages.kbytes", "16384"},
   });

@@ -74,6 +74,9 @@ struct worker_options {
   std::string cluster_tls_cert;
   std::string cluster_tls_key;
   std::string cluster_tls_ca;
+  /// Consumer group session timeout: a dead instance's partitions move after this. The
+  /// broker bounds it (group.min/max.session.timeout.ms: 6 s to 30 min by default).
+  int32_t session_timeout_ms = 10000;
   /// The consumer group's partition assignor: `auto` (cooperative-sticky, unless a table
   /// is used by agents of two topics: then range), `cooperative-sticky` or `range`.
   std::string partition_assignor = "auto";

@@ -154,6 +154,8 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
   add("cluster_tls_cert", o.cluster_tls_cert, "cluster TLS: this instance's certificate (PEM)");
   add("cluster_tls_key", o.cluster_tls_key, "cluster TLS: its private key (PEM)");
   add("cluster_tls_ca", o.cluster_tls_ca, "cluster TLS: the CA every instance's certificate is signed by");
+  add("session_timeout_ms", o.session_timeout_ms,
+      "consumer group session timeout: a dead instance's partitions move after it");
   add("partition_assignor", o.partition_assignor,
       "auto (cooperative-sticky unless a table is shared by two topics' agents), "
       "cooperative-sticky or range");

@@ -287,6 +287,15 @@ TEST(cli, bad_store_and_guarantee_values_are_errors) {
           dir + "/b.log"};
   EXPECT_EQ(b.wait(30s), 1) << b.log();
   EXPECT_NE(b.log().find("use at_least_once or exactly_once"), std::string::npos) << b.log();
+  child c{{colors_bin, "worker", "--broker", "embedded", "--session_timeout_ms", "500"},
+          dir + "/c.log"};
+  EXPECT_EQ(c.wait(30s), 1) << c.log();
+  EXPECT_NE(c.log().find("session_timeout_ms must be at least 1000"), std::string::npos)
+    << c.log();
+  child d{{colors_bin, "worker", "--broker", "embedded", "--table_standby_replicas", "-1"},
+          dir + "/d.log"};
+  EXPECT_EQ(d.wait(30s), 1) << d.log();
+  EXPECT_NE(d.log().find("table_standby_replicas must be"), std::string::npos) << d.log();
 }
 
 namespace {
