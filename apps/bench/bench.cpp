@@ -487,9 +487,18 @@ int main(int argc, char** argv) {
   cli.add_option("--seconds", seconds, "--latency: how long to feed");
   cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
   CLI11_PARSE(cli, argc, argv);
-  if (failover_mode) {
+  // One mode per run; each reports a failure as an error line and exit code 1.
+  auto run = [](auto&& mode) {
     try {
       mephisto::set_log_level("warn");
+      return mode();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  };
+  if (failover_mode)
+    return run([&] {
       failover.broker = broker_url;
       if (records_opt->count() > 0)
         failover.records = changelog_records;
@@ -498,47 +507,15 @@ int main(int argc, char** argv) {
       if (rounds_opt->count() > 0)
         failover.rounds = rounds;
       return failover_bench(failover);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
-  }
-  if (lookup_mode) {
-    try {
-      mephisto::set_log_level("warn");
-      return lookup_bench(lookups, threads);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
-  }
-  if (guarantee_mode) {
-    try {
-      mephisto::set_log_level("warn");
-      return guarantee_bench(broker_url, words, rounds, threads);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
-  }
-  if (restore_mode) {
-    try {
-      mephisto::set_log_level("warn");
-      return restore_bench(broker_url, changelog_records, rounds);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
-  }
-  if (latency_mode) {
-    try {
-      mephisto::set_log_level("warn");
-      return latency(broker_url, rate, seconds, threads, linger_ms);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      return 1;
-    }
-  }
+    });
+  if (lookup_mode)
+    return run([&] { return lookup_bench(lookups, threads); });
+  if (guarantee_mode)
+    return run([&] { return guarantee_bench(broker_url, words, rounds, threads); });
+  if (restore_mode)
+    return run([&] { return restore_bench(broker_url, changelog_records, rounds); });
+  if (latency_mode)
+    return run([&] { return latency(broker_url, rate, seconds, threads, linger_ms); });
   mephisto::set_log_level("warn");
   mephisto::kafka::embedded_broker broker;
   if (auto err = broker.start()) {
