@@ -89,7 +89,13 @@ void drain_mailbox(caf::blocking_actor* self, group_consumer_data& d) {
       [&](restart_atom, uint32_t topic, int32_t partition) {
         return restart_partition_queue(d, {topic, partition});
       },
-      [&](rewind_atom) { d.rewind_requested = true; }, // not inside a rebalance
+      [&](rewind_atom, uint64_t generation) {
+        // Not inside a rebalance. A request older than the last rewind is stale: that
+        // rewind already dropped the failed pipelines (a pause refused meanwhile rewinds
+        // before the request is read).
+        if (generation >= d.generation)
+          d.rewind_requested = true;
+      },
       [&](caf::down_msg& dm) {
         if (dm.source == d.manager.address()) {
           d.manager_down = true;
@@ -166,8 +172,12 @@ bool drop_pipelines(group_consumer_data& d) {
   bool ok = false;
   d.self->request(d.manager, std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000),
                   rewind_atom::value)
-    .receive([&](caf::ok_atom) { ok = true; },
-             [&](caf::error& err) { log().error("rewind failed: {}", render(err)); });
+    .receive(
+      [&](caf::ok_atom, uint64_t generation) {
+        ok = true;
+        d.generation = generation;
+      },
+      [&](caf::error& err) { log().error("rewind failed: {}", render(err)); });
   if (!ok)
     d.failure = make_error(errc::transaction_failed, "cannot rewind after an aborted transaction");
   return ok;

@@ -130,7 +130,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       release_shards(self, tp.topic, tp.partition, false);
       st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
       log().warn("a partition failed ({}); aborting the transaction", render(msg.reason));
-      self->send(st.consumer, rewind_atom::value);
+      self->send(st.consumer, rewind_atom::value, st.generation);
       return;
     }
     restart_after_failure(self, tp);
@@ -249,6 +249,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       auto& st = self->state;
       auto rp = self->make_response_promise();
       st.txn_poisoned = false; // the consumer aborts the transaction next
+      auto generation = ++st.generation;
       for (auto& [key, entry] : st.shards) {
         self->unlink_from(entry.shard);
         self->send(entry.shard, close_atom::value);
@@ -259,7 +260,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       st.env->stats->assigned.store(0);
       auto missing = std::make_shared<size_t>(pipelines.size());
       if (*missing == 0) {
-        rp.deliver(caf::ok_atom::value);
+        rp.deliver(caf::ok_atom::value, generation);
         return;
       }
       auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
@@ -268,9 +269,9 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
         st.dropped.insert(pipeline.address());
         // Either way it is gone (a pipeline that failed meanwhile quits after its
         // children, so its queue is released too).
-        auto gone = [rp, missing]() mutable {
+        auto gone = [rp, missing, generation]() mutable {
           if (--*missing == 0)
-            rp.deliver(caf::ok_atom::value);
+            rp.deliver(caf::ok_atom::value, generation);
         };
         self->request(pipeline, timeout, rewind_atom::value)
           .then([gone](caf::ok_atom) mutable { gone(); },

@@ -29,6 +29,7 @@ struct group_consumer_data {
   bool manager_down = false;
   caf::error failure;                         ///< exactly-once: the worker must stop
   bool rewind_requested = false;              ///< exactly-once: a partition failed
+  uint64_t generation = 0;                    ///< exactly-once: the manager's, after the last rewind
   bool stop_requested = false;
 };
 

@@ -65,6 +65,9 @@ struct manager_state {
   std::set<topic_partition> restarting;         ///< failed, waiting out their backoff
   std::map<topic_partition, failure_history> failures;
   bool txn_poisoned = false;                    ///< exactly-once: a partition failed
+  /// Exactly-once: rewinds so far. A failure asks the consumer to rewind generation N; a
+  /// request for an older generation than the last rewind is stale and ignored.
+  uint64_t generation = 0;
   std::set<caf::actor_addr> dropped;            ///< pipelines told to go: exits ignored
   std::map<std::pair<uint32_t, int32_t>, shard_entry> shards;  ///< (table, partition)
 };
