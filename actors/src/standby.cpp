@@ -69,7 +69,9 @@ private:
   void keep(table_partition k, store_ptr store);
   void expire_given();
   void release(const caf::actor_addr& holder);
-  bool add(table_partition k);
+  void add(table_partition k);
+  /// Starts tailing `store` from the offset it reflects (replacing a copy of `k`).
+  replica& tail(table_partition k, store_ptr store, clock_type::time_point given_until);
   void remove(table_partition k, bool persist);
   void poll(std::chrono::milliseconds wait);
   void checkpoint(table_partition k, replica& r, bool now);
@@ -171,26 +173,25 @@ void standby_tailer::set_wanted(const std::vector<int32_t>& flat) {
   publish_count();
 }
 
-bool standby_tailer::add(table_partition k) {
-  auto& def = env_->topo->tables[k.first];
-  store_place place;
-  place.rocks = env_->rocks.get();
-  place.table = def.name;
-  place.partition = k.second;
-  place.cache_keys = static_cast<size_t>(env_->opts.table_cache_keys);
-  auto store = def.make_store(place);
+void standby_tailer::add(table_partition k) {
+  auto store = env_->topo->tables[k.first].make_store(store_place_of(*env_, k.first, k.second));
   if (auto err = store->open(why_)) {
     log().warn("{}: cannot open its store: {}", where(k), render(err));
-    return false;
+    return;
   }
+  tail(k, std::move(store), {});
+}
+
+replica& standby_tailer::tail(table_partition k, store_ptr store,
+                              clock_type::time_point given_until) {
   replica r;
   r.store = std::move(store);
   r.next = r.store->restored_offset();
   r.checkpointed = r.next;
   r.last_checkpoint = clock_type::now();
-  replicas_.emplace(k, std::move(r));
+  r.given_until = given_until;
   reassign_needed_ = true;
-  return true;
+  return replicas_.insert_or_assign(k, std::move(r)).first->second;
 }
 
 void standby_tailer::remove(table_partition k, bool persist) {
@@ -232,16 +233,9 @@ void standby_tailer::keep(table_partition k, store_ptr store) {
   held_.erase(k); // the shard that held it is going
   if (broken_.count(k) > 0 || !store)
     return;
-  replica r;
-  r.store = std::move(store);
-  r.next = r.store->restored_offset();
-  r.checkpointed = r.next;
-  r.last_checkpoint = clock_type::now();
-  r.given_until = r.last_checkpoint + std::chrono::seconds(60);
+  auto& r = tail(k, std::move(store), clock_type::now() + std::chrono::seconds(60));
   log().info("{}: kept warm from a revoked shard at changelog offset {} ({} keys)", where(k),
              r.next, r.store->size());
-  replicas_.insert_or_assign(k, std::move(r));
-  reassign_needed_ = true;
   publish_count();
 }
 

@@ -55,6 +55,14 @@ void fail_all(self_ptr self, const caf::error& err) {
   st.lookup_waiters.clear();
 }
 
+/// The shard cannot recover: whoever waits gets `err`, and it stops with it.
+void fail(self_ptr self, caf::error err) {
+  auto& st = self->state;
+  st.failure = err;
+  fail_all(self, err);
+  self->quit(err);
+}
+
 /// Cancels a running recovery, fails whoever waits and stops.
 void close(self_ptr self) {
   auto& st = self->state;
@@ -122,11 +130,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
     st.store = std::move(restored);
     st.active = true;
   } else {
-    store_place place;
-    place.rocks = st.env->rocks.get();
-    place.table = def.name;
-    place.partition = partition;
-    place.cache_keys = static_cast<size_t>(st.env->opts.table_cache_keys);
+    auto place = store_place_of(*st.env, table, partition);
     if (!standby) {
       spawn_restorer(self, job, std::move(place), nullptr);
     } else {
@@ -145,9 +149,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
             auto why = make_error(errc::recovery_failed,
                                   st.where + ": the standby did not hand over: " + render(err));
             log().error("{}", render(why));
-            st.failure = why;
-            fail_all(self, why);
-            self->quit(why);
+            fail(self, std::move(why));
           });
     }
   }
@@ -167,9 +169,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
     [self](restored_atom, caf::error& err) {
       auto& st = self->state;
       log().error("{}: recovery failed: {}", st.where, render(err));
-      st.failure = err;
-      fail_all(self, err);
-      self->quit(err);
+      fail(self, std::move(err));
     },
     [self](ready_atom) {
       auto& st = self->state;

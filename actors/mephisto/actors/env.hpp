@@ -51,4 +51,15 @@ struct worker_env {
 
 using env_ptr = std::shared_ptr<const worker_env>;
 
+/// Where table `table`'s partition `partition` lives in this worker (its shard's store and
+/// a standby copy alike).
+inline store_place store_place_of(const worker_env& env, uint32_t table, int32_t partition) {
+  store_place place;
+  place.rocks = env.rocks.get();
+  place.table = env.topo->tables[table].name;
+  place.partition = partition;
+  place.cache_keys = static_cast<size_t>(env.opts.table_cache_keys);
+  return place;
+}
+
 } // namespace mephisto
