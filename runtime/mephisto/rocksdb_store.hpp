@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -98,10 +99,14 @@ private:
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   /// One per path: opening a database (which may replay its log for a second) holds only
-  /// its own path's lock, so partitions open in parallel.
+  /// its own path's lock, so partitions open in parallel. `db` expires when the last user
+  /// lets go, before the database is closed: an open waits on `closed` until `open_dbs` is
+  /// back to 0, or RocksDB refuses it ("lock hold by current process").
   struct slot {
     std::mutex mtx;
+    std::condition_variable closed;
     std::weak_ptr<rocksdb_partition> db;
+    int open_dbs = 0;
   };
   std::mutex mtx_; ///< guards `open_`
   std::map<std::string, std::shared_ptr<slot>> open_;

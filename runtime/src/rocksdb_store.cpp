@@ -136,11 +136,13 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
       s = std::make_shared<slot>();
     place = s;
   }
-  std::lock_guard<std::mutex> guard{place->mtx};
+  std::unique_lock<std::mutex> guard{place->mtx};
   if (auto db = place->db.lock()) {
     created = false;
     return db;
   }
+  // The last user let go and another thread is closing it now (a few ms, a flush).
+  place->closed.wait(guard, [&place] { return place->open_dbs == 0; });
   std::error_code ec;
   created = !fs::exists(path + "/CURRENT", ec);
   fs::create_directories(path, ec);
@@ -180,7 +182,15 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   }
   if (!st.ok())
     return io_error("cannot open RocksDB at " + path, st);
-  auto part = std::make_shared<rocksdb_partition>(path, db, std::move(handles));
+  auto close = [place](rocksdb_partition* closing) {
+    delete closing;
+    std::lock_guard<std::mutex> guard{place->mtx};
+    --place->open_dbs;
+    place->closed.notify_all();
+  };
+  std::shared_ptr<rocksdb_partition> part{
+    new rocksdb_partition(path, db, std::move(handles)), close};
+  ++place->open_dbs;
   place->db = part;
   return part;
 }
