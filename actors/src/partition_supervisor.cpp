@@ -75,12 +75,49 @@ void drain_agents(self_ptr self) {
   }
 }
 
+/// Stops every child (a failed one is gone already: its down message comes at once) and
+/// quits with `reason` once all are gone, so that whoever starts this partition again finds
+/// its queue released. Who waits for the end (a rewind, a drain) hears of it first.
+void stop_children(self_ptr self, caf::error reason) {
+  auto& st = self->state;
+  st.stopping = true;
+  st.stop_reason = std::move(reason);
+  std::vector<caf::actor> children = st.agents;
+  if (st.source)
+    children.push_back(st.source);
+  auto done = [self] {
+    auto& st = self->state;
+    for (auto& rp : st.rewind_waiters)
+      rp.deliver(caf::ok_atom::value);
+    st.rewind_waiters.clear();
+    if (st.drain_promise.pending())
+      st.drain_promise.deliver(st.stop_reason ? st.stop_reason
+                                              : make_error(errc::partition_failed,
+                                                           "rewound while draining"));
+    self->quit(st.stop_reason);
+  };
+  if (children.empty()) {
+    done();
+    return;
+  }
+  auto missing = std::make_shared<size_t>(children.size());
+  self->set_down_handler([missing, done](caf::down_msg&) {
+    if (--*missing == 0)
+      done();
+  });
+  for (auto& child : children) {
+    self->unlink_from(child);
+    self->monitor(child);
+    self->send_exit(child, caf::exit_reason::user_shutdown);
+  }
+}
+
 /// Exactly-once: the transaction committed; hand out batches again (or start, if the
 /// shards recovered while paused).
 void resume_partition(self_ptr self) {
   auto& st = self->state;
   st.paused = false;
-  if (st.draining || st.failing)
+  if (st.draining || st.stopping)
     return;
   if (st.started)
     self->send(st.source, resume_atom::value);
@@ -103,36 +140,10 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
     if (!msg.reason || msg.reason == caf::exit_reason::normal)
       return;
     auto& st = self->state;
-    if (msg.source != self->address() && st.failing)
-      return; // a child we are stopping anyway
+    if (msg.source != self->address() && st.stopping)
+      return; // a child we are stopping anyway (its exit may have been sent before)
     log().error("{}: a child failed: {}", st.where, render(msg.reason));
-    // Stop the other children and quit only once all are gone, so that whoever starts
-    // this partition again finds its queue released.
-    st.failing = true;
-    auto reason = msg.reason;
-    std::vector<caf::actor> children;
-    for (auto& a : st.agents)
-      if (a.address() != msg.source)
-        children.push_back(a);
-    if (st.source && st.source.address() != msg.source)
-      children.push_back(st.source);
-    if (children.empty()) {
-      self->quit(reason);
-      return;
-    }
-    auto missing = std::make_shared<size_t>(children.size());
-    self->set_down_handler([self, missing, reason](caf::down_msg&) {
-      if (--*missing == 0) {
-        for (auto& rp : self->state.rewind_waiters) // told to go meanwhile: gone now
-          rp.deliver(caf::ok_atom::value);
-        self->quit(reason);
-      }
-    });
-    for (auto& child : children) {
-      self->unlink_from(child);
-      self->monitor(child);
-      self->send_exit(child, caf::exit_reason::user_shutdown);
-    }
+    stop_children(self, msg.reason);
   });
   st.waiting_for_shards = st.spec.shards.size();
   if (st.waiting_for_shards == 0) {
@@ -162,6 +173,10 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
       auto rp = self->make_response_promise();
       topic_partition tp{st.spec.topic, st.spec.partition};
       st.paused = true;
+      if (st.stopping && st.stop_reason) {
+        rp.deliver(st.stop_reason); // what it produced must not be committed
+        return;
+      }
       if (!st.started || st.draining) {
         rp.deliver(final_offset{tp, -1});
         return;
@@ -199,38 +214,18 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
       // Exactly-once, after an aborted transaction: stop the source and the agents (their
       // uncommitted work dies with them) and answer once they are gone.
       auto& st = self->state;
-      auto rp = self->make_response_promise();
-      if (st.failing) { // already stopping its children: answer when they are gone
-        st.rewind_waiters.push_back(std::move(rp));
-        return;
-      }
-      st.draining = true;
-      std::vector<caf::actor> children = st.agents;
-      if (st.source)
-        children.push_back(st.source);
-      if (children.empty()) {
-        rp.deliver(caf::ok_atom::value);
-        self->quit();
-        return;
-      }
-      auto missing = std::make_shared<size_t>(children.size());
-      auto promise = std::make_shared<caf::response_promise>(rp);
-      self->set_down_handler([self, promise, missing](caf::down_msg&) {
-        if (--*missing == 0) {
-          promise->deliver(caf::ok_atom::value);
-          self->quit();
-        }
-      });
-      for (auto& child : children) {
-        self->unlink_from(child);
-        self->monitor(child);
-        self->send_exit(child, caf::exit_reason::user_shutdown);
+      st.rewind_waiters.push_back(self->make_response_promise());
+      if (!st.stopping) {
+        st.draining = true;
+        stop_children(self, caf::error{});
       }
     },
     [self](drain_atom) {
       auto& st = self->state;
       st.draining = true;
       st.drain_promise = self->make_response_promise();
+      if (st.stopping)
+        return; // answered once the children are gone
       if (!st.started) {
         finish_drain(self); // nothing was read
         return;

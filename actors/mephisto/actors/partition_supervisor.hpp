@@ -49,8 +49,9 @@ struct partition_supervisor_state {
   bool started = false;
   bool draining = false;
   bool paused = false;             ///< exactly-once: a transaction is committing
-  bool failing = false;            ///< a child failed; stopping the others
-  std::vector<caf::response_promise> rewind_waiters;  ///< `rewind` while failing
+  bool stopping = false;           ///< stopping every child (one failed, or a rewind)
+  caf::error stop_reason;          ///< quits with it once the children are gone
+  std::vector<caf::response_promise> rewind_waiters;  ///< answered once they are gone
   caf::response_promise drain_promise;
   size_t drains_missing = 0;
   int64_t drained_offset = -1;

@@ -1,0 +1,148 @@
+// The partition supervisor's stop protocol, run deterministically on CAF's test
+// coordinator: a rewind (exactly-once, after an aborted transaction) is answered once the
+// children are gone, whatever order a child's own failure arrives in.
+
+#include "mephisto/actors/partition_supervisor.hpp"
+
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include "mephisto/app.hpp"
+#include "mephisto/error.hpp"
+
+using namespace mephisto;
+
+namespace {
+
+struct partition_supervisor_stop : testing::Test {
+  partition_supervisor_stop() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    app a{"supervisor-test"};
+    auto events = a.topic<std::string>("events");
+    a.agent("first", events, [](const std::string&, context&) {});
+    a.agent("second", events, [](const std::string&, context&) {});
+    auto e = std::make_shared<worker_env>();
+    e->topo = a.resolve({});
+    e->stats = std::make_shared<worker_stats>();
+    env = e;
+    // A handle that never connects (nothing is subscribed): its queue feeds the source.
+    char err[256];
+    auto conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "supervisor-test", err, sizeof(err));
+    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err)); // it cannot connect: quiet
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  }
+
+  ~partition_supervisor_stop() override {
+    sched->run();
+    sys.reset();
+    rd_kafka_destroy(rk);
+  }
+
+  /// A started pipeline of topic 0, partition 3 (no tables: it starts at once).
+  caf::actor start_pipeline() {
+    pipeline_spec spec;
+    spec.topic = 0;
+    spec.partition = 3;
+    spec.queue.queue = rd_kafka_queue_new(rk);
+    auto pipeline = sys->spawn(partition_supervisor, env, std::move(spec));
+    sched->run();
+    return pipeline;
+  }
+
+  /// The pipeline's children, as it spawned them: the agents, then the source.
+  std::vector<caf::actor> children_of(const caf::actor& pipeline) {
+    auto ptr = caf::actor_cast<caf::abstract_actor*>(pipeline);
+    auto& st = dynamic_cast<caf::stateful_actor<partition_supervisor_state>&>(*ptr).state;
+    auto out = st.agents;
+    out.push_back(st.source);
+    return out;
+  }
+
+  /// Sends `rewind` to `pipeline` from a fresh actor; the answer lands in `answer`.
+  void request_rewind(const caf::actor& pipeline) {
+    auto out = answer;
+    auto requester = sys->spawn([=](caf::event_based_actor* self) {
+      self->request(pipeline, caf::infinite, rewind_atom::value)
+        .then([=](caf::ok_atom) { *out = "ok"; },
+              [=](caf::error& err) { *out = render(err); });
+    });
+    sched->prioritize(requester);
+    sched->run_once(); // the request is in the pipeline's mailbox now
+  }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  env_ptr env;
+  rd_kafka_t* rk = nullptr;
+  std::shared_ptr<std::string> answer = std::make_shared<std::string>("none");
+};
+
+bool terminated(const caf::actor& a) {
+  return caf::actor_cast<caf::abstract_actor*>(a)->getf(caf::abstract_actor::is_terminated_flag);
+}
+
+/// Ends `child` with `reason`, as a failure of its own would.
+void kill(const caf::actor& child, caf::error reason) {
+  caf::anon_send(child, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
+}
+
+} // namespace
+
+TEST_F(partition_supervisor_stop, a_rewind_is_answered_once_the_children_are_gone) {
+  auto pipeline = start_pipeline();
+  auto children = children_of(pipeline);
+  ASSERT_EQ(children.size(), 3u);
+  request_rewind(pipeline);
+  sched->run();
+  EXPECT_EQ(*answer, "ok");
+  for (auto& child : children)
+    EXPECT_TRUE(terminated(child));
+  EXPECT_TRUE(terminated(pipeline));
+}
+
+// The race seen under exactly-once: the manager closed the table shards, an agent failed on
+// that, and its exit message reached the pipeline right behind the manager's rewind. The
+// rewind was never answered, the consumer waited drain_timeout_ms (60 s) and the broker
+// fenced the producer meanwhile.
+TEST_F(partition_supervisor_stop, a_child_failure_arriving_behind_a_rewind_still_answers_it) {
+  auto pipeline = start_pipeline();
+  auto children = children_of(pipeline);
+  request_rewind(pipeline);
+  kill(children[0], make_error(errc::recovery_failed, "table gone"));
+  sched->prioritize(children[0]);
+  sched->run_once(); // the agent dies: its exit message queues behind the rewind
+  EXPECT_TRUE(terminated(children[0]));
+  sched->run();
+  EXPECT_EQ(*answer, "ok");
+  for (auto& child : children)
+    EXPECT_TRUE(terminated(child));
+  EXPECT_TRUE(terminated(pipeline));
+}
+
+// The other order: the failure first, then the rewind while the children are stopping.
+TEST_F(partition_supervisor_stop, a_rewind_during_a_failure_is_answered_when_the_children_are_gone) {
+  auto pipeline = start_pipeline();
+  auto children = children_of(pipeline);
+  kill(children[1], make_error(errc::partition_failed, "user function"));
+  sched->prioritize(children[1]);
+  sched->run_once();
+  sched->prioritize(pipeline);
+  sched->run_once(); // the pipeline hears of the failure and stops the others
+  ASSERT_FALSE(terminated(pipeline)) << "the rewind must come while the children stop";
+  request_rewind(pipeline);
+  sched->run();
+  EXPECT_EQ(*answer, "ok");
+  EXPECT_TRUE(terminated(pipeline));
+}
