@@ -182,11 +182,14 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   }
   if (!st.ok())
     return io_error("cannot open RocksDB at " + path, st);
-  auto close = [place](rocksdb_partition* closing) {
+  // Weak: the slot's `db` keeps this deleter alive, a strong handle would be a cycle.
+  auto close = [weak = std::weak_ptr<slot>{place}](rocksdb_partition* closing) {
     delete closing;
-    std::lock_guard<std::mutex> guard{place->mtx};
-    --place->open_dbs;
-    place->closed.notify_all();
+    if (auto place = weak.lock()) {
+      std::lock_guard<std::mutex> guard{place->mtx};
+      --place->open_dbs;
+      place->closed.notify_all();
+    }
   };
   std::shared_ptr<rocksdb_partition> part{
     new rocksdb_partition(path, db, std::move(handles)), close};
