@@ -245,22 +245,31 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
     },
     [self](rewind_atom) {
       // Exactly-once, after an aborted transaction: every pipeline and table shard goes
-      // (with its uncommitted state); answers once the pipelines are gone.
+      // (with its uncommitted state); answers once the pipelines are gone. The shards close
+      // last: closed first, they fail the agents still using them (a cascade of errors).
       auto& st = self->state;
       auto rp = self->make_response_promise();
       st.txn_poisoned = false; // the consumer aborts the transaction next
       auto generation = ++st.generation;
+      auto shards = std::make_shared<std::vector<caf::actor>>();
       for (auto& [key, entry] : st.shards) {
         self->unlink_from(entry.shard);
-        self->send(entry.shard, close_atom::value);
+        shards->push_back(entry.shard);
       }
       st.shards.clear();
       auto pipelines = std::move(st.pipelines);
       st.pipelines.clear();
       st.env->stats->assigned.store(0);
       auto missing = std::make_shared<size_t>(pipelines.size());
-      if (*missing == 0) {
+      auto gone = [self, rp, missing, shards, generation]() mutable {
+        if (*missing > 0 && --*missing > 0)
+          return;
+        for (auto& shard : *shards)
+          self->send(shard, close_atom::value);
         rp.deliver(caf::ok_atom::value, generation);
+      };
+      if (pipelines.empty()) {
+        gone();
         return;
       }
       auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
@@ -269,10 +278,6 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
         st.dropped.insert(pipeline.address());
         // Either way it is gone (a pipeline that failed meanwhile quits after its
         // children, so its queue is released too).
-        auto gone = [rp, missing, generation]() mutable {
-          if (--*missing == 0)
-            rp.deliver(caf::ok_atom::value, generation);
-        };
         self->request(pipeline, timeout, rewind_atom::value)
           .then([gone](caf::ok_atom) mutable { gone(); },
                 [gone](caf::error&) mutable { gone(); });
