@@ -192,9 +192,8 @@ bool producer::abort_transaction(int timeout_ms, std::string& why) {
   // Let what was produced reach the broker first: aborting while the transaction's
   // partitions are still being registered fails with INVALID_TXN_STATE (librdkafka 2.0,
   // confluentinc/librdkafka#4849), a fatal error.
-  // Bounded well below transaction.timeout.ms (10 s): a flush that cannot finish (seen once
-  // under load, 30 s) would let the broker time the transaction out and fence this
-  // producer; abort_transaction purges what is left.
+  // Bounded well below transaction.timeout.ms (10 s): a longer wait lets the broker time
+  // the transaction out and fence this producer; abort_transaction purges what is left.
   rd_kafka_flush(rk_.get(), std::min(timeout_ms, 3000));
   for (auto step : {"abort_transaction", "begin_transaction"}) {
     auto err = step[0] == 'a' ? rd_kafka_abort_transaction(rk_.get(), timeout_ms)
