@@ -77,6 +77,9 @@ private:
   void checkpoint(table_partition k, replica& r, bool now);
   void reassign();
   bool ensure_consumer();
+  /// Publishes how far the copies are behind their changelogs; warns about a copy far
+  /// behind (a slow disk, a changelog written faster than it is read), once a minute.
+  void measure_lag();
   /// Updates the stats and, when the set of copies changed, says which ones it keeps.
   void publish_count() {
     env_->stats->standby_partitions.store(static_cast<int64_t>(replicas_.size()),
@@ -107,7 +110,11 @@ private:
   kafka::queue_ptr queue_;
   bool reassign_needed_ = false;
   std::string why_;
+  clock_type::time_point last_lag_warning_{};
 };
+
+/// A copy this far behind gets a warning: its failover restores that much.
+constexpr int64_t lag_warning_records = 100000;
 
 void standby_tailer::run() {
   bool running = true;
@@ -384,6 +391,33 @@ void standby_tailer::poll(std::chrono::milliseconds wait) {
   env_->stats->standby_records.fetch_add(applied, std::memory_order_relaxed);
   for (auto& [k, r] : replicas_)
     checkpoint(k, r, false);
+  measure_lag();
+}
+
+void standby_tailer::measure_lag() {
+  int64_t worst = 0;
+  const table_partition* worst_copy = nullptr;
+  for (auto& [k, r] : replicas_) {
+    int64_t low = 0;
+    int64_t end = 0; // cached from the last fetch: no request to the broker
+    auto& changelog = env_->topo->tables[k.first].changelog;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), changelog.c_str(), k.second, &low, &end)
+          != RD_KAFKA_RESP_ERR_NO_ERROR
+        || end < 0)
+      continue;
+    if (auto lag = end - r.next; lag > worst) {
+      worst = lag;
+      worst_copy = &k;
+    }
+  }
+  env_->stats->standby_lag.store(worst, std::memory_order_relaxed);
+  auto now = clock_type::now();
+  if (worst_copy != nullptr && worst >= lag_warning_records
+      && now - last_lag_warning_ > std::chrono::minutes(1)) {
+    last_lag_warning_ = now;
+    log().warn("{}: {} changelog records behind; a failover to it restores them first",
+               where(*worst_copy), worst);
+  }
 }
 
 } // namespace

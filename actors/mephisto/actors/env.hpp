@@ -34,6 +34,9 @@ struct worker_stats {
   std::atomic<int64_t> standby_partitions{0}; ///< table partitions kept warm here for others
   std::atomic<uint64_t> standby_records{0};   ///< changelog records applied to them
   std::atomic<int64_t> standby_handovers{0};  ///< warm copies taken over by a local shard
+  /// Changelog records the furthest-behind copy lacks (from the fetched end offsets, so
+  /// transaction markers count too): what a failover to it would still restore.
+  std::atomic<int64_t> standby_lag{0};
 };
 
 /// What every actor of one worker shares, read-only after start. The worker owns it (and
