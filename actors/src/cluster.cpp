@@ -152,6 +152,70 @@ void tick(self_ptr self) {
                      tick_atom::value);
 }
 
+void route_lookup(self_ptr self, routed_lookup job);
+
+/// Tries `job` again one heartbeat later (the owners are known anew by then), or gives
+/// up with `err` when it was tried again already.
+void retry_lookup(self_ptr self, routed_lookup job, caf::error err) {
+  if (job.retries_left-- <= 0) {
+    job.answer.deliver(std::move(err));
+    return;
+  }
+  auto& st = self->state;
+  auto id = st.next_retry++;
+  st.retrying.emplace(id, std::move(job));
+  self->delayed_send(self, std::chrono::milliseconds(2 * st.env->opts.cluster_heartbeat_ms),
+                     retry_atom::value, id);
+}
+
+/// Worth asking again: the partition moved away from the peer asked, or the link to it
+/// dropped. Not after a timeout (it waited long enough) nor for an answer that holds
+/// (not_ready: recovering; bad input).
+bool worth_a_retry(const caf::error& err) {
+  if (is(err, errc::not_owned))
+    return true;
+  return err.category() == caf::atom("system") && err != caf::sec::request_timeout;
+}
+
+/// Answers from the local manager if this instance holds the key's partition, else from
+/// the live peer that says it does.
+void route_lookup(self_ptr self, routed_lookup job) {
+  auto& st = self->state;
+  auto timeout = std::chrono::milliseconds(st.env->opts.cluster_timeout_ms);
+  auto shared = std::make_shared<routed_lookup>(std::move(job));
+  self->request(st.manager, timeout, lookup_atom::value, shared->table_index, shared->partition,
+                shared->key)
+    .then(
+      [shared](bool found, std::string& value) { shared->answer.deliver(found, value); },
+      [self, shared, timeout](caf::error& err) {
+        if (!is(err, errc::not_owned) || shared->forwarded) {
+          shared->answer.deliver(err);
+          return;
+        }
+        for (auto& [address, peer] : self->state.peers) {
+          if (!peer.up || !holds(peer.owned, static_cast<int32_t>(shared->table_index),
+                                 shared->partition))
+            continue;
+          self->request(peer.handle, timeout, lookup_atom::value, shared->secret,
+                        shared->table, shared->key, true)
+            .then(
+              [shared](bool found, std::string& value) { shared->answer.deliver(found, value); },
+              [self, shared](caf::error& e) {
+                if (worth_a_retry(e))
+                  retry_lookup(self, std::move(*shared), e);
+                else
+                  shared->answer.deliver(e);
+              });
+          return;
+        }
+        retry_lookup(self, std::move(*shared),
+                     make_error(errc::not_owned, "partition "
+                                                   + std::to_string(shared->partition)
+                                                   + " of table " + shared->table
+                                                   + " is held by no live instance"));
+      });
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   size_t from = 0;
@@ -284,33 +348,26 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
       if (it == topo.tables.end())
         return make_error(errc::bad_config, "no table named " + table);
       auto t = static_cast<uint32_t>(it - topo.tables.begin());
-      auto partition = key_partition(key, st.env->table_partitions[t]);
-      auto rp = self->make_response_promise<bool, std::string>();
-      auto timeout = std::chrono::milliseconds(st.env->opts.cluster_timeout_ms);
-      // Here first; then the live peer that says it holds the partition.
-      self->request(st.manager, timeout, lookup_atom::value, t, partition, key)
-        .then(
-          [rp](bool found, std::string& value) mutable { rp.deliver(found, value); },
-          [self, rp, secret, table, key, forwarded, t, partition,
-           timeout](caf::error& err) mutable {
-            if (!is(err, errc::not_owned) || forwarded) {
-              rp.deliver(err);
-              return;
-            }
-            for (auto& [address, peer] : self->state.peers) {
-              if (peer.up && holds(peer.owned, static_cast<int32_t>(t), partition)) {
-                self->request(peer.handle, timeout, lookup_atom::value, secret, table, key, true)
-                  .then(
-                    [rp](bool found, std::string& value) mutable { rp.deliver(found, value); },
-                    [rp](caf::error& e) mutable { rp.deliver(e); });
-                return;
-              }
-            }
-            rp.deliver(make_error(errc::not_owned,
-                                  "partition " + std::to_string(partition) + " of table "
-                                    + table + " is held by no live instance"));
-          });
+      routed_lookup job;
+      job.answer = self->make_response_promise();
+      job.secret = secret;
+      job.table = table;
+      job.key = std::move(key);
+      job.table_index = t;
+      job.partition = key_partition(job.key, st.env->table_partitions[t]);
+      job.forwarded = forwarded;
+      auto rp = job.answer;
+      route_lookup(self, std::move(job));
       return rp;
+    },
+    [self](retry_atom, uint64_t id) {
+      auto& st = self->state;
+      auto i = st.retrying.find(id);
+      if (i == st.retrying.end())
+        return;
+      auto job = std::move(i->second);
+      st.retrying.erase(i);
+      route_lookup(self, std::move(job));
     },
   };
 }

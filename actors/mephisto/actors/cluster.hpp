@@ -43,6 +43,18 @@ struct cluster_peer {
 /// which table partitions this instance keeps warm copies of (`standby_placement`) and
 /// tells the standby actor when that changed.
 /// One actor: no locks; it talks to the local manager and standby actor only by messages.
+/// One table lookup being answered: here, else at the peer holding the key's partition.
+struct routed_lookup {
+  caf::response_promise answer; ///< (found, value) or an error
+  std::string secret;
+  std::string table;
+  std::string key;
+  uint32_t table_index = 0;
+  int32_t partition = 0;
+  bool forwarded = false;       ///< from a peer: answer from here only
+  int retries_left = 1;         ///< after a lost link or a partition on the move
+};
+
 struct cluster_state {
   static inline const char* name = "mephisto.cluster";
 
@@ -54,6 +66,8 @@ struct cluster_state {
   std::string address;                          ///< host:port it listens on
   std::vector<int32_t> owned;                   ///< refreshed from the manager every tick
   std::map<std::string, cluster_peer> peers;    ///< by address (seeds included)
+  std::map<uint64_t, routed_lookup> retrying;   ///< lookups waiting for a heartbeat
+  uint64_t next_retry = 0;
 };
 
 /// Spawns as `spawn(cluster, env, manager, middleman, standby)`; starts once told its
