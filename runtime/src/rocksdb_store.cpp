@@ -1,5 +1,6 @@
 #include "mephisto/rocksdb_store.hpp"
 
+#include <chrono>
 #include <filesystem>
 
 #include <rocksdb/filter_policy.h>
@@ -141,8 +142,15 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
     created = false;
     return db;
   }
-  // The last user let go and another thread is closing it now (a few ms, a flush).
-  place->closed.wait(guard, [&place] { return place->open_dbs == 0; });
+  // The last user let go and another thread is closing it now (a few ms, a flush); or
+  // a user still holds it (a durable write waiting for its delivery report).
+  auto closed = [&place] { return place->open_dbs == 0; };
+  for (int waited = 0; !place->closed.wait_for(guard, std::chrono::seconds(5), closed);) {
+    if ((waited += 5) >= 120)
+      return make_error(errc::store_failed, path + " is still open elsewhere in this process "
+                                                   "after 120 s");
+    log().warn("{}: waiting {} s for its previous user to close it", path, waited);
+  }
   std::error_code ec;
   created = !fs::exists(path + "/CURRENT", ec);
   fs::create_directories(path, ec);
