@@ -142,8 +142,8 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
     created = false;
     return db;
   }
-  // The last user let go and another thread is closing it now (a few ms, a flush); or
-  // a user still holds it (a durable write waiting for its delivery report).
+  // The last user let go and another thread is closing it now: a few ms, or the time to
+  // flush its memtables (a slow disk: logged, and bounded).
   auto closed = [&place] { return place->open_dbs == 0; };
   for (int waited = 0; !place->closed.wait_for(guard, std::chrono::seconds(5), closed);) {
     if ((waited += 5) >= 120)
