@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,15 @@ public:
   expected<std::optional<std::string>>
   table_get(const std::string& table, const std::string& key,
             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  /// What `table_get_async` hands its callback.
+  using table_get_result = expected<std::optional<std::string>>;
+
+  /// As `table_get`, without blocking: `done` gets the answer (or the error) once, on one of
+  /// the worker's scheduler threads, so it must not block. Any number may be in flight.
+  void table_get_async(const std::string& table, const std::string& key,
+                       std::function<void(table_get_result)> done,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   /// `host:port` of this worker's cluster actor (empty when the cluster is off).
   const std::string& cluster_address() const;

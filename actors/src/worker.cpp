@@ -395,6 +395,30 @@ worker::table_get(const std::string& table, const std::string& key,
   return result;
 }
 
+void worker::table_get_async(const std::string& table, const std::string& key,
+                             std::function<void(table_get_result)> done,
+                             std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  if (!d.sys || d.finished) {
+    done(make_error(errc::bad_config, "the worker is not running"));
+    return;
+  }
+  if (!d.cluster_actor) {
+    done(make_error(errc::bad_config, "table_get needs the cluster (cluster_listen is off)"));
+    return;
+  }
+  // One short-lived actor per lookup: it lives until the answer or the timeout.
+  d.sys->spawn([cluster = d.cluster_actor, secret = d.opts.cluster_secret, table, key, timeout,
+                done = std::move(done)](caf::event_based_actor* self) {
+    self->request(cluster, timeout, lookup_atom::value, secret, table, key, false)
+      .then(
+        [done](bool found, std::string& value) {
+          done(found ? std::optional<std::string>{std::move(value)} : std::nullopt);
+        },
+        [done](caf::error& err) { done(std::move(err)); });
+  });
+}
+
 const std::string& worker::bootstrap() const {
   return impl_->bootstrap;
 }

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -363,6 +365,29 @@ TEST(standby, lookups_while_an_owner_leaves_never_fail_on_the_lost_link) {
   for (auto& [what, n] : answers)
     total += n;
   EXPECT_LT(answers["not_owned"] * 20, total) << "more than 5% not_owned: " << seen;
+  // The same lookups all in flight at once, without blocking.
+  struct tally {
+    std::mutex mtx;
+    std::condition_variable all_answered;
+    size_t answered = 0;
+    size_t exact = 0;
+  };
+  auto async = std::make_shared<tally>(); // a late answer must find it alive
+  for (auto& [key, value] : truth)
+    a->table_get_async("counts", key, [async, want = value](auto got) {
+      std::lock_guard<std::mutex> guard{async->mtx};
+      if (got && got->has_value() && **got == want)
+        ++async->exact;
+      ++async->answered;
+      async->all_answered.notify_all();
+    });
+  {
+    std::unique_lock<std::mutex> guard{async->mtx};
+    EXPECT_TRUE(async->all_answered.wait_for(guard, 30s,
+                                             [&] { return async->answered == truth.size(); }))
+      << async->answered << " of " << truth.size() << " asynchronous lookups answered";
+    EXPECT_EQ(async->exact, truth.size());
+  }
   a->stop();
   EXPECT_FALSE(a->wait());
 }
