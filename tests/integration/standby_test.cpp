@@ -256,6 +256,9 @@ TEST(standby, lookups_during_recovery_say_not_ready_and_never_give_a_stale_value
   ASSERT_EQ(keys.size(), 8u);
   mephisto::worker w{keyed_counter(opts), opts};
   ASSERT_FALSE(w.start());
+  // From the assignment on, the shards recover. (Before it, a lookup finds no owner and is
+  // asked again a second later: the recovery could be over by then.)
+  ASSERT_TRUE(eventually([&] { return w.stats().assigned.load() == 8; }, 30s));
   std::map<std::string, size_t> answers; // what the lookups said
   size_t wrong = 0;
   std::string first_wrong;
