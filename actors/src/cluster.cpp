@@ -152,6 +152,15 @@ void tick(self_ptr self) {
                      tick_atom::value);
 }
 
+} // namespace
+
+lookup_answer::~lookup_answer() {
+  if (rp_.pending())
+    rp_.deliver(make_error(errc::not_owned, "the instance asked stopped before it answered"));
+}
+
+namespace {
+
 void route_lookup(self_ptr self, routed_lookup job);
 
 /// Tries `job` again one heartbeat later (the owners are known anew by then), or gives
@@ -349,14 +358,14 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
         return make_error(errc::bad_config, "no table named " + table);
       auto t = static_cast<uint32_t>(it - topo.tables.begin());
       routed_lookup job;
-      job.answer = self->make_response_promise();
+      auto rp = self->make_response_promise();
+      job.answer = lookup_answer{rp};
       job.secret = secret;
       job.table = table;
       job.key = std::move(key);
       job.table_index = t;
       job.partition = key_partition(job.key, st.env->table_partitions[t]);
       job.forwarded = forwarded;
-      auto rp = job.answer;
       route_lookup(self, std::move(job));
       return rp;
     },

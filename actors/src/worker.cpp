@@ -1,9 +1,12 @@
 #include "mephisto/worker.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include <unistd.h>
@@ -44,6 +47,12 @@ struct worker::impl {
   bool started = false;
   bool finished = false;
   caf::error failure;
+  /// For the calls that may come from any thread (`stop`, lookups, snapshots): they hold
+  /// `lifetime` shared while they use the actor system and the handles above, and only
+  /// while `serving`. `start` sets it; `wait` clears it first (so that new calls fail at
+  /// once and cannot starve it), then takes the lock alone before ending the system.
+  std::shared_mutex lifetime;
+  std::atomic<bool> serving{false};
 
   caf::error check_options();
   caf::error connect();
@@ -325,6 +334,7 @@ caf::error worker::start() {
     return err;
   }
   d.started = true;
+  d.serving = true;
   log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}, assignor {}",
              d.topo->app_id, d.bootstrap, d.topo->agents.size(), d.topo->tables.size(),
              d.opts.processing_guarantee, d.opts.store, d.opts.partition_assignor);
@@ -332,7 +342,8 @@ caf::error worker::start() {
 }
 
 void worker::stop() {
-  if (impl_->consumer)
+  std::shared_lock<std::shared_mutex> guard{impl_->lifetime};
+  if (impl_->serving)
     caf::anon_send(impl_->consumer, halt_atom::value);
 }
 
@@ -358,6 +369,8 @@ caf::error worker::wait() {
     }
     caf::anon_send(d.manager, halt_atom::value);
   }
+  d.serving = false;
+  { std::unique_lock<std::shared_mutex> in_flight_calls_done{d.lifetime}; }
   d.finished = true;
   d.shutdown();
   auto& s = *d.stats;
@@ -379,7 +392,8 @@ expected<std::optional<std::string>>
 worker::table_get(const std::string& table, const std::string& key,
                   std::chrono::milliseconds timeout) {
   auto& d = *impl_;
-  if (!d.sys || d.finished)
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving)
     return make_error(errc::bad_config, "the worker is not running");
   if (!d.cluster_actor)
     return make_error(errc::bad_config, "table_get needs the cluster (cluster_listen is off)");
@@ -399,7 +413,8 @@ void worker::table_get_async(const std::string& table, const std::string& key,
                              std::function<void(table_get_result)> done,
                              std::chrono::milliseconds timeout) {
   auto& d = *impl_;
-  if (!d.sys || d.finished) {
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving) {
     done(make_error(errc::bad_config, "the worker is not running"));
     return;
   }
@@ -436,7 +451,8 @@ worker::table_snapshot(const std::string& table, std::chrono::milliseconds timeo
       break;
   if (index == d.topo->tables.size())
     return make_error(errc::bad_config, "no table named " + table);
-  if (!d.sys || d.finished)
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving)
     return make_error(errc::bad_config, "the worker is not running");
   caf::scoped_actor self{*d.sys};
   expected<table_rows> result{table_rows{}};

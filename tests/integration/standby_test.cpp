@@ -394,3 +394,59 @@ TEST(standby, lookups_while_an_owner_leaves_never_fail_on_the_lost_link) {
   a->stop();
   EXPECT_FALSE(a->wait());
 }
+
+TEST(standby, lookups_and_stops_from_other_threads_while_the_worker_ends_are_safe) {
+  // `stop`, `table_get`, `table_get_async` and `table_snapshot` may come from any thread,
+  // also while the owner's `wait` ends the worker (run it under `make tsan`).
+  auto opts = options("", "memory://", 0);
+  auto broker = broker_for(opts);
+  opts.broker = broker->url();
+  mephisto::worker w{keyed_counter(opts), opts};
+  ASSERT_FALSE(w.start());
+  std::atomic<bool> over{false};
+  std::atomic<size_t> calls{0};
+  std::atomic<size_t> not_running{0};
+  auto is_not_running = [](const caf::error& err) {
+    return mephisto::render(err).find("the worker is not running") != std::string::npos;
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { // blocking lookups until the worker says it is gone
+    for (;;) {
+      ++calls;
+      auto got = w.table_get("counts", "k", 2s);
+      if (!got && is_not_running(got.error())) {
+        ++not_running;
+        return;
+      }
+    }
+  });
+  threads.emplace_back([&] { // asynchronous ones, never waited for
+    while (!over.load()) {
+      ++calls;
+      w.table_get_async("counts", "k", [&](auto got) {
+        if (!got && is_not_running(got.error()))
+          over = true;
+      });
+      std::this_thread::sleep_for(1ms);
+    }
+    ++not_running;
+  });
+  threads.emplace_back([&] { // snapshots and more stop requests
+    for (;;) {
+      ++calls;
+      w.stop();
+      auto rows = w.table_snapshot("counts", 2s);
+      if (!rows && is_not_running(rows.error())) {
+        ++not_running;
+        return;
+      }
+    }
+  });
+  std::this_thread::sleep_for(500ms);
+  w.stop();
+  EXPECT_FALSE(w.wait());
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(not_running.load(), 3u) << "every thread ends on 'the worker is not running'";
+  EXPECT_GT(calls.load(), 3u);
+}

@@ -43,9 +43,29 @@ struct cluster_peer {
 /// which table partitions this instance keeps warm copies of (`standby_placement`) and
 /// tells the standby actor when that changed.
 /// One actor: no locks; it talks to the local manager and standby actor only by messages.
+/// The answer to one lookup. One never given (the cluster actor ended first, with the
+/// lookup waiting for a retry or an answer) says so, rather than leave the asker waiting
+/// for its whole timeout.
+class lookup_answer {
+public:
+  lookup_answer() = default;
+  explicit lookup_answer(caf::response_promise rp) : rp_(std::move(rp)) {}
+  lookup_answer(lookup_answer&&) = default;
+  lookup_answer& operator=(lookup_answer&&) = default;
+  ~lookup_answer();
+
+  template <class... Ts>
+  void deliver(Ts&&... xs) {
+    rp_.deliver(std::forward<Ts>(xs)...);
+  }
+
+private:
+  caf::response_promise rp_;
+};
+
 /// One table lookup being answered: here, else at the peer holding the key's partition.
 struct routed_lookup {
-  caf::response_promise answer; ///< (found, value) or an error
+  lookup_answer answer;         ///< (found, value) or an error
   std::string secret;
   std::string table;
   std::string key;
