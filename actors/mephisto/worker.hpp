@@ -20,7 +20,9 @@ struct worker_stats;
 /// producer, its group consumer and the actors for the partitions it is assigned.
 ///
 /// Owned by the thread that creates it. `start` and `wait` are called from that thread;
-/// `stop` and the inspection calls from any thread. The actor system lives inside: its
+/// `stop`, the lookups, snapshots and counters from any thread, also while `wait` ends
+/// the worker (they then fail with "the worker is not running"; `wait` lets the calls in
+/// flight finish first). The actor system lives inside: its
 /// scheduler threads (`threads`), one thread for the group consumer, one for the
 /// producer's delivery reports, one per table partition while it recovers.
 class worker {
