@@ -192,11 +192,14 @@ void route_lookup(self_ptr self, routed_lookup job) {
   auto& st = self->state;
   auto timeout = std::chrono::milliseconds(st.env->opts.cluster_timeout_ms);
   auto shared = std::make_shared<routed_lookup>(std::move(job));
+  auto found_here_or_there = [shared](bool found, std::string& value) {
+    shared->answer.deliver(found, value);
+  };
   self->request(st.manager, timeout, lookup_atom::value, shared->table_index, shared->partition,
                 shared->key)
     .then(
-      [shared](bool found, std::string& value) { shared->answer.deliver(found, value); },
-      [self, shared, timeout](caf::error& err) {
+      found_here_or_there,
+      [self, shared, timeout, found_here_or_there](caf::error& err) {
         if (!is(err, errc::not_owned) || shared->forwarded) {
           shared->answer.deliver(err);
           return;
@@ -208,7 +211,7 @@ void route_lookup(self_ptr self, routed_lookup job) {
           self->request(peer.handle, timeout, lookup_atom::value, shared->secret,
                         shared->table, shared->key, true)
             .then(
-              [shared](bool found, std::string& value) { shared->answer.deliver(found, value); },
+              found_here_or_there,
               [self, shared](caf::error& e) {
                 if (worth_a_retry(e))
                   retry_lookup(self, std::move(*shared), e);

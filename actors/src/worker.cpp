@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -391,22 +392,13 @@ const std::string& worker::cluster_address() const {
 expected<std::optional<std::string>>
 worker::table_get(const std::string& table, const std::string& key,
                   std::chrono::milliseconds timeout) {
-  auto& d = *impl_;
-  std::shared_lock<std::shared_mutex> guard{d.lifetime};
-  if (!d.serving)
-    return make_error(errc::bad_config, "the worker is not running");
-  if (!d.cluster_actor)
-    return make_error(errc::bad_config, "table_get needs the cluster (cluster_listen is off)");
-  caf::scoped_actor self{*d.sys};
-  expected<std::optional<std::string>> result{std::nullopt};
-  self->request(d.cluster_actor, timeout, lookup_atom::value, d.opts.cluster_secret, table, key,
-                false)
-    .receive(
-      [&](bool found, std::string& value) {
-        result = found ? std::optional<std::string>{std::move(value)} : std::nullopt;
-      },
-      [&](caf::error& err) { result = std::move(err); });
-  return result;
+  // The asynchronous lookup, waited for: its actor answers within `timeout`, and the
+  // actor system lives until it did.
+  auto answer = std::make_shared<std::promise<table_get_result>>();
+  auto result = answer->get_future();
+  table_get_async(table, key, [answer](table_get_result got) { answer->set_value(std::move(got)); },
+                  timeout);
+  return result.get();
 }
 
 void worker::table_get_async(const std::string& table, const std::string& key,
