@@ -84,7 +84,7 @@ void fail(self_ptr self, caf::error err) {
 }
 
 void publish_counters(agent_state& st) {
-  auto& c = st.ctx->counters();
+  auto& c = detail::context_access::counters(*st.ctx);
   auto& s = *st.env->stats;
   s.events.fetch_add(c.events - st.reported.events, std::memory_order_relaxed);
   s.decode_errors.fetch_add(c.decode_errors - st.reported.decode_errors,
@@ -116,7 +116,7 @@ void check_drained(self_ptr self) {
 void finish(self_ptr self) {
   auto& st = self->state;
   for (size_t i = 0; i < st.spec.shards.size(); ++i) {
-    st.ctx->lend(st.spec.shards[i].first, nullptr);
+    detail::context_access::lend(*st.ctx, st.spec.shards[i].first, nullptr);
     self->send(st.spec.shards[i].second, give_back_atom::value, std::move(st.leases[i]));
   }
   auto delivery = st.delivery;
@@ -212,7 +212,7 @@ void produce_changelogs(self_ptr self) {
 void continue_batch(self_ptr self) {
   auto& st = self->state;
   auto msgs = st.current->messages();
-  auto& counters = st.ctx->counters();
+  auto& counters = detail::context_access::counters(*st.ctx);
   auto& opts = st.env->opts;
   while (st.event_pos < msgs.size()) {
     try {
@@ -291,7 +291,7 @@ void run(self_ptr self) {
   auto& st = self->state;
   st.out.clear();
   st.dead_letters.clear();
-  st.ctx->begin_batch(&st.out);
+  detail::context_access::begin_batch(*st.ctx, &st.out);
   st.event_pos = 0;
   st.attempts = 0;
   continue_batch(self);
@@ -316,7 +316,7 @@ void next(self_ptr self) {
       .then(
         [self, i](store_ptr& store) {
           auto& st = self->state;
-          st.ctx->lend(st.spec.shards[i].first, store.get());
+          detail::context_access::lend(*st.ctx, st.spec.shards[i].first, store.get());
           st.leases[i] = std::move(store);
           if (--st.leases_missing == 0)
             run(self);
@@ -390,7 +390,7 @@ void agent_state::add_dead_letter(const rd_kafka_message_t* msg, std::string_vie
     {"mephisto.attempts", std::to_string(attempts_made)},
   };
   dead_letters.push_back(std::move(dl));
-  ++ctx->counters().dead_letters;
+  ++detail::context_access::counters(*ctx).dead_letters;
 }
 
 caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_spec spec) {
@@ -401,7 +401,7 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
   st.where = "agent " + def.name + " on " + topic_name + " [" + std::to_string(spec.partition)
              + "]";
   st.body = def.make_body();
-  st.ctx = std::make_unique<context>(def.name, topic_name, spec.partition,
+  st.ctx = detail::context_access::make(def.name, topic_name, spec.partition,
                                      env->topo->tables.size());
   st.leases.resize(spec.shards.size());
   st.env = std::move(env);

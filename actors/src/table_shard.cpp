@@ -79,7 +79,9 @@ void spawn_restorer(self_ptr self, kafka::restore_job job, store_place place, st
   auto make_store = self->state.env->topo->tables[self->state.table].make_store;
   auto where = self->state.where;
   caf::actor shard{self};
-  self->spawn([job, place, make_store, cancel, shard, where,
+  // `env` rides along so that the worker, which waits for its actors by waiting for its
+  // env to be released, also waits for this restorer (its store may live in env->rocks).
+  self->spawn([env = self->state.env, job, place, make_store, cancel, shard, where,
                warm](caf::blocking_actor* restorer) mutable {
     auto store = std::move(warm);
     if (store) {

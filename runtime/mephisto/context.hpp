@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -14,6 +15,13 @@
 #include "mephisto/topic.hpp"
 
 namespace mephisto {
+
+template <class K, class V, class F>
+class typed_agent_body;
+
+namespace detail {
+struct context_access;
+} // namespace detail
 
 /// Thrown by a user function that cannot go on with this partition for now (say, a
 /// connection it needs is gone): no retry, no dead letter; the partition's pipeline
@@ -44,11 +52,6 @@ struct agent_counters {
 /// table access goes straight to the store the shard lent for this batch.
 class context {
 public:
-  context(std::string agent, std::string topic, int32_t partition, size_t tables)
-    : agent_(std::move(agent)), topic_(std::move(topic)), partition_(partition),
-      leased_(tables, nullptr) {
-  }
-
   // -- where the current event came from --------------------------------------------
 
   const std::string& agent_name() const noexcept { return agent_; }
@@ -106,7 +109,18 @@ public:
     return table_view<K, V>{static_cast<typed_store<K, V>*>(s)};
   }
 
-  // -- for the runtime ----------------------------------------------------------------
+private:
+  // -- for the runtime: the agent actor (through detail::context_access) and the typed
+  //    agent body --------------------------------------------------------------------
+
+  template <class K, class V, class F>
+  friend class typed_agent_body;
+  friend struct detail::context_access;
+
+  context(std::string agent, std::string topic, int32_t partition, size_t tables)
+    : agent_(std::move(agent)), topic_(std::move(topic)), partition_(partition),
+      leased_(tables, nullptr) {
+  }
 
   /// Starts a batch that stages its output in `out`.
   void begin_batch(send_buffer* out) noexcept { out_ = out; }
@@ -138,7 +152,6 @@ public:
 
   agent_counters& counters() noexcept { return counters_; }
 
-private:
   [[noreturn]] void throw_undeclared(const std::string& table) const;
 
   std::string agent_;
@@ -151,5 +164,24 @@ private:
   std::vector<store_base*> leased_;
   agent_counters counters_;
 };
+
+namespace detail {
+
+/// What the agent actor does with a context that user code must not: make one, lend it
+/// stores, point it at a batch's send buffer, read its counters.
+struct context_access {
+  static std::unique_ptr<context> make(std::string agent, std::string topic,
+                                       int32_t partition, size_t tables) {
+    return std::unique_ptr<context>{
+      new context(std::move(agent), std::move(topic), partition, tables)};
+  }
+  static void begin_batch(context& ctx, send_buffer* out) noexcept { ctx.begin_batch(out); }
+  static void lend(context& ctx, size_t table, store_base* store) noexcept {
+    ctx.lend(table, store);
+  }
+  static agent_counters& counters(context& ctx) noexcept { return ctx.counters(); }
+};
+
+} // namespace detail
 
 } // namespace mephisto

@@ -30,6 +30,7 @@ enum class errc : uint8_t {
   not_ready,
   not_owned,
   refused,
+  stopped, ///< the worker (or the handle's actor) is gone
 };
 
 /// Returns the name of `code`, e.g. "broker_unreachable".

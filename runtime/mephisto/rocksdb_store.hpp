@@ -11,106 +11,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include <rocksdb/cache.h>
-#include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
-#include <rocksdb/write_buffer_manager.h>
-
+#include "mephisto/detail/rocksdb_partition.hpp"
 #include "mephisto/error.hpp"
 #include "mephisto/store.hpp"
 
 namespace mephisto {
-
-/// One table partition's RocksDB database (`<root>/<table>/<partition>`): the table's
-/// encoded keys and values in column family `data`, and in `meta` the changelog offset
-/// the data reflects, always written in the same write batch as the data.
-///
-/// Shared (`shared_ptr`) by the store that reads it and the durable writes still to be
-/// applied; RocksDB makes concurrent reads and writes safe. `durable_gen` tells the store
-/// which of its cached changes are on disk.
-class rocksdb_partition {
-public:
-  rocksdb_partition(std::string path, rocksdb::DB* db,
-                    std::vector<rocksdb::ColumnFamilyHandle*> handles);
-  ~rocksdb_partition();
-
-  const std::string& path() const noexcept { return path_; }
-
-  /// The changelog offset the data reflects (0 for a new store).
-  int64_t offset() const;
-
-  /// Reads `key`; false when absent. Throws `std::runtime_error` on an I/O error.
-  bool get(std::string_view key, std::string& value);
-
-  /// Writes `batch` (data puts and deletes) and, if `next_offset >= 0`, the offset.
-  caf::error write(rocksdb::WriteBatch& batch, int64_t next_offset);
-
-  /// As `write`, without the write-ahead log (bulk restore): call `flush` at the end.
-  caf::error write_unlogged(rocksdb::WriteBatch& batch, int64_t next_offset);
-
-  /// Writes the memtables to disk (after unlogged writes).
-  caf::error flush();
-
-  /// Deletes all data and the offset (drops and re-creates the column families).
-  caf::error clear();
-
-  /// Calls `fn(key, value)` for every stored pair.
-  template <class F>
-  void scan(F fn) const {
-    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, data())};
-    for (it->SeekToFirst(); it->Valid(); it->Next())
-      fn(std::string_view{it->key().data(), it->key().size()},
-         std::string_view{it->value().data(), it->value().size()});
-  }
-
-  /// Number of stored keys (counted: exact, O(n)).
-  size_t count() const;
-
-  rocksdb::ColumnFamilyHandle* data() const noexcept { return handles_[1]; }
-
-  /// Generation of the last durable write applied (see `rocksdb_store::seal`).
-  std::atomic<uint64_t> durable_gen{0};
-
-private:
-  std::string path_;
-  rocksdb::DB* db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_; ///< default, data, meta
-};
-
-/// The RocksDB resources of one worker: one block cache and one write-buffer budget that
-/// every table partition shares, and the partitions open now (a partition that is
-/// revoked and assigned again is reopened only once its last user let go).
-///
-/// Owned by the worker; `open` is thread-safe (restorer threads call it).
-class rocksdb_env {
-public:
-  rocksdb_env(std::string root, size_t cache_bytes, size_t write_buffer_bytes);
-
-  const std::string& root() const noexcept { return root_; }
-
-  /// Opens the partition's database, creating it if missing. A database that cannot be
-  /// opened (corrupt, wrong format) is deleted and created anew; `why` says so (empty
-  /// otherwise). `created` tells whether it did not exist before.
-  expected<std::shared_ptr<rocksdb_partition>>
-  open(const std::string& table, int32_t partition, std::string& why, bool& created);
-
-private:
-  std::string root_;
-  std::shared_ptr<rocksdb::Cache> cache_;
-  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
-  /// One per path: opening a database (which may replay its log for a second) holds only
-  /// its own path's lock, so partitions open in parallel. `db` expires when the last user
-  /// lets go, before the database is closed: an open waits on `closed` until `open_dbs` is
-  /// back to 0, or RocksDB refuses it ("lock hold by current process").
-  struct slot {
-    std::mutex mtx;
-    std::condition_variable closed;
-    std::weak_ptr<rocksdb_partition> db;
-    int open_dbs = 0;
-  };
-  std::mutex mtx_; ///< guards `open_`
-  std::map<std::string, std::shared_ptr<slot>> open_;
-};
 
 /// A table partition in RocksDB with a bounded in-memory cache of decoded entries.
 ///
@@ -142,7 +47,7 @@ public:
   caf::error discard() override {
     cache_.clear();
     restore_buf_.clear();
-    pending_.Clear();
+    pending_.clear();
     return db_->clear();
   }
 
@@ -217,13 +122,13 @@ public:
       return caf::none;
     for (auto& [k, v] : restore_buf_) {
       if (v.first)
-        pending_.Put(db_->data(), k, v.second);
+        pending_.put(db_->data(), k, v.second);
       else
-        pending_.Delete(db_->data(), k);
+        pending_.erase(db_->data(), k);
     }
     restore_buf_.clear();
     auto err = db_->write_unlogged(pending_, next_offset);
-    pending_.Clear();
+    pending_.clear();
     return err;
   }
 
@@ -238,10 +143,9 @@ public:
       auto k = out.key(r);
       if (e.present) {
         auto v = out.value(r);
-        pending_.Put(db_->data(), rocksdb::Slice{k.data(), k.size()},
-                     rocksdb::Slice{v.data(), v.size()});
+        pending_.put(db_->data(), k, v);
       } else {
-        pending_.Delete(db_->data(), rocksdb::Slice{k.data(), k.size()});
+        pending_.erase(db_->data(), k);
       }
       e.dirty = false;
       e.gen = gen;
@@ -251,10 +155,10 @@ public:
   }
 
   std::unique_ptr<durable_write> seal() override {
-    if (pending_.Count() == 0)
+    if (pending_.count() == 0)
       return nullptr;
     auto w = std::make_unique<write>(db_, std::move(pending_), ++gen_);
-    pending_.Clear();
+    pending_.clear();
     return w;
   }
 
@@ -316,7 +220,7 @@ private:
 
   class write final : public durable_write {
   public:
-    write(std::shared_ptr<rocksdb_partition> db, rocksdb::WriteBatch batch, uint64_t gen)
+    write(std::shared_ptr<rocksdb_partition> db, rocksdb_batch batch, uint64_t gen)
       : db_(std::move(db)), batch_(std::move(batch)), gen_(gen) {}
 
     caf::error apply(int64_t next_changelog_offset) override {
@@ -328,7 +232,7 @@ private:
 
   private:
     std::shared_ptr<rocksdb_partition> db_;
-    rocksdb::WriteBatch batch_;
+    rocksdb_batch batch_;
     uint64_t gen_;
   };
 
@@ -388,7 +292,7 @@ private:
   /// Entries as they were before the current event changed them (cache entries are not
   /// evicted during a batch, so the pointers hold).
   std::vector<std::pair<typename map_type::value_type*, entry>> journal_;
-  rocksdb::WriteBatch pending_;
+  rocksdb_batch pending_;
   uint64_t gen_ = 0;
   uint64_t restored_ = 0;
   std::string key_text_;

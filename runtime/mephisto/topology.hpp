@@ -6,9 +6,19 @@
 #include <string>
 #include <vector>
 
-#include "mephisto/kafka/admin.hpp"
-
 namespace mephisto {
+
+namespace kafka {
+
+/// What a topic should look like on the broker.
+struct topic_spec {
+  std::string name;
+  int32_t partitions = 0;
+  bool create = false;          ///< create when missing (internal topics, changelogs)
+  bool compacted = false;       ///< cleanup.policy=compact
+};
+
+} // namespace kafka
 
 class store_base;
 struct store_place;

@@ -32,6 +32,7 @@ const char* to_string(errc code) {
     case errc::not_ready: return "not_ready";
     case errc::not_owned: return "not_owned";
     case errc::refused: return "refused";
+    case errc::stopped: return "stopped";
   }
   return "unknown";
 }

@@ -3,8 +3,12 @@
 #include <chrono>
 #include <filesystem>
 
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include "mephisto/log.hpp"
 
@@ -38,6 +42,40 @@ caf::error io_error(const std::string& what, const rocksdb::Status& st) {
 
 durable_write::~durable_write() = default;
 
+// -- rocksdb_batch ----------------------------------------------------------------------
+
+// The batch is made on first use, so that a moved-from batch is an empty one again.
+
+rocksdb_batch::rocksdb_batch() = default;
+rocksdb_batch::rocksdb_batch(rocksdb_batch&&) noexcept = default;
+rocksdb_batch& rocksdb_batch::operator=(rocksdb_batch&&) noexcept = default;
+rocksdb_batch::~rocksdb_batch() = default;
+
+void rocksdb_batch::put(rocksdb::ColumnFamilyHandle* family, std::string_view key,
+                        std::string_view value) {
+  native().Put(family, rocksdb::Slice{key.data(), key.size()},
+               rocksdb::Slice{value.data(), value.size()});
+}
+
+void rocksdb_batch::erase(rocksdb::ColumnFamilyHandle* family, std::string_view key) {
+  native().Delete(family, rocksdb::Slice{key.data(), key.size()});
+}
+
+size_t rocksdb_batch::count() const {
+  return batch_ ? static_cast<size_t>(batch_->Count()) : 0;
+}
+
+void rocksdb_batch::clear() {
+  if (batch_)
+    batch_->Clear();
+}
+
+rocksdb::WriteBatch& rocksdb_batch::native() {
+  if (!batch_)
+    batch_ = std::make_unique<rocksdb::WriteBatch>();
+  return *batch_;
+}
+
 // -- rocksdb_partition ------------------------------------------------------------------
 
 rocksdb_partition::rocksdb_partition(std::string path, rocksdb::DB* db,
@@ -68,7 +106,8 @@ bool rocksdb_partition::get(std::string_view key, std::string& value) {
   throw std::runtime_error("RocksDB read in " + path_ + ": " + st.ToString());
 }
 
-caf::error rocksdb_partition::write(rocksdb::WriteBatch& batch, int64_t next_offset) {
+caf::error rocksdb_partition::write(rocksdb_batch& data, int64_t next_offset) {
+  auto& batch = data.native();
   if (next_offset >= 0)
     batch.Put(handles_[2], offset_key, encode_offset(next_offset));
   // The WAL is written but not synced: the data survives a killed process (the page
@@ -77,7 +116,8 @@ caf::error rocksdb_partition::write(rocksdb::WriteBatch& batch, int64_t next_off
   return st.ok() ? caf::none : io_error("RocksDB write in " + path_, st);
 }
 
-caf::error rocksdb_partition::write_unlogged(rocksdb::WriteBatch& batch, int64_t next_offset) {
+caf::error rocksdb_partition::write_unlogged(rocksdb_batch& data, int64_t next_offset) {
+  auto& batch = data.native();
   if (next_offset >= 0)
     batch.Put(handles_[2], offset_key, encode_offset(next_offset));
   // No WAL: a crash loses what is not flushed, the offset with it (atomic_flush keeps the
@@ -107,6 +147,14 @@ caf::error rocksdb_partition::clear() {
       return io_error("RocksDB create in " + path_, st);
   }
   return caf::none;
+}
+
+void rocksdb_partition::scan(
+  const std::function<void(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, data())};
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    fn(std::string_view{it->key().data(), it->key().size()},
+       std::string_view{it->value().data(), it->value().size()});
 }
 
 size_t rocksdb_partition::count() const {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <librdkafka/rdkafka.h>
+
 #include "mephisto/agent_body.hpp"
 #include "mephisto/store.hpp"
 
@@ -12,6 +14,12 @@ store_base::~store_base() = default;
 agent_body::~agent_body() = default;
 
 event_reporter::~event_reporter() = default;
+
+detail::record_fields detail::fields_of(const rd_kafka_message_s* msg) noexcept {
+  return {std::string_view{static_cast<const char*>(msg->key), msg->key_len},
+          static_cast<const char*>(msg->payload), msg->len, msg->offset,
+          rd_kafka_message_timestamp(msg, nullptr)};
+}
 
 std::vector<std::string> topology::producer_topics() const {
   std::vector<std::string> out;

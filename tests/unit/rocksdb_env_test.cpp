@@ -33,9 +33,9 @@ TEST(rocksdb_env, a_partition_let_go_on_another_thread_reopens_while_it_closes) 
     auto db = env.open("t", 0, why, created);
     ASSERT_TRUE(db) << mephisto::render(db.error());
     // Unflushed data makes the close (which flushes memtables) take a while.
-    rocksdb::WriteBatch batch;
+    mephisto::rocksdb_batch batch;
     for (int i = 0; i < 2000; ++i)
-      batch.Put((*db)->data(), "key" + std::to_string(i), std::string(100, 'v'));
+      batch.put((*db)->data(), "key" + std::to_string(i), std::string(100, 'v'));
     ASSERT_FALSE((*db)->write(batch, round + 1));
     std::atomic<bool> releasing{false};
     std::thread closer{[&releasing, last = std::move(*db)]() mutable {

@@ -10,16 +10,10 @@
 
 #include "mephisto/error.hpp"
 #include "mephisto/kafka/config.hpp"
+#include "mephisto/topology.hpp"
 
 namespace mephisto::kafka {
 
-/// What a topic should look like.
-struct topic_spec {
-  std::string name;
-  int32_t partitions = 0;
-  bool create = false;          ///< create when missing (internal topics, changelogs)
-  bool compacted = false;       ///< cleanup.policy=compact
-};
 
 /// Partition counts of the topics that exist on the cluster `rk` talks to. A broker that
 /// does not answer within `timeout` is `errc::broker_unreachable`.

@@ -1,0 +1,307 @@
+// `app::main`: the command line of every app (worker, broker, send, table get). It runs
+// a worker, so it lives in the layer above the actors, not with the declarations.
+#include "mephisto/app.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "mephisto/cluster_client.hpp"
+#include "mephisto/kafka/admin.hpp"
+#include "mephisto/kafka/config.hpp"
+#include "mephisto/kafka/embedded_broker.hpp"
+#include "mephisto/log.hpp"
+#include "mephisto/worker.hpp"
+
+extern char** environ;
+
+namespace mephisto {
+
+namespace {
+
+/// Blocks SIGINT and SIGTERM in this thread and every thread it starts afterwards, so
+/// that `wait_for_signal` gets them.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+/// Waits for SIGINT/SIGTERM, or until `done` is set. Returns true on a signal.
+bool wait_for_signal(const sigset_t& set, const std::atomic<bool>& done) {
+  timespec tick{0, 100'000'000};
+  while (!done.load()) {
+    if (sigtimedwait(&set, nullptr, &tick) > 0)
+      return true;
+  }
+  return false;
+}
+
+std::string upper(std::string x) {
+  for (auto& c : x)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return x;
+}
+
+/// Registers every worker option on `cli`: flag `--key`, config-file key `key`,
+/// environment `MEPHISTO_KEY`. Returns the environment variable names it knows.
+std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
+  std::set<std::string> env_names;
+  auto add = [&](const std::string& key, auto& field, const std::string& help) {
+    auto dashed = key;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    auto names = "--" + key + (dashed != key ? ",--" + dashed : std::string{});
+    auto env = "MEPHISTO_" + upper(key);
+    env_names.insert(env);
+    cli.add_option(names, field, help)->envname(env)->capture_default_str();
+  };
+  add("broker", o.broker, "kafka://host:port[,host:port...] or embedded");
+  add("id", o.id, "app id (consumer group, internal topic prefix); default: the app name");
+  add("instance_id", o.instance_id,
+      "static group membership id (restarts keep their partitions); empty: dynamic");
+  add("store", o.store, "table storage: memory:// or rocksdb://<dir>");
+  add("rocksdb_cache_mb", o.rocksdb_cache_mb, "RocksDB block cache shared by all tables, MiB");
+  add("rocksdb_write_buffer_mb", o.rocksdb_write_buffer_mb,
+      "RocksDB memtable budget shared by all tables, MiB");
+  add("table_cache_keys", o.table_cache_keys,
+      "keys a RocksDB table partition keeps decoded in memory");
+  add("processing_guarantee", o.processing_guarantee, "at_least_once or exactly_once");
+  add("topic_partitions", o.topic_partitions, "partitions of internal topics and tables");
+  add("commit_interval_ms", o.commit_interval_ms,
+      "offset commit (or transaction) interval; 0: 1000 at-least-once, 100 exactly-once");
+  add("batch_size", o.batch_size, "most records per batch");
+  add("batches_in_flight", o.batches_in_flight, "batches in flight per agent (credits)");
+  add("threads", o.threads, "actor scheduler threads (0: one per core)");
+  add("startup_timeout_ms", o.startup_timeout_ms, "time to reach the broker at start");
+  add("recovery_stall_timeout_ms", o.recovery_stall_timeout_ms,
+      "a table recovery without progress for this long fails");
+  add("drain_timeout_ms", o.drain_timeout_ms, "time a revoked partition may take to drain");
+  add("retry_attempts", o.retry_attempts,
+      "attempts of a throwing user function before the event is dead-lettered");
+  add("retry_backoff_ms", o.retry_backoff_ms, "wait before the first retry (doubles)");
+  add("retry_backoff_max_ms", o.retry_backoff_max_ms, "longest wait between retries");
+  add("linger_ms", o.linger_ms, "producer linger.ms");
+  add("cluster_listen", o.cluster_listen,
+      "cluster actor address host:port (port 0: any free one), or off");
+  add("cluster_seeds", o.cluster_seeds, "instances to join: host:port,host:port");
+  add("cluster_secret", o.cluster_secret, "shared secret of the app's instances");
+  add("cluster_heartbeat_ms", o.cluster_heartbeat_ms, "cluster heartbeat interval");
+  add("cluster_timeout_ms", o.cluster_timeout_ms,
+      "a silent peer is down after this; timeout of cluster requests");
+  add("cluster_tls_cert", o.cluster_tls_cert, "cluster TLS: this instance's certificate (PEM)");
+  add("cluster_tls_key", o.cluster_tls_key, "cluster TLS: its private key (PEM)");
+  add("cluster_tls_ca", o.cluster_tls_ca, "cluster TLS: the CA every instance's certificate is signed by");
+  add("session_timeout_ms", o.session_timeout_ms,
+      "consumer group session timeout: a dead instance's partitions move after it");
+  add("partition_assignor", o.partition_assignor,
+      "auto (cooperative-sticky unless a table is shared by two topics' agents), "
+      "cooperative-sticky or range");
+  add("table_standby_replicas", o.table_standby_replicas,
+      "warm copies of each table partition on other instances (0: none)");
+  add("log_level", o.log_level, "trace, debug, info, warn, error, off");
+  add("bootstrap_file", o.bootstrap_file, "embedded broker: write its URL to this file");
+  return env_names;
+}
+
+/// Rejects MEPHISTO_* environment variables that are no option (a typo would otherwise
+/// be ignored silently).
+bool check_environment(const std::set<std::string>& known) {
+  bool ok = true;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("MEPHISTO_", 0) != 0)
+      continue;
+    auto name = kv.substr(0, kv.find('='));
+    if (known.count(name) == 0) {
+      std::cerr << "error: unknown environment variable " << name << " (known: ";
+      bool first = true;
+      for (auto& k : known) {
+        std::cerr << (first ? "" : ", ") << k;
+        first = false;
+      }
+      std::cerr << ")\n";
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+int run_worker(const app& a, const worker_options& opts) {
+  auto signals = block_stop_signals();
+  worker w{a.resolve(opts), opts};
+  if (auto err = w.start()) {
+    std::cerr << "error: " << render(err) << '\n';
+    return 1;
+  }
+  std::atomic<bool> done{false};
+  std::thread watcher{[&] {
+    if (wait_for_signal(signals, done)) {
+      log().info("stop requested: draining and committing");
+      w.stop();
+    }
+  }};
+  auto err = w.wait();
+  done = true;
+  watcher.join();
+  if (err) {
+    std::cerr << "error: " << render(err) << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+int run_broker(const app& a, const worker_options& opts) {
+  auto signals = block_stop_signals();
+  auto topo = a.resolve(opts);
+  kafka::embedded_broker broker;
+  if (auto err = broker.start()) {
+    std::cerr << "error: " << render(err) << '\n';
+    return 1;
+  }
+  for (auto& spec : topo->topic_specs(opts.topic_partitions)) {
+    auto n = spec.partitions > 0 ? spec.partitions : opts.topic_partitions;
+    if (auto err = broker.create_topic(spec.name, n)) {
+      std::cerr << "error: " << render(err) << '\n';
+      return 1;
+    }
+    log().info("topic {} ({} partitions)", spec.name, n);
+  }
+  if (!opts.bootstrap_file.empty())
+    broker.publish_url(opts.bootstrap_file);
+  std::cout << broker.url() << std::endl;
+  log().info("embedded broker for app {} up: --broker {} (kcat -b {}); Ctrl-C stops it",
+             topo->app_id, broker.url(), broker.bootstrap());
+  std::atomic<bool> never{false};
+  wait_for_signal(signals, never);
+  log().info("embedded broker stopping");
+  return 0;
+}
+
+int run_send(const app& a, const worker_options& opts, const std::string& topic,
+             const std::string& value, const std::string* key) {
+  if (opts.broker == "embedded") {
+    std::cerr << "error: send needs a running broker: --broker kafka://host:port\n";
+    return 1;
+  }
+  auto bootstrap = kafka::parse_broker_url(opts.broker);
+  if (!bootstrap) {
+    std::cerr << "error: " << render(bootstrap.error()) << '\n';
+    return 1;
+  }
+  auto topo = a.resolve(opts);
+  auto kafka_name = topic;
+  for (auto& t : topo->topics)
+    if (t.name == topic)
+      kafka_name = t.kafka_name;
+  auto conf = kafka::make_conf({{"bootstrap.servers", *bootstrap},
+                                {"partitioner", "murmur2_random"},
+                                {"enable.idempotence", "true"},
+                                {"message.timeout.ms", std::to_string(opts.startup_timeout_ms)}});
+  if (!conf) {
+    std::cerr << "error: " << render(conf.error()) << '\n';
+    return 1;
+  }
+  auto rk = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!rk) {
+    std::cerr << "error: " << render(rk.error()) << '\n';
+    return 1;
+  }
+  auto topics = kafka::list_topics(rk->get(), std::chrono::milliseconds(opts.startup_timeout_ms));
+  if (!topics) {
+    std::cerr << "error: " << render(topics.error()) << '\n';
+    return 1;
+  }
+  if (topics->count(kafka_name) == 0) {
+    std::cerr << "error: topic " << kafka_name << " does not exist\n";
+    return 1;
+  }
+  auto err = rd_kafka_producev(
+    rk->get(), RD_KAFKA_V_TOPIC(kafka_name.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+    RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+    RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0), RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    err = rd_kafka_flush(rk->get(), opts.startup_timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_outq_len(rk->get()) > 0) {
+    std::cerr << "error: cannot send to " << kafka_name << ": " << rd_kafka_err2str(err) << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace
+
+int app::main(int argc, char** argv) {
+  worker_options opts;
+  CLI::App cli{"Mephisto app " + topo_->app_id + ": stream processing on Kafka with CAF actors",
+               topo_->app_id};
+  cli.set_config("--config", "", "read options from a TOML/INI file (key = value)");
+  cli.allow_config_extras(false);
+  cli.require_subcommand(1);
+  auto env_names = add_worker_options(cli, opts);
+  auto worker_cmd = cli.add_subcommand("worker", "run a worker (Ctrl-C stops it cleanly)");
+  auto broker_cmd = cli.add_subcommand(
+    "broker", "run an embedded (mock) Kafka broker with this app's topics; prints its URL");
+  auto send_cmd = cli.add_subcommand("send", "send one record to a topic");
+  std::string send_topic;
+  std::string send_value;
+  std::string send_key;
+  send_cmd->add_option("topic", send_topic, "topic (declared name or Kafka name)")->required();
+  send_cmd->add_option("value", send_value, "the value, as raw bytes")->required();
+  auto key_opt = send_cmd->add_option("--key,-k", send_key, "the key");
+  auto table_cmd = cli.add_subcommand("table", "ask a running cluster about a table");
+  table_cmd->require_subcommand(1);
+  auto get_cmd = table_cmd->add_subcommand(
+    "get", "the value of a key, from the instance that holds its partition");
+  std::string get_table;
+  std::string get_key;
+  std::string get_peer;
+  get_cmd->add_option("table", get_table, "table name as declared")->required();
+  get_cmd->add_option("key", get_key, "the key, encoded (raw text for string keys)")->required();
+  get_cmd->add_option("--peer", get_peer, "a worker's cluster address, host:port")->required();
+  for (auto* sub : {worker_cmd, broker_cmd, send_cmd, table_cmd, get_cmd})
+    sub->fallthrough();
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+  if (!check_environment(env_names))
+    return 2;
+  if (!set_log_level(opts.log_level)) {
+    std::cerr << "error: log_level '" << opts.log_level << "' is unknown\n";
+    return 2;
+  }
+  if (*worker_cmd)
+    return run_worker(*this, opts);
+  if (*broker_cmd)
+    return run_broker(*this, opts);
+  if (*table_cmd) {
+    auto value = remote_table_get(get_peer, opts, get_table, get_key,
+                                  std::chrono::milliseconds(opts.cluster_timeout_ms * 2));
+    if (!value) {
+      std::cerr << "error: " << render(value.error()) << '\n';
+      return 1;
+    }
+    if (!*value) {
+      std::cerr << "no value for key " << get_key << " in table " << get_table << '\n';
+      return 3;
+    }
+    std::cout << **value << std::endl;
+    return 0;
+  }
+  return run_send(*this, opts, send_topic, send_value, key_opt->count() ? &send_key : nullptr);
+}
+
+} // namespace mephisto
