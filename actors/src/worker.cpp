@@ -1,4 +1,5 @@
 #include "mephisto/worker.hpp"
+#include "mephisto/actors/worker_impl.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "mephisto/actors/env.hpp"
@@ -30,38 +32,41 @@
 
 namespace mephisto {
 
-struct worker::impl {
-  std::shared_ptr<const topology> topo;
-  worker_options opts;
-  std::shared_ptr<worker_stats> stats = std::make_shared<worker_stats>();
-  std::unique_ptr<kafka::embedded_broker> embedded;
-  kafka::producer producer;
-  std::string bootstrap;
-  std::unique_ptr<caf::actor_system_config> cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::actor manager;
-  caf::actor consumer;
-  caf::actor cluster_actor;
-  caf::actor standby;
-  std::string cluster_address;
-  std::shared_ptr<group_consumer_data> group;
-  bool started = false;
-  bool finished = false;
-  caf::error failure;
-  /// For the calls that may come from any thread (`stop`, lookups, snapshots): they hold
-  /// `lifetime` shared while they use the actor system and the handles above, and only
-  /// while `serving`. `start` sets it; `wait` clears it first (so that new calls fail at
-  /// once and cannot starve it), then takes the lock alone before ending the system.
-  std::shared_mutex lifetime;
-  std::atomic<bool> serving{false};
+namespace {
 
-  caf::error check_options();
-  caf::error connect();
-  caf::error prepare_topics(std::vector<int32_t>& partitions);
-  caf::error start_consumer(env_ptr env);
-  caf::error start_cluster(env_ptr env);
-  void shutdown();
-};
+/// The running worker as an actor (`worker::as_actor`): it watches the group consumer and
+/// the partition manager, stops the one when the other ended, and ends once both did,
+/// with the manager's error if it failed (else normally). Halting it halts the consumer,
+/// which revokes everything first (a clean stop).
+caf::behavior worker_runner(caf::event_based_actor* self, caf::actor consumer,
+                            caf::actor manager) {
+  auto failure = std::make_shared<caf::error>();
+  auto running = std::make_shared<int>(2);
+  self->monitor(consumer);
+  self->monitor(manager);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == manager.address()) {
+      if (dm.reason && dm.reason != caf::exit_reason::normal && !*failure)
+        *failure = dm.reason;
+      self->send(consumer, halt_atom::value);
+    } else if (dm.source == consumer.address()) {
+      self->send(manager, halt_atom::value);
+    } else {
+      return;
+    }
+    if (--*running == 0) {
+      if (*failure)
+        self->quit(*failure);
+      else
+        self->quit();
+    }
+  });
+  return {
+    [=](halt_atom) { self->send(consumer, halt_atom::value); },
+  };
+}
+
+} // namespace
 
 caf::error worker::impl::check_options() {
   auto bad = [](std::string what) { return make_error(errc::bad_config, std::move(what)); };
@@ -192,6 +197,7 @@ caf::error worker::impl::start_cluster(env_ptr env) {
   auto bound = publish_cluster(*sys, cluster_actor, host, static_cast<uint16_t>(port), opts);
   if (!bound)
     return bound.error();
+  cluster_port = *bound;
   cluster_address = host + ":" + std::to_string(*bound);
   caf::anon_send(cluster_actor, listen_atom::value, cluster_address);
   log().info("cluster: listening on {}{}{}", cluster_address, opts.cluster_tls() ? " (TLS)" : "",
@@ -245,6 +251,16 @@ worker::worker(std::shared_ptr<const topology> topo, worker_options opts)
   impl_->opts = std::move(opts);
 }
 
+worker::worker(caf::actor_system& sys, std::shared_ptr<const topology> topo,
+               worker_options opts)
+  : worker(std::move(topo), std::move(opts)) {
+  impl_->sys = &sys;
+}
+
+worker::worker(caf::actor_system& sys, const app& a, worker_options opts)
+  : worker(sys, a.resolve(opts), opts) {
+}
+
 worker::~worker() {
   if (impl_->started && !impl_->finished) {
     stop();
@@ -254,17 +270,74 @@ worker::~worker() {
 }
 
 void worker::impl::shutdown() {
-  if (cluster_actor)
+  if (cluster_actor) {
+    if (!owned_sys) { // the caller's system goes on: free the port
+      // (caf::openssl::unpublish of CAF 0.17.6 does not compile: it omits the address.)
+      auto mm = opts.cluster_tls() ? sys->openssl_manager().actor_handle()
+                                   : sys->middleman().actor_handle();
+      caf::anon_send(mm, caf::unpublish_atom::value, cluster_actor.address(), cluster_port);
+    }
     caf::anon_send_exit(cluster_actor, caf::exit_reason::user_shutdown);
-  if (standby) // a blocking actor: the system would wait for it forever
+  }
+  if (standby) // a blocking actor: it would run forever
     caf::anon_send(standby, close_atom::value);
   cluster_actor = nullptr;
   standby = nullptr;
   manager = nullptr;
   consumer = nullptr;
-  sys.reset(); // waits for every actor
+  group.reset();
+  if (owned_sys) {
+    runner = nullptr;
+    owned_sys.reset(); // waits for every actor
+  }
+  else if (sys != nullptr)
+    wait_for_actors();
+  if (writer_producer)
+    writer_producer->stop(10000);
   producer.stop(10000);
   embedded.reset();
+}
+
+void worker::impl::wait_for_actors() {
+  // Every actor of this worker (and every topic writer) holds the env: once it expired,
+  // none of them can touch the producer or a store any more.
+  auto since = std::chrono::steady_clock::now();
+  auto next_log = since + std::chrono::seconds(10);
+  while (!env_alive.expired()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (std::chrono::steady_clock::now() >= next_log) {
+      log().warn("worker {}: {} actors still running {} s after the stop", topo->app_id,
+                 env_alive.use_count(),
+                 std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::steady_clock::now() - since).count());
+      next_log += std::chrono::seconds(10);
+    }
+  }
+}
+
+caf::error worker::impl::check_system() {
+  auto missing = [](std::string what) {
+    return make_error(errc::bad_config, "the actor system given to the worker " + what
+                                          + ": call mephisto::configure(cfg, opts) on its "
+                                            "configuration before making it");
+  };
+  if (opts.threads != 0)
+    log().info("worker {}: threads = {} ignored, the actor system is the caller's",
+               topo->app_id, opts.threads);
+  if (opts.cluster_listen == "off")
+    return caf::none;
+  if (!sys->has_middleman())
+    return missing("has no io middleman (cluster_listen needs it; or set it off)");
+  if (opts.cluster_tls() && !sys->has_openssl_manager())
+    return missing("has no OpenSSL module (cluster_tls_* needs it)");
+  if (sys->config().type_names_by_rtti.count(typeid(std::vector<int32_t>)) == 0)
+    return missing("lacks the cluster's message types");
+  auto heartbeat = caf::get_or(sys->config(), "middleman.heartbeat-interval", caf::timespan{0});
+  if (heartbeat.count() == 0)
+    log().warn("worker {}: the actor system's middleman sends no heartbeats: a hung peer is "
+               "noticed only by the cluster's own pings (mephisto::configure turns them on)",
+               topo->app_id);
+  return caf::none;
 }
 
 caf::error worker::start() {
@@ -305,21 +378,21 @@ caf::error worker::start() {
     env->rocks = std::make_shared<rocksdb_env>(
       d.opts.store.substr(std::string{"rocksdb://"}.size()) + "/" + d.topo->app_id,
       size_t(d.opts.rocksdb_cache_mb) << 20, size_t(d.opts.rocksdb_write_buffer_mb) << 20);
-  d.cfg = std::make_unique<caf::actor_system_config>();
-  auto threads = d.opts.threads > 0 ? d.opts.threads
-                                    : static_cast<int>(std::thread::hardware_concurrency());
-  d.cfg->set("scheduler.max-threads", std::max(1, threads));
   bool clustered = d.opts.cluster_listen != "off";
-  if (clustered) {
-    if (auto err = configure_cluster(*d.cfg, d.opts))
-      return err;
-    // Heartbeats on: a hung peer's connection times out (off by default in CAF 0.17).
-    d.cfg->set("middleman.heartbeat-interval",
-               caf::timespan{std::chrono::milliseconds(d.opts.cluster_heartbeat_ms)});
-    d.cfg->set("middleman.connection-timeout",
-               caf::timespan{std::chrono::milliseconds(d.opts.cluster_timeout_ms)});
+  if (d.sys == nullptr) { // owning: a system of its own
+    d.cfg = std::make_unique<caf::actor_system_config>();
+    auto threads = d.opts.threads > 0 ? d.opts.threads
+                                      : static_cast<int>(std::thread::hardware_concurrency());
+    d.cfg->set("scheduler.max-threads", std::max(1, threads));
+    if (clustered)
+      if (auto err = configure(*d.cfg, d.opts))
+        return err;
+    d.owned_sys = std::make_unique<caf::actor_system>(*d.cfg);
+    d.sys = d.owned_sys.get();
+  } else if (auto err = d.check_system()) {
+    return err;
   }
-  d.sys = std::make_unique<caf::actor_system>(*d.cfg);
+  d.env_alive = env;
   // Standby replicas need the cluster (it places them) and something to keep warm.
   if (clustered && d.opts.table_standby_replicas > 0 && !d.topo->tables.empty())
     d.standby = d.sys->spawn(standby_replicas, env_ptr{env});
@@ -334,6 +407,7 @@ caf::error worker::start() {
     caf::anon_send_exit(d.manager, caf::exit_reason::kill);
     return err;
   }
+  d.runner = d.sys->spawn(worker_runner, d.consumer, d.manager);
   d.started = true;
   d.serving = true;
   log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}, assignor {}",
@@ -354,21 +428,11 @@ caf::error worker::wait() {
     return d.failure;
   {
     caf::scoped_actor self{*d.sys};
-    self->monitor(d.consumer);
-    self->monitor(d.manager);
-    bool consumer_done = false;
-    while (!consumer_done) {
-      self->receive([&](caf::down_msg& dm) {
-        if (dm.source == d.consumer.address()) {
-          consumer_done = true;
-        } else if (dm.source == d.manager.address()) {
-          if (dm.reason && dm.reason != caf::exit_reason::normal && !d.failure)
-            d.failure = dm.reason;
-          caf::anon_send(d.consumer, halt_atom::value);
-        }
-      });
-    }
-    caf::anon_send(d.manager, halt_atom::value);
+    self->monitor(d.runner);
+    self->receive([&](caf::down_msg& dm) {
+      if (dm.reason && dm.reason != caf::exit_reason::normal)
+        d.failure = dm.reason;
+    });
   }
   d.serving = false;
   { std::unique_lock<std::shared_mutex> in_flight_calls_done{d.lifetime}; }
@@ -383,75 +447,6 @@ caf::error worker::wait() {
              s.dead_letters.load(), s.sent.load(), s.commits.load(), s.restarts.load(),
              s.aborts.load(), s.standby_records.load(), s.standby_handovers.load());
   return d.failure;
-}
-
-const std::string& worker::cluster_address() const {
-  return impl_->cluster_address;
-}
-
-expected<std::optional<std::string>>
-worker::table_get(const std::string& table, const std::string& key,
-                  std::chrono::milliseconds timeout) {
-  // The asynchronous lookup, waited for: its actor answers within `timeout`, and the
-  // actor system lives until it did.
-  auto answer = std::make_shared<std::promise<table_get_result>>();
-  auto result = answer->get_future();
-  table_get_async(table, key, [answer](table_get_result got) { answer->set_value(std::move(got)); },
-                  timeout);
-  return result.get();
-}
-
-void worker::table_get_async(const std::string& table, const std::string& key,
-                             std::function<void(table_get_result)> done,
-                             std::chrono::milliseconds timeout) {
-  auto& d = *impl_;
-  std::shared_lock<std::shared_mutex> guard{d.lifetime};
-  if (!d.serving) {
-    done(make_error(errc::bad_config, "the worker is not running"));
-    return;
-  }
-  if (!d.cluster_actor) {
-    done(make_error(errc::bad_config, "table_get needs the cluster (cluster_listen is off)"));
-    return;
-  }
-  // One short-lived actor per lookup: it lives until the answer or the timeout.
-  d.sys->spawn([cluster = d.cluster_actor, secret = d.opts.cluster_secret, table, key, timeout,
-                done = std::move(done)](caf::event_based_actor* self) {
-    self->request(cluster, timeout, lookup_atom::value, secret, table, key, false)
-      .then(
-        [done](bool found, std::string& value) {
-          done(found ? std::optional<std::string>{std::move(value)} : std::nullopt);
-        },
-        [done](caf::error& err) { done(std::move(err)); });
-  });
-}
-
-const std::string& worker::bootstrap() const {
-  return impl_->bootstrap;
-}
-
-const worker_stats& worker::stats() const {
-  return *impl_->stats;
-}
-
-expected<std::vector<std::pair<std::string, std::string>>>
-worker::table_snapshot(const std::string& table, std::chrono::milliseconds timeout) {
-  auto& d = *impl_;
-  uint32_t index = 0;
-  for (; index < d.topo->tables.size(); ++index)
-    if (d.topo->tables[index].name == table)
-      break;
-  if (index == d.topo->tables.size())
-    return make_error(errc::bad_config, "no table named " + table);
-  std::shared_lock<std::shared_mutex> guard{d.lifetime};
-  if (!d.serving)
-    return make_error(errc::bad_config, "the worker is not running");
-  caf::scoped_actor self{*d.sys};
-  expected<table_rows> result{table_rows{}};
-  self->request(d.manager, timeout, snapshot_atom::value, index)
-    .receive([&](table_rows& rows) { result = std::move(rows); },
-             [&](caf::error& err) { result = std::move(err); });
-  return result;
 }
 
 } // namespace mephisto

@@ -7,12 +7,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -70,6 +74,44 @@ struct get_request {
 template <class K, class V>
 using table_reader
   = caf::typed_actor<typename caf::replies_to<get_request<K>>::template with<std::optional<V>>>;
+
+// -- subscriptions ------------------------------------------------------------------------
+
+/// One record of a subscribed topic, decoded.
+template <class K, class V>
+struct record {
+  K key;
+  V value;
+  int32_t partition = -1;
+  int64_t offset = -1;
+  int64_t timestamp = -1; ///< ms since the epoch, -1 if unknown
+};
+
+/// What a subscriber receives: records of one topic, in offset order per partition. It
+/// comes as a request: when the subscriber's handler (`[](record_batch<K, V>& b) {...}`,
+/// returning nothing) returns, the subscription gets its credit back and may send the next
+/// batch. A subscriber that handles batches slower than they come holds back only its own
+/// subscription: at `max_in_flight` unanswered batches it stops reading, its consumer stops
+/// fetching once librdkafka's bounded queue is full, and the records wait in Kafka. Nothing
+/// is dropped (unless the broker's retention deletes records the subscriber has not read).
+template <class K, class V>
+struct record_batch {
+  std::string topic;               ///< the topic's name on the broker
+  std::vector<record<K, V>> records;
+};
+
+/// Where a subscription starts reading.
+enum class subscribe_from {
+  latest,   ///< records written after the subscription started
+  earliest, ///< every record the broker still has
+};
+
+/// How a subscription delivers.
+struct subscription_options {
+  subscribe_from from = subscribe_from::latest;
+  size_t batch_size = 500;     ///< records per `record_batch` at most
+  size_t max_in_flight = 2;    ///< batches sent and not yet handled by the subscriber
+};
 
 namespace detail {
 
@@ -198,6 +240,107 @@ caf::behavior topic_writer_actor(caf::stateful_actor<topic_writer_state<K, V>>* 
   };
 }
 
+/// Tells a subscription that its consumer has records.
+using subscription_wake_atom = caf::atom_constant<caf::atom("swake")>;
+
+/// The Kafka side of one subscription: a consumer of every partition of one topic,
+/// outside the consumer group (read_committed), whose queue wakes the subscription actor
+/// with `subscription_wake_atom` when records arrive. `fetch` never blocks. Owned by one
+/// subscription actor; closed (on a thread of its own) when destroyed.
+class subscription_core {
+public:
+  /// One raw record: key (null: none), value (null: none), partition, offset, timestamp.
+  struct raw {
+    const std::string_view* key;
+    const std::string_view* value;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp;
+  };
+
+  virtual ~subscription_core();
+
+  /// Starts waking `target`.
+  virtual void start(const caf::actor& target) = 0;
+
+  /// Hands up to `max` waiting records to `fn` (in offset order per partition); returns
+  /// how many it handed. Consumer errors are logged, never handed.
+  virtual size_t fetch(size_t max, const std::function<void(const raw&)>& fn) = 0;
+
+  /// Allows the next wake-up (call when `fetch` returned fewer than asked).
+  virtual void rearm() = 0;
+
+  virtual const caf::actor& worker_actor() const = 0;
+
+  virtual const std::string& topic_name() const = 0;
+};
+
+template <class K, class V>
+struct subscription_state {
+  static inline const char* name = "mephisto.subscription";
+  std::shared_ptr<subscription_core> core; ///< not shared: only this actor uses it
+  caf::actor subscriber;
+  subscription_options opts;
+  size_t in_flight = 0;
+  uint64_t undecodable = 0;
+};
+
+template <class K, class V>
+void subscription_pull(caf::stateful_actor<subscription_state<K, V>>* self) {
+  auto& st = self->state;
+  while (st.core && st.in_flight < st.opts.max_in_flight) {
+    record_batch<K, V> batch;
+    batch.topic = st.core->topic_name();
+    batch.records.reserve(st.opts.batch_size);
+    std::string why;
+    auto n = st.core->fetch(st.opts.batch_size, [&](const subscription_core::raw& r) {
+      record<K, V> rec;
+      rec.partition = r.partition;
+      rec.offset = r.offset;
+      rec.timestamp = r.timestamp;
+      bool ok = r.value != nullptr && codec<V>::decode(*r.value, rec.value, why)
+                && codec<K>::decode(r.key ? *r.key : std::string_view{}, rec.key, why);
+      if (ok)
+        batch.records.push_back(std::move(rec));
+      else
+        ++st.undecodable; // counted (`undecodable`), not delivered
+    });
+    if (!batch.records.empty()) {
+      ++st.in_flight;
+      self->request(st.subscriber, caf::infinite, std::move(batch))
+        .then(
+          [self]() { // the subscriber's handler returned
+            --self->state.in_flight;
+            subscription_pull(self);
+          },
+          [self](caf::error&) { self->quit(); }); // the subscriber is gone
+    }
+    if (n < st.opts.batch_size) {
+      st.core->rearm();
+      return;
+    }
+  }
+}
+
+template <class K, class V>
+caf::behavior subscription_actor(caf::stateful_actor<subscription_state<K, V>>* self,
+                                 std::shared_ptr<subscription_core> core, caf::actor subscriber,
+                                 subscription_options opts) {
+  auto& st = self->state;
+  st.core = std::move(core);
+  st.subscriber = std::move(subscriber);
+  st.opts = opts;
+  st.opts.batch_size = std::max<size_t>(1, st.opts.batch_size);
+  st.opts.max_in_flight = std::max<size_t>(1, st.opts.max_in_flight);
+  self->monitor(st.core->worker_actor());
+  self->monitor(st.subscriber);
+  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
+  st.core->start(caf::actor{self});
+  return {
+    [self](subscription_wake_atom) { subscription_pull(self); },
+  };
+}
+
 template <class K, class V>
 struct table_reader_state {
   static inline const char* name = "mephisto.table_reader";
@@ -245,6 +388,8 @@ template <class K, class V>
 struct allowed_unsafe_message_type<mephisto::write_request<K, V>> : std::true_type {};
 template <class K>
 struct allowed_unsafe_message_type<mephisto::get_request<K>> : std::true_type {};
+template <class K, class V>
+struct allowed_unsafe_message_type<mephisto::record_batch<K, V>> : std::true_type {};
 template <class V>
 struct allowed_unsafe_message_type<std::optional<V>> : std::true_type {};
 } // namespace caf

@@ -131,6 +131,21 @@ public:
     return caf::actor_cast<topic_writer<K, V>>(handle);
   }
 
+  /// Delivers the records of topic `t` (every partition, from its end or its beginning, see
+  /// `subscription_options`) to `subscriber` as `record_batch<K, V>` requests, one credit
+  /// per batch (see `record_batch`). Only committed records under exactly-once. Returns the
+  /// subscription's actor: it ends with the worker, with the subscriber, or when sent an
+  /// exit. Call after `start`.
+  template <class K, class V>
+  expected<caf::actor> subscribe(const topic<K, V>& t, caf::actor subscriber,
+                                 subscription_options opts = {}) {
+    auto core = make_subscription_core(t.index(), opts);
+    if (!core)
+      return core.error();
+    return system().spawn(detail::subscription_actor<K, V>, std::move(*core),
+                          std::move(subscriber), opts);
+  }
+
   /// A reader of table `t` for the caller's actors (see `table_reader`); each lookup is
   /// answered within `timeout`. Needs the cluster (`cluster_listen` not off). Each call
   /// makes a new reader actor; it ends with the worker. Call after `start`.
@@ -149,6 +164,8 @@ public:
 private:
   expected<std::shared_ptr<detail::writer_core>> make_writer_core(uint32_t topic);
   expected<caf::actor> lookup_service() const;
+  expected<std::shared_ptr<detail::subscription_core>>
+  make_subscription_core(uint32_t topic, const subscription_options& opts);
   const std::string& cluster_secret() const;
 
   struct impl;

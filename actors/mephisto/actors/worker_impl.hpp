@@ -1,0 +1,65 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "mephisto/actors/env.hpp"
+#include "mephisto/actors/group_consumer.hpp"
+#include "mephisto/kafka/embedded_broker.hpp"
+#include "mephisto/kafka/producer.hpp"
+#include "mephisto/worker.hpp"
+
+namespace mephisto {
+
+/// What a `worker` holds (worker.cpp starts and stops it; worker_handles.cpp serves the
+/// calls from other threads and actors).
+struct worker::impl {
+  std::shared_ptr<const topology> topo;
+  worker_options opts;
+  std::shared_ptr<worker_stats> stats = std::make_shared<worker_stats>();
+  std::unique_ptr<kafka::embedded_broker> embedded;
+  kafka::producer producer;
+  std::string bootstrap;
+  std::unique_ptr<caf::actor_system_config> cfg;  ///< owning mode only
+  std::unique_ptr<caf::actor_system> owned_sys;   ///< owning mode only
+  caf::actor_system* sys = nullptr;               ///< the one the actors run in
+  caf::actor runner;                              ///< the worker as an actor
+  std::weak_ptr<const worker_env> env_alive;      ///< expires when every actor let go
+  uint16_t cluster_port = 0;
+  std::mutex writers_mtx;                          ///< guards `writer_producer`
+  std::unique_ptr<kafka::producer> writer_producer; ///< for topic writers, made on demand
+  caf::actor manager;
+  caf::actor consumer;
+  caf::actor cluster_actor;
+  caf::actor standby;
+  std::string cluster_address;
+  std::shared_ptr<group_consumer_data> group;
+  bool started = false;
+  bool finished = false;
+  caf::error failure;
+  /// For the calls that may come from any thread (`stop`, lookups, snapshots): they hold
+  /// `lifetime` shared while they use the actor system and the handles above, and only
+  /// while `serving`. `start` sets it; `wait` clears it first (so that new calls fail at
+  /// once and cannot starve it), then takes the lock alone before ending the system.
+  std::shared_mutex lifetime;
+  std::atomic<bool> serving{false};
+
+  caf::error check_options();
+  caf::error check_system();
+  void wait_for_actors();
+  caf::error connect();
+  caf::error prepare_topics(std::vector<int32_t>& partitions);
+  caf::error start_consumer(env_ptr env);
+  caf::error start_cluster(env_ptr env);
+  void shutdown();
+};
+
+
+} // namespace mephisto

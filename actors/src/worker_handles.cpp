@@ -1,0 +1,222 @@
+// The worker's calls for other threads and for actors: lookups, snapshots, the handles of
+// actor_api.hpp, and `configure`.
+#include <future>
+#include <mutex>
+#include <shared_mutex>
+
+#include <caf/scoped_actor.hpp>
+
+#include <librdkafka/rdkafka.h>
+
+#include "mephisto/actors/cluster.hpp"
+#include "mephisto/actors/subscription.hpp"
+#include "mephisto/actors/worker_impl.hpp"
+#include "mephisto/kafka/delivery.hpp"
+#include "mephisto/log.hpp"
+#include "mephisto/worker.hpp"
+
+namespace mephisto {
+
+caf::error configure(caf::actor_system_config& cfg, const worker_options& opts) {
+  if (auto err = configure_cluster(cfg, opts))
+    return err;
+  // Heartbeats on: a hung peer's connection times out (off by default in CAF 0.17).
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds(opts.cluster_heartbeat_ms)});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::milliseconds(opts.cluster_timeout_ms)});
+  return caf::none;
+}
+
+detail::writer_core::~writer_core() = default;
+
+namespace {
+
+/// One produced record of a topic writer: its acknowledgement goes to the writer actor.
+class writer_delivery final : public kafka::delivery_batch {
+public:
+  writer_delivery(uint64_t id, caf::actor to) : id_(id), to_(std::move(to)) {}
+
+  void on_record(const rd_kafka_message_t& msg) noexcept override {
+    partition_ = msg.partition;
+    offset_ = msg.offset;
+  }
+
+protected:
+  void on_complete(bool ok) noexcept override {
+    detail::write_ack ack{id_, partition_, offset_, {}};
+    if (!ok)
+      ack.error = "Kafka did not take the record (the log says why)";
+    caf::anon_send(to_, std::move(ack));
+  }
+
+private:
+  uint64_t id_;
+  caf::actor to_;
+  int32_t partition_ = -1;
+  int64_t offset_ = -1;
+};
+
+class writer_core_impl final : public detail::writer_core {
+public:
+  writer_core_impl(env_ptr env, kafka::producer* producer, uint32_t topic, caf::actor worker)
+    : env_(std::move(env)), producer_(producer), topic_(topic), worker_(std::move(worker)) {
+  }
+
+  status produce(const std::string* key, const std::string& value, uint64_t id,
+                 const caf::actor& ack_to, std::string& why) override {
+    auto* delivery = new writer_delivery(id, ack_to);
+    auto err = producer_->send(topic_, -1, key ? key->data() : nullptr, key ? key->size() : 0,
+                               value.data(), value.size(), 0, delivery);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      return status::queued;
+    delete delivery; // never handed to librdkafka
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      return status::queue_full;
+    why = rd_kafka_err2str(err);
+    return status::failed;
+  }
+
+  const caf::actor& worker_actor() const override { return worker_; }
+
+  const std::string& topic_name() const override {
+    return env_->topo->topics[topic_].kafka_name;
+  }
+
+private:
+  env_ptr env_; ///< the worker waits for it: the producer outlives this core
+  kafka::producer* producer_;
+  uint32_t topic_;
+  caf::actor worker_;
+};
+
+} // namespace
+
+expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t topic) {
+  auto& d = *impl_;
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving)
+    return make_error(errc::stopped, "the worker is not running");
+  auto env = d.env_alive.lock();
+  if (!env || topic >= d.topo->topics.size())
+    return make_error(errc::bad_config, "no such topic in this worker's app");
+  std::lock_guard<std::mutex> writers{d.writers_mtx};
+  if (!d.writer_producer) {
+    // Its own producer: never transactional, so an acknowledged record stays written
+    // whatever happens to the pipeline's transactions.
+    auto p = std::make_unique<kafka::producer>();
+    if (auto err = p->start(d.bootstrap, d.topo->producer_topics(),
+                            {{"linger.ms", std::to_string(d.opts.linger_ms)},
+                             {"client.id", d.topo->app_id + "-writer"}}))
+      return err;
+    d.writer_producer = std::move(p);
+  }
+  return std::shared_ptr<detail::writer_core>{
+    std::make_shared<writer_core_impl>(std::move(env), d.writer_producer.get(), topic,
+                                       d.runner)};
+}
+
+expected<std::shared_ptr<detail::subscription_core>>
+worker::make_subscription_core(uint32_t topic, const subscription_options& opts) {
+  auto& d = *impl_;
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving)
+    return make_error(errc::stopped, "the worker is not running");
+  auto env = d.env_alive.lock();
+  if (!env || topic >= d.topo->topics.size())
+    return make_error(errc::bad_config, "no such topic in this worker's app");
+  return mephisto::make_subscription_core(std::move(env), d.runner, topic, opts);
+}
+
+expected<caf::actor> worker::lookup_service() const {
+  auto& d = *impl_;
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving)
+    return make_error(errc::stopped, "the worker is not running");
+  if (!d.cluster_actor)
+    return make_error(errc::bad_config, "table lookups need the cluster (cluster_listen is off)");
+  return d.cluster_actor;
+}
+
+const std::string& worker::cluster_secret() const {
+  return impl_->opts.cluster_secret;
+}
+
+caf::actor worker::as_actor() const {
+  return impl_->runner;
+}
+
+caf::actor_system& worker::system() {
+  return *impl_->sys;
+}
+
+const std::string& worker::cluster_address() const {
+  return impl_->cluster_address;
+}
+
+expected<std::optional<std::string>>
+worker::table_get(const std::string& table, const std::string& key,
+                  std::chrono::milliseconds timeout) {
+  // The asynchronous lookup, waited for: its actor answers within `timeout`, and the
+  // actor system lives until it did.
+  auto answer = std::make_shared<std::promise<table_get_result>>();
+  auto result = answer->get_future();
+  table_get_async(table, key, [answer](table_get_result got) { answer->set_value(std::move(got)); },
+                  timeout);
+  return result.get();
+}
+
+void worker::table_get_async(const std::string& table, const std::string& key,
+                             std::function<void(table_get_result)> done,
+                             std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving) {
+    done(make_error(errc::bad_config, "the worker is not running"));
+    return;
+  }
+  if (!d.cluster_actor) {
+    done(make_error(errc::bad_config, "table_get needs the cluster (cluster_listen is off)"));
+    return;
+  }
+  // One short-lived actor per lookup: it lives until the answer or the timeout.
+  d.sys->spawn([cluster = d.cluster_actor, secret = d.opts.cluster_secret, table, key, timeout,
+                done = std::move(done)](caf::event_based_actor* self) {
+    self->request(cluster, timeout, lookup_atom::value, secret, table, key, false)
+      .then(
+        [done](bool found, std::string& value) {
+          done(found ? std::optional<std::string>{std::move(value)} : std::nullopt);
+        },
+        [done](caf::error& err) { done(std::move(err)); });
+  });
+}
+
+const std::string& worker::bootstrap() const {
+  return impl_->bootstrap;
+}
+
+const worker_stats& worker::stats() const {
+  return *impl_->stats;
+}
+
+expected<std::vector<std::pair<std::string, std::string>>>
+worker::table_snapshot(const std::string& table, std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  uint32_t index = 0;
+  for (; index < d.topo->tables.size(); ++index)
+    if (d.topo->tables[index].name == table)
+      break;
+  if (index == d.topo->tables.size())
+    return make_error(errc::bad_config, "no table named " + table);
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (!d.serving)
+    return make_error(errc::bad_config, "the worker is not running");
+  caf::scoped_actor self{*d.sys};
+  expected<table_rows> result{table_rows{}};
+  self->request(d.manager, timeout, snapshot_atom::value, index)
+    .receive([&](table_rows& rows) { result = std::move(rows); },
+             [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace mephisto
