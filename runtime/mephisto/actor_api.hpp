@@ -48,15 +48,25 @@ struct record_position {
   int64_t offset = -1;
 };
 
-/// A declared topic's writer. Message: `write_request<K, V>` from any local actor; the
-/// answer is the `record_position` once Kafka acknowledged the record, or an error (the
-/// record failed for good, the worker stopped). At most `max_in_flight` records of one
-/// writer are in the producer at a time; further requests wait in the writer, their
-/// answers delayed, so a requester that waits for its answers (a window of requests)
-/// never grows any mailbox without bound.
+/// What a topic writer holds now: the answer to `caf::get_atom`.
+struct writer_status {
+  uint64_t in_flight = 0;    ///< records in the producer, not yet acknowledged
+  uint64_t waiting = 0;      ///< accepted requests waiting for room (`max_in_flight`)
+  uint64_t acknowledged = 0; ///< records Kafka acknowledged so far
+  uint64_t failed = 0;       ///< requests answered with an error so far
+};
+
+/// A declared topic's writer. Messages, from any local actor:
+/// - `write_request<K, V>`: the answer is the `record_position` once Kafka acknowledged
+///   the record, or an error (the record failed for good, the worker stopped). At most
+///   `max_in_flight` records of one writer are in the producer at a time; further
+///   requests wait in the writer, their answers delayed, so a requester that waits for
+///   its answers (a window of requests) never grows any mailbox without bound.
+/// - `caf::get_atom`: the answer is the writer's `writer_status`.
 template <class K, class V>
-using topic_writer
-  = caf::typed_actor<typename caf::replies_to<write_request<K, V>>::template with<record_position>>;
+using topic_writer = caf::typed_actor<
+  typename caf::replies_to<write_request<K, V>>::template with<record_position>,
+  caf::replies_to<caf::get_atom>::with<writer_status>>;
 
 // -- table reader -------------------------------------------------------------------------
 
@@ -169,6 +179,8 @@ struct topic_writer_state {
   std::deque<waiting> queued; ///< accepted requests not yet in the producer
   bool retry_scheduled = false;
   std::string why;
+  uint64_t acknowledged = 0;
+  uint64_t failed = 0;
 };
 
 template <class K, class V>
@@ -185,10 +197,12 @@ void writer_pump(caf::stateful_actor<topic_writer_state<K, V>>* self) {
       }
       return;
     }
-    if (res == writer_core::status::failed)
+    if (res == writer_core::status::failed) {
+      ++st.failed;
       w.answer.deliver(make_error(errc::produce_failed, st.core->topic_name() + ": " + st.why));
-    else
+    } else {
       st.in_flight.emplace(id, std::move(w.answer));
+    }
     st.queued.pop_front();
   }
 }
@@ -225,17 +239,24 @@ caf::behavior topic_writer_actor(caf::stateful_actor<topic_writer_state<K, V>>* 
       auto it = s.in_flight.find(ack.id);
       if (it == s.in_flight.end())
         return;
-      if (ack.error.empty())
+      if (ack.error.empty()) {
+        ++s.acknowledged;
         it->second.deliver(record_position{ack.partition, ack.offset});
-      else
+      } else {
+        ++s.failed;
         it->second.deliver(
           make_error(errc::produce_failed, s.core->topic_name() + ": " + ack.error));
+      }
       s.in_flight.erase(it);
       writer_pump(self);
     },
     [self](writer_retry_atom) {
       self->state.retry_scheduled = false;
       writer_pump(self);
+    },
+    [self](caf::get_atom) {
+      auto& s = self->state;
+      return writer_status{s.in_flight.size(), s.queued.size(), s.acknowledged, s.failed};
     },
   };
 }
@@ -394,4 +415,5 @@ template <class V>
 struct allowed_unsafe_message_type<std::optional<V>> : std::true_type {};
 } // namespace caf
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::record_position)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::writer_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mephisto::detail::write_ack)

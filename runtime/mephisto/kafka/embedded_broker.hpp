@@ -39,6 +39,9 @@ public:
   /// "kafka://127.0.0.1:port" as Mephisto's `--broker` wants it.
   std::string url() const { return "kafka://" + bootstrap_; }
 
+  /// The mock cluster, for fault injection (`rd_kafka_mock_broker_set_down`, ...).
+  rd_kafka_mock_cluster_t* mock() const noexcept { return cluster_; }
+
   /// Writes `url()` and a newline to `path` atomically (write, then rename), for other
   /// processes that wait for the broker.
   void publish_url(const std::string& path) const;
