@@ -10,8 +10,8 @@
 
 #include "mephisto/actors/cluster.hpp"
 #include "mephisto/actors/subscription.hpp"
+#include "mephisto/actors/topic_writer_core.hpp"
 #include "mephisto/actors/worker_impl.hpp"
-#include "mephisto/kafka/delivery.hpp"
 #include "mephisto/log.hpp"
 #include "mephisto/worker.hpp"
 
@@ -27,70 +27,6 @@ caf::error configure(caf::actor_system_config& cfg, const worker_options& opts) 
           caf::timespan{std::chrono::milliseconds(opts.cluster_timeout_ms)});
   return caf::none;
 }
-
-detail::writer_core::~writer_core() = default;
-
-namespace {
-
-/// One produced record of a topic writer: its acknowledgement goes to the writer actor.
-class writer_delivery final : public kafka::delivery_batch {
-public:
-  writer_delivery(uint64_t id, caf::actor to) : id_(id), to_(std::move(to)) {}
-
-  void on_record(const rd_kafka_message_t& msg) noexcept override {
-    partition_ = msg.partition;
-    offset_ = msg.offset;
-  }
-
-protected:
-  void on_complete(bool ok) noexcept override {
-    detail::write_ack ack{id_, partition_, offset_, {}};
-    if (!ok)
-      ack.error = "Kafka did not take the record (the log says why)";
-    caf::anon_send(to_, std::move(ack));
-  }
-
-private:
-  uint64_t id_;
-  caf::actor to_;
-  int32_t partition_ = -1;
-  int64_t offset_ = -1;
-};
-
-class writer_core_impl final : public detail::writer_core {
-public:
-  writer_core_impl(env_ptr env, kafka::producer* producer, uint32_t topic, caf::actor worker)
-    : env_(std::move(env)), producer_(producer), topic_(topic), worker_(std::move(worker)) {
-  }
-
-  status produce(const std::string* key, const std::string& value, uint64_t id,
-                 const caf::actor& ack_to, std::string& why) override {
-    auto* delivery = new writer_delivery(id, ack_to);
-    auto err = producer_->send(topic_, -1, key ? key->data() : nullptr, key ? key->size() : 0,
-                               value.data(), value.size(), 0, delivery);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-      return status::queued;
-    delete delivery; // never handed to librdkafka
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-      return status::queue_full;
-    why = rd_kafka_err2str(err);
-    return status::failed;
-  }
-
-  const caf::actor& worker_actor() const override { return worker_; }
-
-  const std::string& topic_name() const override {
-    return env_->topo->topics[topic_].kafka_name;
-  }
-
-private:
-  env_ptr env_; ///< the worker waits for it: the producer outlives this core
-  kafka::producer* producer_;
-  uint32_t topic_;
-  caf::actor worker_;
-};
-
-} // namespace
 
 expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t topic) {
   auto& d = *impl_;
@@ -111,9 +47,7 @@ expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t
       return err;
     d.writer_producer = std::move(p);
   }
-  return std::shared_ptr<detail::writer_core>{
-    std::make_shared<writer_core_impl>(std::move(env), d.writer_producer.get(), topic,
-                                       d.runner)};
+  return mephisto::make_writer_core(std::move(env), d.writer_producer.get(), topic, d.runner);
 }
 
 expected<std::shared_ptr<detail::subscription_core>>

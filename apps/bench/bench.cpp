@@ -37,6 +37,7 @@
 #include "mephisto/kafka/changelog_restore.hpp"
 #include "mephisto/rocksdb_store.hpp"
 #include "mephisto/worker.hpp"
+#include "actor_api_bench.hpp"
 #include "bench_kit.hpp"
 #include "failover.hpp"
 
@@ -83,28 +84,6 @@ std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std
   while (w->stats().assigned.load() == 0)
     std::this_thread::sleep_for(1ms);
   return w;
-}
-
-/// The broker for --latency and --restore: an embedded one (`url == "embedded"`, kept alive
-/// by `embedded`) or `kafka://host:port`; creates `topics` there. Returns host:port.
-std::string connect(const std::string& url, std::unique_ptr<mephisto::kafka::embedded_broker>& embedded,
-                    std::vector<mephisto::kafka::topic_spec> topics) {
-  if (url == "embedded") {
-    embedded = std::make_unique<mephisto::kafka::embedded_broker>();
-    if (auto err = embedded->start())
-      throw std::runtime_error(mephisto::render(err));
-    for (auto& t : topics)
-      embedded->create_topic(t.name, t.partitions);
-    return embedded->bootstrap();
-  }
-  auto bs = mephisto::kafka::parse_broker_url(url);
-  if (!bs)
-    throw std::runtime_error(mephisto::render(bs.error()));
-  // A benchmark may create its topics (the app itself never creates external ones).
-  auto admin = client(RD_KAFKA_PRODUCER, *bs, {});
-  if (auto err = mephisto::kafka::ensure_topics(admin.get(), topics, 30s))
-    throw std::runtime_error(mephisto::render(err));
-  return *bs;
 }
 
 /// (b) the colors app; returns seconds from assignment to the last output record.
@@ -455,6 +434,13 @@ int main(int argc, char** argv) {
   cli.add_flag("--latency", latency_mode, "measure end-to-end latency at a fixed rate instead");
   bool lookup_mode = false;
   int lookups = 2000;
+  bool api_mode = false;
+  size_t api_records = 200000;
+  size_t api_window = 32;
+  cli.add_flag("--actor-api", api_mode,
+               "measure topic writers, subscriptions and table readers against their baselines");
+  cli.add_option("--api-records", api_records, "--actor-api: records per round");
+  cli.add_option("--api-window", api_window, "--actor-api: write batches (1000 records) unanswered at once");
   cli.add_flag("--lookups", lookup_mode,
                "measure routed table lookups (two workers, embedded broker) instead");
   cli.add_option("--lookup-count", lookups, "--lookups: lookups per color and instance");
@@ -510,6 +496,11 @@ int main(int argc, char** argv) {
     });
   if (lookup_mode)
     return run([&] { return lookup_bench(lookups, threads); });
+  if (api_mode)
+    return run([&] {
+      return actor_api_bench(broker_url, api_records, rounds_opt->count() > 0 ? rounds : 3,
+                             api_window, threads);
+    });
   if (guarantee_mode)
     return run([&] { return guarantee_bench(broker_url, words, rounds, threads); });
   if (restore_mode)

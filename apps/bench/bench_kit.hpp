@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
 
+#include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/config.hpp"
+#include "mephisto/kafka/embedded_broker.hpp"
 
 namespace bench {
 
@@ -132,5 +135,27 @@ inline int64_t records_in(rd_kafka_t* rk, const std::string& topic, int32_t part
   return total;
 }
 
+
+/// The broker for --latency and --restore: an embedded one (`url == "embedded"`, kept alive
+/// by `embedded`) or `kafka://host:port`; creates `topics` there. Returns host:port.
+inline std::string connect(const std::string& url, std::unique_ptr<mephisto::kafka::embedded_broker>& embedded,
+                    std::vector<mephisto::kafka::topic_spec> topics) {
+  if (url == "embedded") {
+    embedded = std::make_unique<mephisto::kafka::embedded_broker>();
+    if (auto err = embedded->start())
+      throw std::runtime_error(mephisto::render(err));
+    for (auto& t : topics)
+      embedded->create_topic(t.name, t.partitions);
+    return embedded->bootstrap();
+  }
+  auto bs = mephisto::kafka::parse_broker_url(url);
+  if (!bs)
+    throw std::runtime_error(mephisto::render(bs.error()));
+  // A benchmark may create its topics (the app itself never creates external ones).
+  auto admin = client(RD_KAFKA_PRODUCER, *bs, {});
+  if (auto err = mephisto::kafka::ensure_topics(admin.get(), topics, 30s))
+    throw std::runtime_error(mephisto::render(err));
+  return *bs;
+}
 
 } // namespace bench

@@ -258,6 +258,16 @@ TEST(embedding, a_writer_past_its_bound_delays_answers_and_holds_no_more_in_the_
   auto done = status();
   EXPECT_EQ(done.acknowledged, 10u);
   EXPECT_EQ(done.in_flight + done.waiting + done.failed, 0u);
+  // A batch larger than the bound goes alone, answered once all of it is in Kafka.
+  mephisto::write_batch<std::string, std::string> batch;
+  for (int i = 0; i < 50; ++i)
+    batch.records.emplace_back("k" + std::to_string(i), "blue");
+  uint64_t written = 0;
+  self->request(*writer, 30s, std::move(batch))
+    .receive([&](mephisto::batch_written& b) { written = b.records; },
+             [](caf::error& err) { ADD_FAILURE() << mephisto::render(err); });
+  EXPECT_EQ(written, 50u);
+  EXPECT_EQ(status().acknowledged, 60u);
   w.stop();
   EXPECT_FALSE(w.wait());
 }
