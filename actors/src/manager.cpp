@@ -1,5 +1,7 @@
 #include "mephisto/actors/manager.hpp"
 
+#include "mephisto/lifecycle.hpp"
+
 #include <algorithm>
 #include <memory>
 #include <set>
@@ -37,6 +39,18 @@ void release_shards(self_ptr self, uint32_t topic, int32_t partition, bool keep_
       st.shards.erase(i);
     }
   }
+}
+
+/// Tells the worker actor (and so the lifecycle subscribers) what happened to `tp`.
+void emit(self_ptr self, lifecycle_event::kind what, topic_partition tp,
+          caf::error reason = caf::error{}) {
+  auto& st = self->state;
+  lifecycle_event ev;
+  ev.what = what;
+  ev.topic = st.env->topo->topics[tp.topic].kafka_name;
+  ev.partition = tp.partition;
+  ev.reason = std::move(reason);
+  self->send(st.env->lifecycle, std::move(ev));
 }
 
 /// Spawns the shards (unless running) and the supervisor of one topic partition.
@@ -118,6 +132,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       return;
     }
     auto tp = i->first;
+    emit(self, lifecycle_event::kind::failed, tp, msg.reason);
     if (st.env->opts.exactly_once()) {
       // Its records may be in the open transaction: abort it, rewind every partition.
       // Until then no commit may take that transaction (its offsets are gone with it).
@@ -139,8 +154,10 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
     [self](assign_atom, assignment& parts) {
       auto& st = self->state;
       st.consumer = caf::actor_cast<caf::actor>(self->current_sender());
-      for (auto& ap : parts)
+      for (auto& ap : parts) {
         start_pipeline(self, {ap.topic, ap.partition}, ap.queue);
+        emit(self, lifecycle_event::kind::assigned, {ap.topic, ap.partition});
+      }
       st.env->stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
       return caf::ok_atom::value;
     },
@@ -190,6 +207,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       for (auto& [tp, pipeline] : todo) {
         auto done = [self, rp, result, missing, tp = tp](bool drained) mutable {
           release_shards(self, tp.topic, tp.partition, drained);
+          emit(self, lifecycle_event::kind::revoked, tp);
           if (--*missing == 0)
             rp.deliver(std::move(*result));
         };

@@ -1,5 +1,7 @@
 #include "mephisto/actors/table_shard.hpp"
 
+#include "mephisto/lifecycle.hpp"
+
 #include <caf/blocking_actor.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
@@ -166,6 +168,11 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       for (auto& rp : st.ready_waiters)
         rp.deliver(caf::ok_atom::value);
       st.ready_waiters.clear();
+      lifecycle_event ev;
+      ev.what = lifecycle_event::kind::recovered;
+      ev.table = st.env->topo->tables[st.table].name;
+      ev.partition = st.partition;
+      self->send(st.env->lifecycle, std::move(ev));
       serve(self);
     },
     [self](restored_atom, caf::error& err) {

@@ -28,41 +28,73 @@
 #include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/kafka/producer.hpp"
+#include "mephisto/lifecycle.hpp"
 #include "mephisto/log.hpp"
 
 namespace mephisto {
 
 namespace {
 
-/// The running worker as an actor (`worker::as_actor`): it watches the group consumer and
-/// the partition manager, stops the one when the other ended, and ends once both did,
-/// with the manager's error if it failed (else normally). Halting it halts the consumer,
-/// which revokes everything first (a clean stop).
-caf::behavior worker_runner(caf::event_based_actor* self, caf::actor consumer,
-                            caf::actor manager) {
-  auto failure = std::make_shared<caf::error>();
-  auto running = std::make_shared<int>(2);
-  self->monitor(consumer);
-  self->monitor(manager);
+/// The running worker as an actor (`worker::as_actor`). Once told which (`watch`), it
+/// watches the group consumer and the partition manager, stops the one when the other
+/// ended, and ends once both did, with the manager's error if it failed (else normally).
+/// Halting it halts the consumer, which revokes everything first (a clean stop). It also
+/// hands the runtime's lifecycle events to their subscribers, `stopped` last.
+caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor> subscribers) {
+  struct watched {
+    caf::actor consumer;
+    caf::actor manager;
+    caf::error failure;
+    int running = 0;
+    std::vector<caf::actor> subscribers;
+  };
+  auto st = std::make_shared<watched>();
+  for (auto& s : subscribers)
+    self->monitor(s);
+  st->subscribers = std::move(subscribers);
   self->set_down_handler([=](caf::down_msg& dm) {
-    if (dm.source == manager.address()) {
-      if (dm.reason && dm.reason != caf::exit_reason::normal && !*failure)
-        *failure = dm.reason;
-      self->send(consumer, halt_atom::value);
-    } else if (dm.source == consumer.address()) {
-      self->send(manager, halt_atom::value);
+    if (st->manager && dm.source == st->manager.address()) {
+      if (dm.reason && dm.reason != caf::exit_reason::normal && !st->failure)
+        st->failure = dm.reason;
+      self->send(st->consumer, halt_atom::value);
+    } else if (st->consumer && dm.source == st->consumer.address()) {
+      self->send(st->manager, halt_atom::value);
     } else {
+      auto& subs = st->subscribers;
+      subs.erase(std::remove_if(subs.begin(), subs.end(),
+                                [&](auto& s) { return s.address() == dm.source; }),
+                 subs.end());
       return;
     }
-    if (--*running == 0) {
-      if (*failure)
-        self->quit(*failure);
+    if (--st->running == 0) {
+      lifecycle_event ev;
+      ev.what = lifecycle_event::kind::stopped;
+      ev.reason = st->failure;
+      for (auto& s : st->subscribers)
+        self->send(s, ev);
+      if (st->failure)
+        self->quit(st->failure);
       else
         self->quit();
     }
   });
   return {
-    [=](halt_atom) { self->send(consumer, halt_atom::value); },
+    [=](watch_atom, caf::actor& consumer, caf::actor& manager) {
+      st->consumer = std::move(consumer);
+      st->manager = std::move(manager);
+      st->running = 2;
+      self->monitor(st->consumer);
+      self->monitor(st->manager);
+    },
+    [=](halt_atom) { self->send(st->consumer, halt_atom::value); },
+    [=](lifecycle_event& ev) {
+      for (auto& s : st->subscribers)
+        self->send(s, ev);
+    },
+    [=](subscribe_atom, caf::actor& subscriber) {
+      self->monitor(subscriber);
+      st->subscribers.push_back(std::move(subscriber));
+    },
   };
 }
 
@@ -393,6 +425,8 @@ caf::error worker::start() {
     return err;
   }
   d.env_alive = env;
+  d.runner = d.sys->spawn(worker_runner, std::move(d.lifecycle_subscribers));
+  env->lifecycle = d.runner;
   // Standby replicas need the cluster (it places them) and something to keep warm.
   if (clustered && d.opts.table_standby_replicas > 0 && !d.topo->tables.empty())
     d.standby = d.sys->spawn(standby_replicas, env_ptr{env});
@@ -400,14 +434,16 @@ caf::error worker::start() {
   if (clustered) {
     if (auto err = d.start_cluster(env)) {
       caf::anon_send_exit(d.manager, caf::exit_reason::kill);
+      caf::anon_send_exit(d.runner, caf::exit_reason::kill);
       return err;
     }
   }
   if (auto err = d.start_consumer(env)) {
     caf::anon_send_exit(d.manager, caf::exit_reason::kill);
+    caf::anon_send_exit(d.runner, caf::exit_reason::kill);
     return err;
   }
-  d.runner = d.sys->spawn(worker_runner, d.consumer, d.manager);
+  caf::anon_send(d.runner, watch_atom::value, d.consumer, d.manager);
   d.started = true;
   d.serving = true;
   log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}, assignor {}",

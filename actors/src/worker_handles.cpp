@@ -76,6 +76,15 @@ const std::string& worker::cluster_secret() const {
   return impl_->opts.cluster_secret;
 }
 
+void worker::subscribe_lifecycle(caf::actor subscriber) {
+  auto& d = *impl_;
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  if (d.runner)
+    caf::anon_send(d.runner, subscribe_atom::value, std::move(subscriber));
+  else
+    d.lifecycle_subscribers.push_back(std::move(subscriber));
+}
+
 caf::actor worker::as_actor() const {
   return impl_->runner;
 }

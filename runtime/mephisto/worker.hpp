@@ -16,6 +16,7 @@
 #include "mephisto/actor_api.hpp"
 #include "mephisto/app.hpp"
 #include "mephisto/error.hpp"
+#include "mephisto/lifecycle.hpp"
 #include "mephisto/options.hpp"
 #include "mephisto/topology.hpp"
 #include "mephisto/worker_stats.hpp"
@@ -114,6 +115,10 @@ public:
   /// stopped, with reason `normal` after `stop`, or with the error that stopped it (its
   /// partitions' manager failed). Null before `start`.
   caf::actor as_actor() const;
+
+  /// Sends `subscriber` every `lifecycle_event` of this worker from now on (before `start`:
+  /// from the beginning), `stopped` last. Until the subscriber ends.
+  void subscribe_lifecycle(caf::actor subscriber);
 
   /// The actor system the worker's actors run in (its own, or the caller's).
   caf::actor_system& system();

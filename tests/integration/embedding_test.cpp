@@ -3,7 +3,9 @@
 // writers and subscriptions. All on an embedded broker in this process.
 
 #include <chrono>
+#include <algorithm>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +102,29 @@ size_t write_all(caf::scoped_actor& self, const word_writer& writer,
   return ok;
 }
 
+/// The lifecycle events an actor received, readable from the test's thread.
+struct event_log {
+  std::mutex mtx;
+  std::vector<mephisto::lifecycle_event> events;
+
+  size_t count(mephisto::lifecycle_event::kind k) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return std::count_if(events.begin(), events.end(), [k](auto& e) { return e.what == k; });
+  }
+
+  std::vector<mephisto::lifecycle_event> copy() {
+    std::lock_guard<std::mutex> guard{mtx};
+    return events;
+  }
+};
+
+caf::behavior event_collector(caf::event_based_actor*, std::shared_ptr<event_log> log) {
+  return {[=](mephisto::lifecycle_event& ev) {
+    std::lock_guard<std::mutex> guard{log->mtx};
+    log->events.push_back(std::move(ev));
+  }};
+}
+
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -164,12 +189,14 @@ TEST(embedding, two_workers_share_the_users_system_and_leave_it_running) {
   auto reader_b = b.reader(c.counts);
   ASSERT_TRUE(reader_b);
   auto red = words.colors["red"];
+  std::string last;
   EXPECT_TRUE(eventually([&] { // b takes over a's partitions, then answers for every key
     std::optional<std::int64_t> got;
     self->request(*reader_b, 5s, mephisto::get_request<std::string>{"red"})
-      .receive([&](std::optional<std::int64_t>& v) { got = v; }, [](caf::error&) {});
+      .receive([&](std::optional<std::int64_t>& v) { got = v; last = std::to_string(v.value_or(-1)); },
+               [&](caf::error& err) { last = mephisto::render(err); });
     return got == std::optional<std::int64_t>{red};
-  }, 60s));
+  }, 60s)) << "last answer: " << last << ", b assigned " << b.stats().assigned.load();
   b.stop();
   EXPECT_FALSE(b.wait());
   // The system still runs actors, old and new.
@@ -200,6 +227,9 @@ TEST(embedding, a_failing_worker_sends_its_monitors_a_down_msg_with_the_reason) 
   auto cfg = user_config(opts);
   caf::actor_system sys{*cfg};
   mephisto::worker w{sys, c.app, opts};
+  auto events = std::make_shared<event_log>();
+  auto collector = sys.spawn(event_collector, events);
+  w.subscribe_lifecycle(collector);
   ASSERT_FALSE(w.start());
   caf::scoped_actor self{sys};
   self->monitor(w.as_actor());
@@ -209,6 +239,10 @@ TEST(embedding, a_failing_worker_sends_its_monitors_a_down_msg_with_the_reason) 
   EXPECT_TRUE(mephisto::is(reason, mephisto::errc::recovery_failed)) << mephisto::render(reason);
   auto waited = w.wait();
   EXPECT_EQ(waited, reason);
+  ASSERT_TRUE(eventually([&] { return events->count(mephisto::lifecycle_event::kind::stopped) == 1; }, 10s));
+  EXPECT_EQ(events->copy().back().what, mephisto::lifecycle_event::kind::stopped);
+  EXPECT_EQ(events->copy().back().reason, reason);
+  caf::anon_send_exit(collector, caf::exit_reason::user_shutdown);
   auto mine = sys.spawn(counter_actor); // the system is fine
   int asked = 0;
   self->request(mine, 5s, caf::get_atom::value).receive([&](int n) { asked = n; },
@@ -331,4 +365,42 @@ TEST(embedding, a_subscriber_that_stops_reading_holds_back_only_its_subscription
   EXPECT_FALSE(w.wait());
   caf::anon_send_exit(sub, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(fast, caf::exit_reason::user_shutdown);
+}
+
+TEST(embedding, lifecycle_events_tell_assignment_recovery_revocation_and_the_stop) {
+  colors_app c;
+  auto opts = options("embedded");
+  opts.cluster_listen = "off";
+  auto broker = broker_for(c, opts);
+  opts.broker = broker->url();
+  auto cfg = user_config(opts);
+  caf::actor_system sys{*cfg};
+  mephisto::worker w{sys, c.app, opts};
+  auto events = std::make_shared<event_log>();
+  auto collector = sys.spawn(event_collector, events);
+  w.subscribe_lifecycle(collector); // before start: nothing missed
+  ASSERT_FALSE(w.start());
+  using kind = mephisto::lifecycle_event::kind;
+  // input and colors_topic, 8 partitions each; the table's 8 partitions.
+  ASSERT_TRUE(eventually([&] {
+    return events->count(kind::assigned) == 16 && events->count(kind::recovered) == 8;
+  }, 60s)) << events->count(kind::assigned) << " assigned, " << events->count(kind::recovered)
+           << " recovered";
+  for (auto& ev : events->copy()) {
+    if (ev.what == kind::recovered) {
+      EXPECT_EQ(ev.table, "colors-count");
+      EXPECT_TRUE(ev.partition >= 0 && ev.partition < 8);
+    } else {
+      EXPECT_TRUE(ev.topic == "input" || ev.topic == "embedding-colors_topic") << ev.topic;
+    }
+  }
+  w.stop();
+  EXPECT_FALSE(w.wait());
+  ASSERT_TRUE(eventually([&] { return events->count(kind::stopped) == 1; }, 10s));
+  auto all = events->copy();
+  EXPECT_EQ(events->count(kind::revoked), 16u);
+  EXPECT_EQ(events->count(kind::failed), 0u);
+  EXPECT_EQ(all.back().what, kind::stopped);
+  EXPECT_FALSE(all.back().reason);
+  caf::anon_send_exit(collector, caf::exit_reason::user_shutdown);
 }

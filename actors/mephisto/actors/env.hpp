@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
+
 #include "mephisto/kafka/producer.hpp"
 #include "mephisto/options.hpp"
 #include "mephisto/rocksdb_store.hpp"
@@ -25,6 +27,7 @@ struct worker_env {
   std::vector<int32_t> table_partitions; ///< per table index
   std::shared_ptr<worker_stats> stats;
   std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
+  caf::actor lifecycle;                  ///< the worker actor: takes lifecycle_event
 };
 
 using env_ptr = std::shared_ptr<const worker_env>;

@@ -52,6 +52,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;           ///< timer
 using listen_atom = caf::atom_constant<caf::atom("listen")>;       ///< cluster: own address
 using standby_atom = caf::atom_constant<caf::atom("standby")>;     ///< cluster -> standby: keep these
 using take_atom = caf::atom_constant<caf::atom("take")>;           ///< shard -> standby: hand over
+using watch_atom = caf::atom_constant<caf::atom("watch")>;         ///< worker -> its actor: watch these
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>; ///< a lifecycle subscriber
 
 // -- payloads ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -31,6 +32,7 @@ struct worker::impl {
   std::unique_ptr<caf::actor_system> owned_sys;   ///< owning mode only
   caf::actor_system* sys = nullptr;               ///< the one the actors run in
   caf::actor runner;                              ///< the worker as an actor
+  std::vector<caf::actor> lifecycle_subscribers;  ///< until start hands them to `runner`
   std::weak_ptr<const worker_env> env_alive;      ///< expires when every actor let go
   uint16_t cluster_port = 0;
   std::mutex writers_mtx;                          ///< guards `writer_producer`
