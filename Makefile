@@ -1,7 +1,7 @@
 # Two commands on a fresh Debian 12 machine:
 #   make demo   install the Debian packages, build, run the colors demo on the embedded broker
 #   make test   install the Debian packages, build, run the whole test suite
-# Also: make deps | build | bench | asan | tsan | clean
+# Also: make deps | build | embed | bench | asan | tsan | clean
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -10,7 +10,7 @@ PACKAGES := g++ cmake ninja-build pkg-config libcaf-dev librdkafka-dev librocksd
             libboost-json1.81-dev libboost1.81-dev libspdlog-dev libfmt-dev libcli11-dev \
             libgtest-dev kcat openjdk-17-jre-headless maven python3 openssl libssl-dev
 
-.PHONY: demo test deps build bench asan tsan clean
+.PHONY: demo test deps build embed bench asan tsan clean
 
 demo: build
 	apps/colors/demo.sh $(BUILD)/apps/colors
@@ -26,6 +26,10 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
+
+# examples/embed: a CAF program with the colors app inside (embedded broker), then exit.
+embed: build
+	$(BUILD)/examples/embed/embed_colors
 
 bench: build
 	$(BUILD)/apps/mephisto-bench

@@ -134,7 +134,7 @@ void finish(self_ptr self) {
 void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err, kafka::delivery_batch* delivery) {
   delivery->add(-1);
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-    self->delayed_send(self, std::chrono::milliseconds(1), resume_atom::value);
+    self->delayed_send(self, std::chrono::milliseconds(1), produce_atom::value);
   else
     fail(self, make_error(errc::produce_failed,
                           std::string{"cannot produce: "} + rd_kafka_err2str(err)));
@@ -424,7 +424,7 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
                               caf::actor_cast<caf::actor>(self->current_sender()));
       next(self);
     },
-    [self](resume_atom) {
+    [self](produce_atom) {
       if (self->state.producing)
         produce(self);
       produce_changelogs(self);

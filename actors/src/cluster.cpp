@@ -1,4 +1,6 @@
 #include "mephisto/actors/cluster.hpp"
+
+#include "mephisto/host_port.hpp"
 #include "mephisto/actors/standby.hpp"
 
 #include <algorithm>
@@ -64,13 +66,15 @@ void connect(self_ptr self, const std::string& address) {
   auto& peer = self->state.peers[address];
   if (peer.connecting || peer.up || address == self->state.address)
     return;
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos)
+  auto parsed = parse_host_port(address, "cluster peer");
+  if (!parsed) { // seeds are checked at start; a peer's own address is its listen address
+    log().warn("cluster: {}", render(parsed.error()));
     return;
+  }
   peer.connecting = true;
   peer.last_attempt = clock_type::now();
-  auto host = address.substr(0, colon);
-  auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
+  auto host = parsed->host;
+  auto port = parsed->port;
   auto timeout = std::chrono::milliseconds(self->state.env->opts.cluster_timeout_ms);
   self->request(self->state.middleman, timeout, caf::connect_atom::value, host, port)
     .then(
@@ -121,7 +125,7 @@ void place_standbys(self_ptr self) {
                                   st.env->opts.table_standby_replicas, st.standby_set, owner);
   if (wanted != st.standby_set) {
     st.standby_set = std::move(wanted);
-    self->send(st.standby, standby_atom::value, st.standby_set);
+    self->send(st.standby, place_atom::value, st.standby_set);
   }
 }
 
@@ -195,7 +199,7 @@ void route_lookup(self_ptr self, routed_lookup job) {
   auto found_here_or_there = [shared](bool found, std::string& value) {
     shared->answer.deliver(found, value);
   };
-  self->request(st.manager, timeout, lookup_atom::value, shared->table_index, shared->partition,
+  self->request(st.manager, timeout, local_lookup_atom::value, shared->table_index, shared->partition,
                 shared->key)
     .then(
       found_here_or_there,

@@ -9,28 +9,22 @@
 
 #include "mephisto/actors/cluster.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/host_port.hpp"
 
 namespace mephisto {
 
 expected<std::optional<std::string>>
 remote_table_get(const std::string& peer, const worker_options& opts, const std::string& table,
                  const std::string& key, std::chrono::milliseconds timeout) {
-  auto colon = peer.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos) {
-    try {
-      port = std::stoi(peer.substr(colon + 1));
-    } catch (...) {
-    }
-  }
-  if (port <= 0 || port > 65535)
-    return make_error(errc::bad_config, "peer '" + peer + "': use host:port");
+  auto address = parse_host_port(peer, "peer");
+  if (!address)
+    return address.error();
   caf::actor_system_config cfg;
   if (auto err = configure_cluster(cfg, opts))
     return err;
   cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{cfg};
-  auto handle = connect_cluster(sys, peer.substr(0, colon), static_cast<uint16_t>(port), opts);
+  auto handle = connect_cluster(sys, address->host, address->port, opts);
   if (!handle)
     return handle.error();
   caf::scoped_actor self{sys};

@@ -102,10 +102,10 @@ void drain_mailbox(caf::blocking_actor* self, group_consumer_data& d) {
         handle_progress(d, topic, partition, slot, offset);
       },
       [&](halt_atom) { d.stop_requested = true; },
-      [&](restart_atom, uint32_t topic, int32_t partition) {
+      [&](reopen_atom, uint32_t topic, int32_t partition) {
         return restart_partition_queue(d, {topic, partition});
       },
-      [&](rewind_atom, uint64_t generation) {
+      [&](abort_atom, uint64_t generation) {
         // Not inside a rebalance. A request older than the last rewind is stale: that
         // rewind already dropped the failed pipelines (a pause refused meanwhile rewinds
         // before the request is read).

@@ -84,7 +84,7 @@ void stop_children(self_ptr self, caf::error reason) {
   st.stop_reason = std::move(reason);
   std::vector<caf::actor> children = st.agents;
   if (st.source)
-    children.push_back(st.source);
+    children.push_back(caf::actor_cast<caf::actor>(st.source));
   auto done = [self] {
     auto& st = self->state;
     for (auto& rp : st.rewind_waiters)

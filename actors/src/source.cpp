@@ -23,7 +23,7 @@ bool has_credit(const source_state& st) {
   return true;
 }
 
-void pull(caf::stateful_actor<source_state>* self) {
+void pull(source_actor::stateful_pointer<source_state> self) {
   auto& st = self->state;
   while (!st.halted && !st.paused && has_credit(st)) {
     auto n = rd_kafka_consume_batch_queue(st.queue, 0, st.buf.data(), st.batch_size);
@@ -46,7 +46,8 @@ void pull(caf::stateful_actor<source_state>* self) {
       kafka::batch_ptr shared = std::move(batch);
       for (size_t i = 0; i < st.agents.size(); ++i) {
         ++st.in_flight[i];
-        self->send(st.agents[i], batch_atom::value, shared);
+        // The agents are not typed actors yet: CAF's unchecked send, as the source.
+        caf::unsafe_send_as(self, st.agents[i], batch_atom::value, shared);
       }
     }
     if (static_cast<size_t>(n) < st.batch_size)
@@ -71,9 +72,10 @@ void source_state::release_queue() {
   wakeup = nullptr;
 }
 
-caf::behavior source(caf::stateful_actor<source_state>* self, std::string where,
-                     partition_queue queue, std::vector<caf::actor> agents,
-                     int32_t batch_size, int32_t max_in_flight) {
+source_actor::behavior_type source(source_actor::stateful_pointer<source_state> self,
+                                   std::string where, partition_queue queue,
+                                   std::vector<caf::actor> agents, int32_t batch_size,
+                                   int32_t max_in_flight) {
   auto& st = self->state;
   st.where = std::move(where);
   st.queue = queue.queue;
@@ -83,7 +85,7 @@ caf::behavior source(caf::stateful_actor<source_state>* self, std::string where,
   st.batch_size = static_cast<size_t>(std::max(1, batch_size));
   st.buf.resize(st.batch_size);
   st.wakeup = new source_wakeup;
-  st.wakeup->target = caf::actor{self};
+  st.wakeup->target = caf::actor_cast<caf::actor>(self);
   rd_kafka_queue_cb_event_enable(st.queue, on_queue_event, st.wakeup);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     self->state.release_queue();

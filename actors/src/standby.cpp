@@ -124,11 +124,11 @@ void standby_tailer::run() {
     for (bool more = true; more && running;) {
       more = false;
       self_->receive(
-        [&](standby_atom, std::vector<int32_t>& flat) {
+        [&](place_atom, std::vector<int32_t>& flat) {
           more = true;
           set_wanted(flat);
         },
-        [&](standby_atom, uint32_t table, int32_t partition, store_ptr& store) {
+        [&](keep_atom, uint32_t table, int32_t partition, store_ptr& store) {
           more = true;
           keep({table, partition}, std::move(store));
         },

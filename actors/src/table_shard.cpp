@@ -196,7 +196,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       self->state.lent = false;
       serve(self);
     },
-    [self](lookup_atom, std::string& key) {
+    [self](get_key_atom, std::string& key) {
       // Routed table lookups: an answer from a recovering shard would be stale.
       auto& st = self->state;
       auto rp = self->make_response_promise();
@@ -220,7 +220,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       if (keep_warm && st.standby && st.active && !st.lent && !st.failure && !st.env->rocks
           && !st.env->opts.exactly_once()) {
         // From here on the standby thread owns it: this shard never touches it again.
-        self->send(st.standby, standby_atom::value, st.table, st.partition, std::move(st.store));
+        self->send(st.standby, keep_atom::value, st.table, st.partition, std::move(st.store));
         st.store = nullptr;
         st.active = false;
       }

@@ -23,11 +23,12 @@
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/cluster.hpp"
 #include "mephisto/actors/group_consumer.hpp"
-#include "mephisto/actors/manager.hpp"
+#include "mephisto/actors/partition_manager.hpp"
 #include "mephisto/actors/standby.hpp"
 #include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/kafka/producer.hpp"
+#include "mephisto/host_port.hpp"
 #include "mephisto/lifecycle.hpp"
 #include "mephisto/log.hpp"
 
@@ -146,6 +147,13 @@ caf::error worker::impl::check_options() {
                + "': use auto, cooperative-sticky or range");
   if (opts.table_standby_replicas < 0)
     return bad("table_standby_replicas must be 0 (none) or more");
+  for (size_t pos = 0; !opts.cluster_seeds.empty() && pos <= opts.cluster_seeds.size();) {
+    auto end = std::min(opts.cluster_seeds.find(',', pos), opts.cluster_seeds.size());
+    if (auto seed = parse_host_port(opts.cluster_seeds.substr(pos, end - pos), "cluster_seeds");
+        !seed)
+      return seed.error();
+    pos = end + 1;
+  }
   return caf::none;
 }
 
@@ -211,18 +219,11 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
 }
 
 caf::error worker::impl::start_cluster(env_ptr env) {
-  auto colon = opts.cluster_listen.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos) {
-    try {
-      port = std::stoi(opts.cluster_listen.substr(colon + 1));
-    } catch (...) {
-    }
-  }
-  if (colon == std::string::npos || port < 0 || port > 65535)
-    return make_error(errc::bad_config, "cluster_listen '" + opts.cluster_listen
-                                          + "': use host:port (port 0: any free one) or off");
-  auto host = opts.cluster_listen.substr(0, colon);
+  auto listen = parse_host_port(opts.cluster_listen, "cluster_listen", true);
+  if (!listen)
+    return listen.error();
+  auto& host = listen->host;
+  auto port = listen->port;
   // Published before it knows its own address (the port may be picked now); it starts
   // talking to peers once told.
   cluster_actor = sys->spawn(cluster, env, manager, cluster_middleman(*sys, opts), standby);
@@ -430,7 +431,7 @@ caf::error worker::start() {
   // Standby replicas need the cluster (it places them) and something to keep warm.
   if (clustered && d.opts.table_standby_replicas > 0 && !d.topo->tables.empty())
     d.standby = d.sys->spawn(standby_replicas, env_ptr{env});
-  d.manager = d.sys->spawn(manager, env_ptr{env}, d.standby);
+  d.manager = d.sys->spawn(partition_manager, env_ptr{env}, d.standby);
   if (clustered) {
     if (auto err = d.start_cluster(env)) {
       caf::anon_send_exit(d.manager, caf::exit_reason::kill);

@@ -28,14 +28,27 @@ caf::error configure(caf::actor_system_config& cfg, const worker_options& opts) 
   return caf::none;
 }
 
-expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t topic) {
-  auto& d = *impl_;
-  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+namespace {
+
+/// The running worker's shared state, for a handle of `topic` (held by the handle, so that
+/// the worker waits for it). Call with `d.lifetime` held.
+expected<env_ptr> env_for_topic(const worker::impl& d, uint32_t topic) {
   if (!d.serving)
     return make_error(errc::stopped, "the worker is not running");
   auto env = d.env_alive.lock();
   if (!env || topic >= d.topo->topics.size())
     return make_error(errc::bad_config, "no such topic in this worker's app");
+  return env;
+}
+
+} // namespace
+
+expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t topic) {
+  auto& d = *impl_;
+  std::shared_lock<std::shared_mutex> guard{d.lifetime};
+  auto env = env_for_topic(d, topic);
+  if (!env)
+    return env.error();
   std::lock_guard<std::mutex> writers{d.writers_mtx};
   if (!d.writer_producer) {
     // Its own producer: never transactional, so an acknowledged record stays written
@@ -47,19 +60,17 @@ expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t
       return err;
     d.writer_producer = std::move(p);
   }
-  return mephisto::make_writer_core(std::move(env), d.writer_producer.get(), topic, d.runner);
+  return mephisto::make_writer_core(std::move(*env), d.writer_producer.get(), topic, d.runner);
 }
 
 expected<std::shared_ptr<detail::subscription_core>>
 worker::make_subscription_core(uint32_t topic, const subscription_options& opts) {
   auto& d = *impl_;
   std::shared_lock<std::shared_mutex> guard{d.lifetime};
-  if (!d.serving)
-    return make_error(errc::stopped, "the worker is not running");
-  auto env = d.env_alive.lock();
-  if (!env || topic >= d.topo->topics.size())
-    return make_error(errc::bad_config, "no such topic in this worker's app");
-  return mephisto::make_subscription_core(std::move(env), d.runner, topic, opts);
+  auto env = env_for_topic(d, topic);
+  if (!env)
+    return env.error();
+  return mephisto::make_subscription_core(std::move(*env), d.runner, topic, opts);
 }
 
 expected<caf::actor> worker::lookup_service() const {

@@ -166,6 +166,9 @@ public:
     return caf::actor_cast<table_reader<K, V>>(handle);
   }
 
+  /// What the worker holds (defined by the library, opaque here).
+  struct impl;
+
 private:
   expected<std::shared_ptr<detail::writer_core>> make_writer_core(uint32_t topic);
   expected<caf::actor> lookup_service() const;
@@ -173,7 +176,6 @@ private:
   make_subscription_core(uint32_t topic, const subscription_options& opts);
   const std::string& cluster_secret() const;
 
-  struct impl;
   std::unique_ptr<impl> impl_;
 };
 

@@ -125,16 +125,27 @@ caf::behavior event_collector(caf::event_based_actor*, std::shared_ptr<event_log
   }};
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(20ms);
+using testkit::eventually;
+
+/// One worker of the colors app (cluster off) in a user's actor system, on an embedded
+/// broker of its own; not started. Members end in reverse order: the worker first.
+struct one_worker {
+  colors_app c;
+  mephisto::worker_options opts = options("embedded");
+  std::unique_ptr<mephisto::kafka::embedded_broker> broker;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<mephisto::worker> w;
+
+  one_worker() {
+    opts.cluster_listen = "off";
+    broker = broker_for(c, opts);
+    opts.broker = broker->url();
+    cfg = user_config(opts);
+    sys = std::make_unique<caf::actor_system>(*cfg);
+    w = std::make_unique<mephisto::worker>(*sys, c.app, opts);
   }
-  return true;
-}
+};
 
 } // namespace
 
@@ -216,17 +227,12 @@ TEST(embedding, two_workers_share_the_users_system_and_leave_it_running) {
 }
 
 TEST(embedding, a_failing_worker_sends_its_monitors_a_down_msg_with_the_reason) {
-  colors_app c;
-  auto opts = options("embedded");
-  opts.cluster_listen = "off";
-  auto broker = broker_for(c, opts);
-  opts.broker = broker->url();
+  one_worker t;
+  auto& sys = *t.sys;
+  auto& w = *t.w;
   // A changelog record the table cannot decode: its recovery fails, and so does the worker.
-  auto changelog = c.app.resolve(opts)->tables[0].changelog;
-  testkit::produce_keyed(broker->bootstrap(), changelog, {{"red", "not a number"}});
-  auto cfg = user_config(opts);
-  caf::actor_system sys{*cfg};
-  mephisto::worker w{sys, c.app, opts};
+  auto changelog = t.c.app.resolve(t.opts)->tables[0].changelog;
+  testkit::produce_keyed(t.broker->bootstrap(), changelog, {{"red", "not a number"}});
   auto events = std::make_shared<event_log>();
   auto collector = sys.spawn(event_collector, events);
   w.subscribe_lifecycle(collector);
@@ -252,14 +258,10 @@ TEST(embedding, a_failing_worker_sends_its_monitors_a_down_msg_with_the_reason) 
 }
 
 TEST(embedding, a_writer_past_its_bound_delays_answers_and_holds_no_more_in_the_producer) {
-  colors_app c;
-  auto opts = options("embedded");
-  opts.cluster_listen = "off";
-  auto broker = broker_for(c, opts);
-  opts.broker = broker->url();
-  auto cfg = user_config(opts);
-  caf::actor_system sys{*cfg};
-  mephisto::worker w{sys, c.app, opts};
+  one_worker t;
+  auto& c = t.c;
+  auto& sys = *t.sys;
+  auto& w = *t.w;
   ASSERT_FALSE(w.start());
   auto writer = w.writer(c.input, 4);
   ASSERT_TRUE(writer);
@@ -272,7 +274,7 @@ TEST(embedding, a_writer_past_its_bound_delays_answers_and_holds_no_more_in_the_
     return st;
   };
   // The broker goes down: nothing can be acknowledged.
-  ASSERT_EQ(rd_kafka_mock_broker_set_down(broker->mock(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(t.broker->mock(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   std::vector<caf::actor> requesters; // ten requests, answered only once the broker is back
   auto answered = std::make_shared<std::atomic<int>>(0);
   for (int i = 0; i < 10; ++i)
@@ -287,7 +289,7 @@ TEST(embedding, a_writer_past_its_bound_delays_answers_and_holds_no_more_in_the_
   EXPECT_EQ(held.in_flight, 4u);
   EXPECT_EQ(held.waiting, 6u);
   EXPECT_EQ(answered->load(), 0);
-  ASSERT_EQ(rd_kafka_mock_broker_set_up(broker->mock(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(t.broker->mock(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
   EXPECT_TRUE(eventually([&] { return answered->load() == 10; }, 60s));
   auto done = status();
   EXPECT_EQ(done.acknowledged, 10u);
@@ -307,14 +309,10 @@ TEST(embedding, a_writer_past_its_bound_delays_answers_and_holds_no_more_in_the_
 }
 
 TEST(embedding, a_subscriber_that_stops_reading_holds_back_only_its_subscription) {
-  colors_app c;
-  auto opts = options("embedded");
-  opts.cluster_listen = "off";
-  auto broker = broker_for(c, opts);
-  opts.broker = broker->url();
-  auto cfg = user_config(opts);
-  caf::actor_system sys{*cfg};
-  mephisto::worker w{sys, c.app, opts};
+  one_worker t;
+  auto& c = t.c;
+  auto& sys = *t.sys;
+  auto& w = *t.w;
   ASSERT_FALSE(w.start());
   // A subscriber that keeps every batch unanswered while told to hold (no credit back).
   auto received = std::make_shared<std::atomic<size_t>>(0);
@@ -368,14 +366,10 @@ TEST(embedding, a_subscriber_that_stops_reading_holds_back_only_its_subscription
 }
 
 TEST(embedding, lifecycle_events_tell_assignment_recovery_revocation_and_the_stop) {
-  colors_app c;
-  auto opts = options("embedded");
-  opts.cluster_listen = "off";
-  auto broker = broker_for(c, opts);
-  opts.broker = broker->url();
-  auto cfg = user_config(opts);
-  caf::actor_system sys{*cfg};
-  mephisto::worker w{sys, c.app, opts};
+  one_worker t;
+  auto& c = t.c;
+  auto& sys = *t.sys;
+  auto& w = *t.w;
   auto events = std::make_shared<event_log>();
   auto collector = sys.spawn(event_collector, events);
   w.subscribe_lifecycle(collector); // before start: nothing missed

@@ -54,16 +54,7 @@ mephisto::worker_options options(const std::string& broker, const std::string& s
 }
 
 /// Waits until `pred()` holds; false after `timeout`.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
+using testkit::eventually;
 
 /// The table as the worker holds it, decoded.
 std::map<std::string, int64_t> table_of(mephisto::worker& w) {

@@ -4,6 +4,7 @@
 // with known counts, and child processes for the multi-process tests.
 
 #include <chrono>
+#include <thread>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -149,5 +150,17 @@ std::string temp_dir(const std::string& name);
 
 /// `kafka://127.0.0.1:P` -> `127.0.0.1:P`.
 std::string strip_scheme(const std::string& url);
+
+/// Waits until `pred()` holds, checking every 20 ms; false after `timeout`.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 } // namespace testkit

@@ -65,7 +65,7 @@ struct partition_supervisor_stop : testing::Test {
     auto ptr = caf::actor_cast<caf::abstract_actor*>(pipeline);
     auto& st = dynamic_cast<caf::stateful_actor<partition_supervisor_state>&>(*ptr).state;
     auto out = st.agents;
-    out.push_back(st.source);
+    out.push_back(caf::actor_cast<caf::actor>(st.source));
     return out;
   }
 

@@ -12,6 +12,7 @@
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/actors/source.hpp"
 
 namespace mephisto {
 
@@ -44,7 +45,7 @@ struct partition_supervisor_state {
   std::string where;
   partition_queue queue;           ///< until the source takes it
   std::vector<caf::actor> agents;
-  caf::actor source;
+  source_actor source;
   size_t waiting_for_shards = 0;
   bool started = false;
   bool draining = false;

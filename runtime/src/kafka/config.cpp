@@ -1,5 +1,7 @@
 #include "mephisto/kafka/config.hpp"
 
+#include "mephisto/host_port.hpp"
+
 #include <cctype>
 
 #include "mephisto/log.hpp"
@@ -65,15 +67,9 @@ expected<std::string> parse_broker_url(const std::string& url) {
     auto hp = rest.substr(pos, end - pos);
     if (hp.rfind("kafka://", 0) == 0)
       hp = hp.substr(scheme.size());
-    auto colon = hp.rfind(':');
-    if (hp.empty() || colon == std::string::npos || colon == 0 || colon + 1 == hp.size())
-      return bad("'" + hp + "' is not host:port");
-    auto port = hp.substr(colon + 1);
-    for (char c : port)
-      if (!std::isdigit(static_cast<unsigned char>(c)))
-        return bad("port '" + port + "' is not a number");
-    if (std::stoul(port) == 0 || std::stoul(port) > 65535)
-      return bad("port '" + port + "' out of range");
+    auto parsed = parse_host_port(hp, "broker URL '" + url + "'");
+    if (!parsed)
+      return bad("'" + hp + "' is not host:port with a port in 1-65535");
     if (!out.empty())
       out += ',';
     out += hp;

@@ -1,4 +1,4 @@
-#include "mephisto/actors/manager.hpp"
+#include "mephisto/actors/partition_manager.hpp"
 
 #include "mephisto/lifecycle.hpp"
 
@@ -18,7 +18,7 @@ namespace mephisto {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<manager_state>*;
+using self_ptr = caf::stateful_actor<partition_manager_state>*;
 
 /// Tables used by the agents of `topic`.
 std::set<uint32_t> tables_of(const topology& topo, uint32_t topic) {
@@ -114,7 +114,7 @@ void restart_after_failure(self_ptr self, topic_partition failed) {
 
 } // namespace
 
-caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
+caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* self, env_ptr env,
                       caf::actor standby) {
   self->state.env = std::move(env);
   self->state.standby = std::move(standby);
@@ -145,7 +145,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       release_shards(self, tp.topic, tp.partition, false);
       st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
       log().warn("a partition failed ({}); aborting the transaction", render(msg.reason));
-      self->send(st.consumer, rewind_atom::value, st.generation);
+      self->send(st.consumer, abort_atom::value, st.generation);
       return;
     }
     restart_after_failure(self, tp);
@@ -166,7 +166,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       topic_partition tp{topic, partition};
       if (st.restarting.count(tp) == 0)
         return; // revoked meanwhile
-      self->request(st.consumer, std::chrono::seconds(60), restart_atom::value, topic, partition)
+      self->request(st.consumer, std::chrono::seconds(60), reopen_atom::value, topic, partition)
         .then(
           [self, tp](partition_queue& q) {
             auto& st = self->state;
@@ -234,7 +234,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
                               "a partition failed: the open transaction must be aborted"));
         return;
       }
-      auto pause = std::make_shared<manager_state::pause_round>();
+      auto pause = std::make_shared<partition_manager_state::pause_round>();
       pause->rp = std::move(rp);
       pause->missing = st.pipelines.size();
       if (pause->missing == 0) {
@@ -310,7 +310,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
       }
       return out;
     },
-    [self](lookup_atom, uint32_t table, int32_t partition, std::string& key) {
+    [self](local_lookup_atom, uint32_t table, int32_t partition, std::string& key) {
       auto& st = self->state;
       auto rp = self->make_response_promise();
       auto i = st.shards.find({table, partition});
@@ -321,7 +321,7 @@ caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
                                                  + " is not held here"));
         return;
       }
-      self->request(i->second.shard, std::chrono::seconds(10), lookup_atom::value,
+      self->request(i->second.shard, std::chrono::seconds(10), get_key_atom::value,
                     std::move(key))
         .then([rp](bool found, std::string& value) mutable { rp.deliver(found, value); },
               [rp](caf::error& err) mutable { rp.deliver(err); });

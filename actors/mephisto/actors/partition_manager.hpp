@@ -27,8 +27,8 @@ namespace mephisto {
 /// last committed offset, its tables restored (at-least-once), or aborts the transaction
 /// and rewinds every partition (exactly-once). Any other failure stops the manager, which
 /// the worker turns into a clean shutdown with an error exit.
-struct manager_state {
-  static inline const char* name = "mephisto.manager";
+struct partition_manager_state {
+  static inline const char* name = "mephisto.partition_manager";
 
   struct shard_entry {
     caf::actor shard;
@@ -72,9 +72,9 @@ struct manager_state {
   std::map<std::pair<uint32_t, int32_t>, shard_entry> shards;  ///< (table, partition)
 };
 
-/// Spawns as `spawn(manager, env, standby)`; `standby` (may be null) is handed to the
+/// Spawns as `spawn(partition_manager, env, standby)`; `standby` (may be null) is handed to the
 /// table shards, which take their warm copies from it.
-caf::behavior manager(caf::stateful_actor<manager_state>* self, env_ptr env,
+caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* self, env_ptr env,
                       caf::actor standby);
 
 } // namespace mephisto

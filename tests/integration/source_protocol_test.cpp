@@ -1,0 +1,127 @@
+// The source's protocol, run deterministically on CAF's test coordinator against a real
+// partition queue (records fetched from an embedded broker before the source starts):
+// credits bound the batches in flight per agent, the slowest agent holds the source back,
+// pause answers where the records handed out end, halt answers and ends the source.
+
+#include "mephisto/actors/source.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <gtest/gtest.h>
+
+#include "mephisto/kafka/embedded_broker.hpp"
+#include "support/testkit.hpp"
+
+using namespace mephisto;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// What a probe agent received: batch sizes, in order.
+using received = std::shared_ptr<std::vector<size_t>>;
+
+caf::behavior probe_agent(caf::event_based_actor*, received got) {
+  return {[=](batch_atom, kafka::batch_ptr& batch) { got->push_back(batch->size()); }};
+}
+
+struct source_protocol : testing::Test {
+  static constexpr int records = 2500;
+
+  source_protocol() {
+    EXPECT_FALSE(broker.start());
+    EXPECT_FALSE(broker.create_topic("events", 1));
+    std::vector<std::string> values;
+    for (int i = 0; i < records; ++i)
+      values.push_back("e" + std::to_string(i));
+    testkit::produce(broker.bootstrap(), "events", values);
+    // A consumer of partition 0 whose queue holds every record before the source starts,
+    // so that no librdkafka thread wakes the source during the test.
+    char err[256];
+    auto conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", broker.bootstrap().c_str(), err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "source-protocol", err, sizeof(err));
+    rd_kafka_conf_set(conf, "enable.partition.eof", "false", err, sizeof(err));
+    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    auto list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, "events", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    queue = rd_kafka_queue_get_partition(rk, "events", 0);
+    rd_kafka_queue_forward(queue, nullptr);
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (rd_kafka_queue_length(queue) < static_cast<size_t>(records)
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+  }
+
+  ~source_protocol() override {
+    sched->run();
+    sys.reset();
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+  }
+
+  kafka::embedded_broker broker;
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_queue_t* queue = nullptr;
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+};
+
+} // namespace
+
+TEST_F(source_protocol, credits_bound_the_batches_and_pause_and_halt_answer) {
+  ASSERT_EQ(rd_kafka_queue_length(queue), static_cast<size_t>(records));
+  auto fast = std::make_shared<std::vector<size_t>>();
+  auto slow = std::make_shared<std::vector<size_t>>();
+  auto a0 = sys->spawn(probe_agent, fast);
+  auto a1 = sys->spawn(probe_agent, slow);
+  // Two agents, batches of 1000, two batches in flight per agent.
+  auto src = sys->spawn(source, std::string{"events [0]"}, partition_queue{queue},
+                        std::vector<caf::actor>{a0, a1}, 1000, 2);
+  sched->run();
+  EXPECT_EQ(*fast, (std::vector<size_t>{1000, 1000})); // no credit left: it stops
+  EXPECT_EQ(*slow, (std::vector<size_t>{1000, 1000}));
+  // Credit from the fast agent only: the slow one still holds two, so nothing moves.
+  caf::anon_send(src, credit_atom::value, int32_t{0});
+  sched->run();
+  EXPECT_EQ(fast->size(), 2u);
+  // The slow agent's credit frees a slot for both: the last 500 go out.
+  caf::anon_send(src, credit_atom::value, int32_t{1});
+  sched->run();
+  EXPECT_EQ(*fast, (std::vector<size_t>{1000, 1000, 500}));
+  EXPECT_EQ(*slow, (std::vector<size_t>{1000, 1000, 500}));
+  // Pause answers the offset after the last record handed out; halt answers ok and ends it.
+  caf::scoped_actor self{*sys};
+  int64_t next = -1;
+  self->send(src, pause_atom::value);
+  sched->run();
+  self->receive([&](int64_t x) { next = x; }, caf::after(0s) >> [] {});
+  EXPECT_EQ(next, records);
+  self->monitor(src);
+  self->send(src, halt_atom::value);
+  sched->run();
+  bool ok = false;
+  bool down = false;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](caf::ok_atom) { ok = true; }, [&](caf::down_msg&) { down = true; },
+                  caf::after(0s) >> [] {});
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(down);
+  caf::anon_send_exit(a0, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a1, caf::exit_reason::user_shutdown);
+}
