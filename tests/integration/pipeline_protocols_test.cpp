@@ -1,10 +1,11 @@
-// The source's and the agent's protocols, run deterministically on CAF's test coordinator against a real
+// The source's, the agent's and the partition manager's protocols, run deterministically on CAF's test coordinator against a real
 // partition queue (records fetched from an embedded broker before the source starts):
 // credits bound the batches in flight per agent, the slowest agent holds the source back,
 // pause answers where the records handed out end, halt answers and ends the source.
 
 #include "mephisto/actors/source.hpp"
 #include "mephisto/actors/agent.hpp"
+#include "mephisto/actors/partition_manager.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -37,10 +38,10 @@ caf::behavior probe_agent(caf::event_based_actor*, received got) {
   return {[=](batch_atom, kafka::batch_ptr& batch) { got->push_back(batch->size()); }};
 }
 
-struct source_protocol : testing::Test {
+struct pipeline_protocols : testing::Test {
   static constexpr int records = 2500;
 
-  source_protocol() {
+  pipeline_protocols() {
     EXPECT_FALSE(broker.start());
     EXPECT_FALSE(broker.create_topic("events", 1));
     std::vector<std::string> values;
@@ -70,7 +71,7 @@ struct source_protocol : testing::Test {
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
   }
 
-  ~source_protocol() override {
+  ~pipeline_protocols() override {
     sched->run();
     sys.reset();
     rd_kafka_consumer_close(rk);
@@ -87,7 +88,7 @@ struct source_protocol : testing::Test {
 
 } // namespace
 
-TEST_F(source_protocol, credits_bound_the_batches_and_pause_and_halt_answer) {
+TEST_F(pipeline_protocols, credits_bound_the_batches_and_pause_and_halt_answer) {
   // Every record is there (librdkafka may count one more internal event in the queue).
   ASSERT_GE(rd_kafka_queue_length(queue), static_cast<size_t>(records));
   auto fast = std::make_shared<std::vector<size_t>>();
@@ -130,7 +131,7 @@ TEST_F(source_protocol, credits_bound_the_batches_and_pause_and_halt_answer) {
   caf::anon_send_exit(a1, caf::exit_reason::user_shutdown);
 }
 
-TEST_F(source_protocol, an_agent_takes_every_batch_on_credit_retries_and_reports_progress) {
+TEST_F(pipeline_protocols, an_agent_takes_every_batch_on_credit_retries_and_reports_progress) {
   // The agent's function records what it saw; "e7" throws twice before it goes through.
   auto seen = std::make_shared<std::vector<std::string>>();
   auto throws_left = std::make_shared<int>(2);
@@ -184,4 +185,50 @@ TEST_F(source_protocol, an_agent_takes_every_batch_on_credit_retries_and_reports
   EXPECT_EQ(drained, records);
   caf::anon_send(src, halt_atom::value);
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(pipeline_protocols, the_partition_manager_runs_an_assigned_partition_and_revokes_it) {
+  auto seen = std::make_shared<size_t>(0);
+  app a{"manager-test"};
+  auto events = a.topic<std::string>("events");
+  a.agent("count", events, [=](const std::string&, context&) { ++*seen; });
+  auto e = std::make_shared<worker_env>();
+  e->topo = a.resolve({});
+  e->stats = std::make_shared<worker_stats>();
+  e->partitions = {1};
+  auto manager = sys->spawn(partition_manager, env_ptr{e}, caf::actor{});
+  // This test plays the group consumer: it assigns, hears progress, revokes.
+  caf::scoped_actor self{*sys};
+  self->send(manager, assign_atom::value, assignment{{0, 0, partition_queue{queue}}});
+  sched->run();
+  bool assigned = false;
+  int64_t progress = -1;
+  auto drain_mailbox = [&](final_offsets* revoked) {
+    for (bool more = true; more;)
+      self->receive([&](caf::ok_atom) { assigned = true; },
+                    [&](progress_atom, uint32_t, int32_t, int32_t, int64_t offset) {
+                      progress = offset;
+                    },
+                    [&](final_offsets& fo) {
+                      if (revoked != nullptr)
+                        *revoked = fo;
+                    },
+                    caf::after(0s) >> [&] { more = false; });
+  };
+  drain_mailbox(nullptr);
+  EXPECT_TRUE(assigned);
+  EXPECT_EQ(*seen, static_cast<size_t>(records));
+  EXPECT_EQ(progress, records);
+  EXPECT_EQ(e->stats->assigned.load(), 1);
+  // Revoke: the pipeline drains and the answer is the offset to commit.
+  final_offsets revoked;
+  self->send(manager, revoke_atom::value, topic_partitions{{0, 0}});
+  sched->run();
+  drain_mailbox(&revoked);
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked[0].tp, (topic_partition{0, 0}));
+  EXPECT_EQ(revoked[0].offset, records);
+  EXPECT_EQ(e->stats->assigned.load(), 0);
+  self->send(manager, halt_atom::value);
+  sched->run();
 }
