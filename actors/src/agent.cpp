@@ -238,6 +238,9 @@ void continue_batch(self_ptr self) {
     ++st.event_pos;
   }
   auto seq = st.tracker.open(st.current->next_offset());
+  if (auto& made = detail::context_access::replies(*st.ctx); !made.empty())
+    st.replies.emplace_back(seq, std::move(made));
+  detail::context_access::replies(*st.ctx).clear();
   std::vector<const char*> changelogs;
   agent_state::pending_write pw;
   // Exactly-once: one transaction holds outputs and changelog alike. At-least-once: the
@@ -285,6 +288,22 @@ void continue_batch(self_ptr self) {
   st.produce_pos = 0;
   st.dead_letter_pos = 0;
   produce(self);
+}
+
+/// Sends the replies of confirmed batches (seq < `upto`, or == `only`) to the worker actor,
+/// which routes each to its asker.
+void send_replies(self_ptr self, uint64_t upto, uint64_t only) {
+  auto& st = self->state;
+  for (auto i = st.replies.begin(); i != st.replies.end();) {
+    if (i->first < upto || i->first == only) {
+      for (auto& r : i->second)
+        self->send(st.env->lifecycle, reply_atom::value, std::move(r.to), std::move(r.id),
+                   std::move(r.value));
+      i = st.replies.erase(i);
+    } else {
+      ++i;
+    }
+  }
 }
 
 void run(self_ptr self) {
@@ -457,6 +476,8 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
                               "uncommitted"));
         return;
       }
+      if (!st.env->opts.exactly_once() && !st.replies.empty())
+        send_replies(self, 0, seq); // at-least-once: delivered is confirmed
       if (st.tracker.complete(seq))
         self->send(st.spec.progress_sink, progress_atom::value, st.topic, st.spec.partition,
                    st.spec.slot, st.tracker.committable());
@@ -475,6 +496,8 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
       // to disk. (Batches of the next transaction may have started meanwhile.)
       auto& st = self->state;
       st.committed_batches = st.paused_at;
+      if (!st.replies.empty())
+        send_replies(self, st.committed_batches, UINT64_MAX);
       apply_writes(self);
       check_drained(self);
     },

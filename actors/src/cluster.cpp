@@ -351,6 +351,25 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
       mark_up(self, address, caf::actor_cast<caf::actor>(self->current_sender()),
               std::move(owned));
     },
+    [self](reply_atom, std::string& to, std::string& id, std::string& value) {
+      // From the local worker actor: a reply for an asker on instance `to`.
+      auto i = self->state.peers.find(to);
+      if (i != self->state.peers.end() && i->second.up && i->second.handle)
+        self->send(i->second.handle, answer_atom::value, self->state.env->opts.cluster_secret,
+                   std::move(id), std::move(value));
+      else
+        log().debug("cluster: reply for {} dropped: no link to it", to);
+    },
+    [self](answer_atom, const std::string& secret, std::string& id, std::string& value) {
+      // From a peer: a reply for one of this instance's askers.
+      auto& st = self->state;
+      if (secret != st.env->opts.cluster_secret) {
+        log().warn("cluster: a reply with the wrong secret refused");
+        return;
+      }
+      self->send(st.env->lifecycle, reply_atom::value, st.address, std::move(id),
+                 std::move(value));
+    },
     [self](lookup_atom, const std::string& secret, const std::string& table,
            std::string& key, bool forwarded) -> caf::result<bool, std::string> {
       auto& st = self->state;

@@ -126,11 +126,14 @@ public:
 
   job* begin(uint64_t id, const caf::actor& ack_to) override { return new job(id, ack_to); }
 
-  status produce(job* j, const std::string& key, const std::string& value,
-                 std::string& why) override {
+  status produce(job* j, const std::string& key, const std::string& value, std::string& why,
+                 const headers* hdrs) override {
     j->add(1);
-    auto err = producer_->send(topic_, -1, key.data(), key.size(), value.data(), value.size(),
-                               0, j);
+    auto err = hdrs == nullptr
+                 ? producer_->send(topic_, -1, key.data(), key.size(), value.data(),
+                                   value.size(), 0, j)
+                 : producer_->send_with_headers(topic_, key.data(), key.size(), value.data(),
+                                                value.size(), *hdrs, j);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
       return status::queued;
     j->release(); // never handed to librdkafka (the guard keeps the job)

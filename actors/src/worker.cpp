@@ -2,6 +2,8 @@
 #include "mephisto/actors/worker_impl.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +30,7 @@
 #include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/kafka/producer.hpp"
+#include "mephisto/agent_asker.hpp"
 #include "mephisto/host_port.hpp"
 #include "mephisto/lifecycle.hpp"
 #include "mephisto/log.hpp"
@@ -45,9 +48,12 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
   struct watched {
     caf::actor consumer;
     caf::actor manager;
+    caf::actor cluster;           ///< routes replies to askers elsewhere (may be null)
+    std::string token;            ///< this worker in replies' `to`
     caf::error failure;
     int running = 0;
     std::vector<caf::actor> subscribers;
+    std::map<caf::actor_id, caf::actor> askers;
   };
   auto st = std::make_shared<watched>();
   for (auto& s : subscribers)
@@ -60,6 +66,8 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
       self->send(st->consumer, halt_atom::value);
     } else if (st->consumer && dm.source == st->consumer.address()) {
       self->send(st->manager, halt_atom::value);
+    } else if (st->askers.erase(dm.source.id()) > 0) {
+      return;
     } else {
       auto& subs = st->subscribers;
       subs.erase(std::remove_if(subs.begin(), subs.end(),
@@ -80,9 +88,12 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
     }
   });
   return {
-    [=](watch_atom, caf::actor& consumer, caf::actor& manager) {
+    [=](watch_atom, caf::actor& consumer, caf::actor& manager, caf::actor& cluster,
+        std::string& token) {
       st->consumer = std::move(consumer);
       st->manager = std::move(manager);
+      st->cluster = std::move(cluster);
+      st->token = std::move(token);
       st->running = 2;
       self->monitor(st->consumer);
       self->monitor(st->manager);
@@ -91,6 +102,28 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
     [=](lifecycle_event& ev) {
       for (auto& s : st->subscribers)
         self->send(s, ev);
+    },
+    [=](asker_atom, caf::actor& asker) {
+      self->monitor(asker);
+      st->askers.emplace(asker.id(), std::move(asker));
+    },
+    [=](reply_atom, std::string& to, std::string& id, std::string& value) {
+      // `id` is "<asker actor id>:<request>"; a reply for another instance goes through
+      // the cluster; one whose asker is gone is dropped (the asker said so by timing out).
+      if (to != st->token) {
+        if (st->cluster)
+          self->send(st->cluster, reply_atom::value, std::move(to), std::move(id),
+                     std::move(value));
+        return;
+      }
+      auto colon = id.find(':');
+      if (colon == std::string::npos)
+        return;
+      auto asker = st->askers.find(std::strtoull(id.c_str(), nullptr, 10));
+      if (asker != st->askers.end())
+        self->send(asker->second,
+                   detail::ask_reply{std::strtoull(id.c_str() + colon + 1, nullptr, 10),
+                                     std::move(value)});
     },
     [=](subscribe_atom, caf::actor& subscriber) {
       self->monitor(subscriber);
@@ -444,7 +477,8 @@ caf::error worker::start() {
     caf::anon_send_exit(d.runner, caf::exit_reason::kill);
     return err;
   }
-  caf::anon_send(d.runner, watch_atom::value, d.consumer, d.manager);
+  caf::anon_send(d.runner, watch_atom::value, d.consumer, d.manager, d.cluster_actor,
+                 d.reply_token());
   d.started = true;
   d.serving = true;
   log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}, assignor {}",

@@ -83,6 +83,10 @@ expected<caf::actor> worker::lookup_service() const {
   return d.cluster_actor;
 }
 
+std::string worker::reply_token() const {
+  return impl_->reply_token();
+}
+
 const std::string& worker::cluster_secret() const {
   return impl_->opts.cluster_secret;
 }

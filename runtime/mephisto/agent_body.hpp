@@ -73,7 +73,7 @@ public:
       auto* msg = batch[i];
       auto rec = detail::fields_of(msg);
       auto key = rec.key;
-      ctx.begin_event(rec.offset, key, rec.timestamp);
+      ctx.begin_event(msg, rec.offset, key, rec.timestamp);
       ++counters.events;
       if (rec.value == nullptr) {
         ++counters.decode_errors;
@@ -94,6 +94,7 @@ public:
         }
       }
       auto mark = ctx.output().position();
+      auto replies = ctx.replies_made();
       ctx.begin_table_event();
       try {
         if constexpr (std::is_invocable_v<F&, const K&, const V&, context&>)
@@ -101,14 +102,14 @@ public:
         else
           fn_(value_, ctx);
       } catch (const restart_partition&) {
-        undo(ctx, mark);
+        undo(ctx, mark, replies);
         throw; // the agent stops; its supervisor restarts the partition
       } catch (const std::exception& e) {
-        undo(ctx, mark);
+        undo(ctx, mark, replies);
         report.failure(ctx, msg, e.what());
         return i;
       } catch (...) {
-        undo(ctx, mark);
+        undo(ctx, mark, replies);
         report.failure(ctx, msg, "unknown exception");
         return i;
       }
@@ -118,7 +119,8 @@ public:
 
 private:
   /// Drops what the failed event sent and undoes its table changes.
-  static void undo(context& ctx, send_buffer::mark mark) {
+  static void undo(context& ctx, send_buffer::mark mark, size_t replies) {
+    ctx.drop_replies_from(replies);
     ctx.counters().sent -= ctx.output().size() - mark.records;
     ctx.output().rollback(mark);
     ctx.undo_table_event();

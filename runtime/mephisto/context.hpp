@@ -21,6 +21,16 @@ class typed_agent_body;
 
 namespace detail {
 struct context_access;
+
+/// A reply to an asking actor (see `context::reply`), routed once the batch is confirmed.
+struct agent_reply {
+  std::string to;    ///< the asker's instance (`mephisto.reply-to`)
+  std::string id;    ///< the asker and its request (`mephisto.ask-id`)
+  std::string value; ///< encoded
+};
+
+/// Reads the reply headers of `msg` (a `rd_kafka_message_t`); false when it was not asked.
+bool reply_route_of(const void* msg, std::string& to, std::string& id);
 } // namespace detail
 
 /// Thrown by a user function that cannot go on with this partition for now (say, a
@@ -97,6 +107,19 @@ public:
     ++counters_.sent;
   }
 
+  /// Answers the actor that asked this event (`worker::asker`): the reply goes back over
+  /// CAF once the batch is confirmed (its records acknowledged; under exactly-once its
+  /// transaction committed). An event nobody asked ignores it (returns false).
+  template <class R>
+  bool reply(const R& value) {
+    detail::agent_reply r;
+    if (msg_ == nullptr || !detail::reply_route_of(msg_, r.to, r.id))
+      return false;
+    codec<R>::encode(value, r.value);
+    replies_.push_back(std::move(r));
+    return true;
+  }
+
   // -- tables -------------------------------------------------------------------------
 
   /// The partition of table `t` that belongs to this event's partition. The agent must
@@ -125,7 +148,9 @@ private:
   /// Starts a batch that stages its output in `out`.
   void begin_batch(send_buffer* out) noexcept { out_ = out; }
 
-  void begin_event(int64_t offset, std::string_view key, int64_t timestamp) noexcept {
+  void begin_event(const void* msg, int64_t offset, std::string_view key,
+                   int64_t timestamp) noexcept {
+    msg_ = msg;
     offset_ = offset;
     key_ = key;
     timestamp_ = timestamp;
@@ -140,6 +165,11 @@ private:
       if (s != nullptr)
         s->begin_event();
   }
+
+  /// Drops the replies made after the first `n` (the event that made them threw).
+  void drop_replies_from(size_t n) { replies_.resize(n); }
+
+  size_t replies_made() const noexcept { return replies_.size(); }
 
   /// Undoes the current event's table changes (its function threw).
   void undo_table_event() {
@@ -163,6 +193,8 @@ private:
   send_buffer* out_ = nullptr;
   std::vector<store_base*> leased_;
   agent_counters counters_;
+  const void* msg_ = nullptr;                ///< the current event's librdkafka record
+  std::vector<detail::agent_reply> replies_; ///< of the current batch
 };
 
 namespace detail {
@@ -180,6 +212,7 @@ struct context_access {
     ctx.lend(table, store);
   }
   static agent_counters& counters(context& ctx) noexcept { return ctx.counters(); }
+  static std::vector<agent_reply>& replies(context& ctx) noexcept { return ctx.replies_; }
 };
 
 } // namespace detail

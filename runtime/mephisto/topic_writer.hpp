@@ -111,9 +111,13 @@ public:
 
   virtual job* begin(uint64_t id, const caf::actor& ack_to) = 0;
 
-  /// Enqueues one record of `j`. `failed` fills `why` and marks the job failed.
+  /// Record headers (name, value).
+  using headers = std::vector<std::pair<std::string, std::string>>;
+
+  /// Enqueues one record of `j` (with `hdrs` unless null). `failed` fills `why` and marks
+  /// the job failed.
   virtual status produce(job* j, const std::string& key, const std::string& value,
-                         std::string& why) = 0;
+                         std::string& why, const headers* hdrs = nullptr) = 0;
 
   /// Every record of `j` is enqueued (or it failed): its ack may come now.
   virtual void seal(job* j) = 0;

@@ -14,6 +14,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "mephisto/actor_api.hpp"
+#include "mephisto/agent_asker.hpp"
 #include "mephisto/app.hpp"
 #include "mephisto/error.hpp"
 #include "mephisto/lifecycle.hpp"
@@ -151,6 +152,21 @@ public:
                           std::move(subscriber), opts);
   }
 
+  /// An asker of the agents of topic `t` whose replies (`ctx.reply(R)`) are `R`; a request
+  /// without a reply within `timeout` fails (see `agent_asker`). Each call makes a new
+  /// asker actor; it ends with the worker. Call after `start`.
+  template <class R, class K, class V>
+  expected<agent_asker<K, V, R>> asker(const topic<K, V>& t,
+                                       std::chrono::milliseconds timeout
+                                       = std::chrono::seconds(30)) {
+    auto core = make_writer_core(t.index());
+    if (!core)
+      return core.error();
+    auto handle = system().spawn(detail::agent_asker_actor<K, V, R>, std::move(*core),
+                                 reply_token(), timeout);
+    return caf::actor_cast<agent_asker<K, V, R>>(handle);
+  }
+
   /// A reader of table `t` for the caller's actors (see `table_reader`); each lookup is
   /// answered within `timeout`. Needs the cluster (`cluster_listen` not off). Each call
   /// makes a new reader actor; it ends with the worker. Call after `start`.
@@ -175,6 +191,7 @@ private:
   expected<std::shared_ptr<detail::subscription_core>>
   make_subscription_core(uint32_t topic, const subscription_options& opts);
   const std::string& cluster_secret() const;
+  std::string reply_token() const;
 
   std::unique_ptr<impl> impl_;
 };

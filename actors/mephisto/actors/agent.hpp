@@ -119,6 +119,8 @@ struct agent_state : event_reporter {
   caf::response_promise pause_promise;
   bool draining = false;
   caf::response_promise drain_promise;
+  /// Replies to asking actors, per batch, sent once the batch is confirmed.
+  std::deque<std::pair<uint64_t, std::vector<detail::agent_reply>>> replies;
   agent_counters reported;                  ///< counters already added to the stats
   std::chrono::steady_clock::time_point log_window{};
   int logged_in_window = 0;

@@ -60,6 +60,9 @@ using keep_atom = caf::atom_constant<caf::atom("keep")>;           ///< shard ->
 using take_atom = caf::atom_constant<caf::atom("take")>;           ///< shard -> standby: hand over
 using watch_atom = caf::atom_constant<caf::atom("watch")>;         ///< worker -> its actor: watch these
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>; ///< a lifecycle subscriber
+using reply_atom = caf::atom_constant<caf::atom("reply")>;         ///< agent -> worker actor -> cluster: route a reply
+using answer_atom = caf::atom_constant<caf::atom("answer")>;       ///< cluster -> peer cluster: a reply for one of yours
+using asker_atom = caf::atom_constant<caf::atom("asker")>;         ///< an asker registers with its worker
 
 // -- payloads ---------------------------------------------------------------------------
 

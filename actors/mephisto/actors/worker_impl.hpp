@@ -53,6 +53,13 @@ struct worker::impl {
   std::shared_mutex lifetime;
   std::atomic<bool> serving{false};
 
+  /// This worker in the `mephisto.reply-to` header of an ask: its cluster address, or a
+  /// token of its own without the cluster.
+  std::string reply_token() const {
+    return cluster_address.empty() ? "local-" + std::to_string(reinterpret_cast<uintptr_t>(this))
+                                   : cluster_address;
+  }
+
   caf::error check_options();
   caf::error check_system();
   void wait_for_actors();
