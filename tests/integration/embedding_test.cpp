@@ -68,12 +68,12 @@ mephisto::worker_options options(const std::string& broker) {
   return opts;
 }
 
-/// An embedded broker with every topic of the colors app.
-std::unique_ptr<mephisto::kafka::embedded_broker> broker_for(const colors_app& c,
+/// An embedded broker with every topic of `app`.
+std::unique_ptr<mephisto::kafka::embedded_broker> broker_for(const mephisto::app& app,
                                                              const mephisto::worker_options& opts) {
   auto broker = std::make_unique<mephisto::kafka::embedded_broker>();
   EXPECT_FALSE(broker->start());
-  for (auto& spec : c.app.resolve(opts)->topic_specs(opts.topic_partitions))
+  for (auto& spec : app.resolve(opts)->topic_specs(opts.topic_partitions))
     EXPECT_FALSE(broker->create_topic(spec.name, spec.partitions > 0 ? spec.partitions : 8));
   return broker;
 }
@@ -140,7 +140,7 @@ struct one_worker {
 
   one_worker() {
     opts.cluster_listen = "off";
-    broker = broker_for(c, opts);
+    broker = broker_for(c.app, opts);
     opts.broker = broker->url();
     cfg = user_config(opts);
     sys = std::make_unique<caf::actor_system>(*cfg);
@@ -153,7 +153,7 @@ struct one_worker {
 TEST(embedding, two_workers_share_the_users_system_and_leave_it_running) {
   colors_app c;
   auto opts = options("embedded");
-  auto broker = broker_for(c, opts);
+  auto broker = broker_for(c.app, opts);
   opts.broker = broker->url();
   auto cfg = user_config(opts);
   caf::actor_system sys{*cfg};
@@ -440,10 +440,7 @@ TEST(embedding, an_asker_gets_the_agents_reply_and_a_clear_timeout_without_one) 
   ask_app q;
   auto opts = options("embedded");
   opts.cluster_listen = "off";
-  auto broker = std::make_unique<mephisto::kafka::embedded_broker>();
-  ASSERT_FALSE(broker->start());
-  for (auto& spec : q.app.resolve(opts)->topic_specs(opts.topic_partitions))
-    ASSERT_FALSE(broker->create_topic(spec.name, spec.partitions > 0 ? spec.partitions : 8));
+  auto broker = broker_for(q.app, opts);
   opts.broker = broker->url();
   auto cfg = user_config(opts);
   caf::actor_system sys{*cfg};
@@ -468,10 +465,7 @@ TEST(embedding, an_asker_gets_the_agents_reply_and_a_clear_timeout_without_one) 
 TEST(embedding, replies_come_back_from_the_instance_that_processed_the_event) {
   ask_app q;
   auto opts = options("embedded");
-  auto broker = std::make_unique<mephisto::kafka::embedded_broker>();
-  ASSERT_FALSE(broker->start());
-  for (auto& spec : q.app.resolve(opts)->topic_specs(opts.topic_partitions))
-    ASSERT_FALSE(broker->create_topic(spec.name, spec.partitions > 0 ? spec.partitions : 8));
+  auto broker = broker_for(q.app, opts);
   opts.broker = broker->url();
   auto cfg = user_config(opts);
   caf::actor_system sys{*cfg};
