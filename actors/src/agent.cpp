@@ -144,13 +144,13 @@ void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err, kafka::delivery_batc
 /// one could not be enqueued (`pos` then names it, and a retry or failure is under way).
 bool send_records(self_ptr self, const send_buffer& out, size_t& pos,
                   kafka::delivery_batch* delivery) {
-  auto& prod = *self->state.env->producer;
+  auto* prod = self->state.env->producer; // null only in tests that produce nothing
   while (pos < out.size()) {
     auto& r = out[pos];
     auto key = out.key(r);
     auto value = out.value(r);
     delivery->add(1);
-    auto err = prod.send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
+    auto err = prod->send(r.topic, r.partition, r.has_key ? key.data() : nullptr, key.size(),
                          r.has_value ? value.data() : nullptr, value.size(), r.timestamp,
                          delivery);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -164,7 +164,7 @@ bool send_records(self_ptr self, const send_buffer& out, size_t& pos,
 
 void produce(self_ptr self) {
   auto& st = self->state;
-  auto& prod = *st.env->producer;
+  auto* prod = st.env->producer;
   st.producing = true;
   if (!send_records(self, st.out, st.produce_pos, st.delivery))
     return;
@@ -172,7 +172,7 @@ void produce(self_ptr self) {
   while (st.dead_letter_pos < st.dead_letters.size()) {
     auto& dl = st.dead_letters[st.dead_letter_pos];
     st.delivery->add(1);
-    auto err = prod.send_with_headers(topic, dl.has_key ? dl.key.data() : nullptr,
+    auto err = prod->send_with_headers(topic, dl.has_key ? dl.key.data() : nullptr,
                                       dl.key.size(), dl.has_value ? dl.value.data() : nullptr,
                                       dl.value.size(), dl.headers, st.delivery);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

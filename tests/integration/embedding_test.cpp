@@ -368,7 +368,6 @@ TEST(embedding, a_subscriber_that_stops_reading_holds_back_only_its_subscription
 
 TEST(embedding, lifecycle_events_tell_assignment_recovery_revocation_and_the_stop) {
   one_worker t;
-  auto& c = t.c;
   auto& sys = *t.sys;
   auto& w = *t.w;
   auto events = std::make_shared<event_log>();

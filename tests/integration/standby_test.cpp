@@ -132,12 +132,13 @@ failover_figures fail_over(const std::string& dir, const std::string& store_kind
     return still;
   }, 20s);
   std::this_thread::sleep_for(500ms);
-  if (standby_replicas > 0)
+  if (standby_replicas > 0) {
     EXPECT_TRUE(eventually([&] { return a->stats().standby_lag.load() == 0
                                         && b.stats().standby_lag.load() == 0; },
                            20s))
       << "the copies did not catch up: lag a " << a->stats().standby_lag.load() << ", b "
       << b.stats().standby_lag.load();
+  }
   fig.changelog_records = testkit::consume(bootstrap, "standby-counts-changelog", SIZE_MAX, 3s)
                             .size();
   auto restored_before = b.stats().restored_records.load();
