@@ -164,6 +164,14 @@ TEST(embedding, two_workers_share_the_users_system_and_leave_it_running) {
   opts_b.cluster_seeds = a->cluster_address();
   mephisto::worker b{sys, c.app, opts_b};
   ASSERT_FALSE(b.start());
+  // Write once the group is stable (both hold a share of the 16 topic partitions): a
+  // rebalance mid-stream would let at-least-once count some words twice.
+  ASSERT_TRUE(eventually([&] {
+    auto x = a->stats().assigned.load();
+    auto y = b.stats().assigned.load();
+    return x > 0 && y > 0 && x + y == 16;
+  }, 60s));
+  std::this_thread::sleep_for(1s); // and the instances know each other (heartbeats)
   caf::scoped_actor self{sys};
   auto writer = a->writer(c.input);
   ASSERT_TRUE(writer) << mephisto::render(writer.error());
