@@ -232,20 +232,6 @@ void route_lookup(self_ptr self, routed_lookup job) {
       });
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t from = 0;
-  while (from <= text.size()) {
-    auto to = text.find(',', from);
-    if (to == std::string::npos)
-      to = text.size();
-    if (to > from)
-      out.push_back(text.substr(from, to - from));
-    from = to + 1;
-  }
-  return out;
-}
-
 } // namespace
 
 caf::error configure_cluster(caf::actor_system_config& cfg, const worker_options& opts) {
@@ -320,9 +306,11 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
       if (!st.address.empty())
         return;
       st.address = std::move(address);
-      for (auto& seed : split_list(st.env->opts.cluster_seeds))
-        if (seed != st.address)
-          st.peers[seed];
+      // The seeds were checked when the worker started.
+      auto seeds = parse_host_port_list(st.env->opts.cluster_seeds, "cluster_seeds");
+      for (auto& seed : seeds ? *seeds : std::vector<host_port>{})
+        if (seed.to_string() != st.address)
+          st.peers[seed.to_string()];
       tick(self);
     },
     [self](tick_atom) { tick(self); },

@@ -85,13 +85,8 @@ caf::error worker::impl::check_options() {
                + "': use auto, cooperative-sticky or range");
   if (opts.table_standby_replicas < 0)
     return bad("table_standby_replicas must be 0 (none) or more");
-  for (size_t pos = 0; !opts.cluster_seeds.empty() && pos <= opts.cluster_seeds.size();) {
-    auto end = std::min(opts.cluster_seeds.find(',', pos), opts.cluster_seeds.size());
-    if (auto seed = parse_host_port(opts.cluster_seeds.substr(pos, end - pos), "cluster_seeds");
-        !seed)
-      return seed.error();
-    pos = end + 1;
-  }
+  if (auto seeds = parse_host_port_list(opts.cluster_seeds, "cluster_seeds"); !seeds)
+    return seeds.error();
   return caf::none;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "mephisto/error.hpp"
 
@@ -22,5 +23,10 @@ struct host_port {
 /// error. Port 0 is refused unless `allow_any_port` (listen on any free port).
 expected<host_port> parse_host_port(std::string_view text, const std::string& what,
                                     bool allow_any_port = false);
+
+/// Parses `text` as `host:port,host:port,...` (empty text: none); an empty or bad entry is
+/// an error naming `what`.
+expected<std::vector<host_port>> parse_host_port_list(std::string_view text,
+                                                      const std::string& what);
 
 } // namespace mephisto

@@ -1,5 +1,6 @@
 #include "mephisto/host_port.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace mephisto {
@@ -25,6 +26,20 @@ expected<host_port> parse_host_port(std::string_view text, const std::string& wh
   if (n > 65535 || (n == 0 && !allow_any_port))
     return bad("port out of range");
   return host_port{std::string{text.substr(0, colon)}, static_cast<uint16_t>(n)};
+}
+
+expected<std::vector<host_port>> parse_host_port_list(std::string_view text,
+                                                      const std::string& what) {
+  std::vector<host_port> out;
+  for (size_t pos = 0; !text.empty() && pos <= text.size();) {
+    auto end = std::min(text.find(',', pos), text.size());
+    auto one = parse_host_port(text.substr(pos, end - pos), what);
+    if (!one)
+      return one.error();
+    out.push_back(std::move(*one));
+    pos = end + 1;
+  }
+  return out;
 }
 
 } // namespace mephisto
