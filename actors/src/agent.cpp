@@ -1,9 +1,9 @@
 #include "mephisto/actors/agent.hpp"
 
-#include <caf/event_based_actor.hpp>
-#include <caf/send.hpp>
+#include "agent_delivery.hpp"
 
-#include <cstring>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "mephisto/error.hpp"
 #include "mephisto/log.hpp"
@@ -12,47 +12,9 @@ namespace mephisto {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<agent_state>*;
+using self_ptr = agent_actor::stateful_pointer<agent_state>;
 
 void fail(self_ptr self, caf::error err);
-
-/// Reports the completion of one batch's deliveries to its agent, with the next offset
-/// of each durable table's changelog partition after the batch's records (-1: none).
-class agent_delivery final : public kafka::delivery_batch {
-public:
-  agent_delivery(caf::actor agent, uint64_t seq, bool outputs_only, int32_t partition,
-                 std::vector<const char*> changelogs)
-    : agent_(std::move(agent)),
-      seq_(seq),
-      outputs_only_(outputs_only),
-      partition_(partition),
-      changelogs_(std::move(changelogs)),
-      next_offsets_(changelogs_.size(), -1) {
-  }
-
-  void on_record(const rd_kafka_message_t& msg) noexcept override {
-    if (msg.partition != partition_ || changelogs_.empty())
-      return;
-    auto name = rd_kafka_topic_name(msg.rkt);
-    for (size_t i = 0; i < changelogs_.size(); ++i)
-      if (changelogs_[i] != nullptr && std::strcmp(name, changelogs_[i]) == 0)
-        next_offsets_[i] = std::max(next_offsets_[i], msg.offset + 1);
-  }
-
-protected:
-  void on_complete(bool ok) noexcept override {
-    caf::anon_send(agent_, delivered_atom::value, seq_, outputs_only_, ok,
-                   std::move(next_offsets_));
-  }
-
-private:
-  caf::actor agent_;
-  uint64_t seq_;
-  bool outputs_only_;  ///< the first phase of an at-least-once batch with table changes
-  int32_t partition_;
-  std::vector<const char*> changelogs_;  ///< per lease; null: the batch wrote no durable change
-  std::vector<int64_t> next_offsets_;
-};
 
 /// Applies the durable writes of confirmed batches, in batch order. Under exactly-once a
 /// batch is confirmed when its transaction committed, otherwise when it was delivered.
@@ -83,21 +45,6 @@ void fail(self_ptr self, caf::error err) {
   self->quit(std::move(err));
 }
 
-void publish_counters(agent_state& st) {
-  auto& c = detail::context_access::counters(*st.ctx);
-  auto& s = *st.env->stats;
-  s.events.fetch_add(c.events - st.reported.events, std::memory_order_relaxed);
-  s.decode_errors.fetch_add(c.decode_errors - st.reported.decode_errors,
-                            std::memory_order_relaxed);
-  s.failures.fetch_add(c.failures - st.reported.failures, std::memory_order_relaxed);
-  s.retries.fetch_add(c.retries - st.reported.retries, std::memory_order_relaxed);
-  s.dead_letters.fetch_add(c.dead_letters - st.reported.dead_letters,
-                           std::memory_order_relaxed);
-  s.sent.fetch_add(c.sent - st.reported.sent, std::memory_order_relaxed);
-  s.batches.fetch_add(1, std::memory_order_relaxed);
-  st.reported = c;
-}
-
 void check_drained(self_ptr self) {
   auto& st = self->state;
   if (st.pause_pending && !st.current && st.pending.empty()) {
@@ -123,7 +70,7 @@ void finish(self_ptr self) {
   st.delivery = nullptr;
   delivery->release(); // drop the guard: may complete right here
   self->send(st.current_source, credit_atom::value, st.spec.slot);
-  publish_counters(st);
+  st.publish_counters();
   st.current.reset();
   st.current_source = nullptr;
   next(self);
@@ -144,7 +91,7 @@ void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err, kafka::delivery_batc
 /// one could not be enqueued (`pos` then names it, and a retry or failure is under way).
 bool send_records(self_ptr self, const send_buffer& out, size_t& pos,
                   kafka::delivery_batch* delivery) {
-  auto* prod = self->state.env->producer; // null only in tests that produce nothing
+  auto* prod = self->state.env->services.producer; // null only in tests that produce nothing
   while (pos < out.size()) {
     auto& r = out[pos];
     auto key = out.key(r);
@@ -164,7 +111,7 @@ bool send_records(self_ptr self, const send_buffer& out, size_t& pos,
 
 void produce(self_ptr self) {
   auto& st = self->state;
-  auto* prod = st.env->producer;
+  auto* prod = st.env->services.producer;
   st.producing = true;
   if (!send_records(self, st.out, st.produce_pos, st.delivery))
     return;
@@ -194,7 +141,7 @@ void produce_changelogs(self_ptr self) {
   while (!st.stages.empty() && st.stages.front().outputs_delivered) {
     auto& stage = st.stages.front();
     if (stage.delivery == nullptr)
-      stage.delivery = new agent_delivery(caf::actor{self}, stage.seq, false,
+      stage.delivery = new agent_delivery(agent_actor{self}, stage.seq, false,
                                           st.spec.partition, stage.changelogs);
     auto& out = stage.records;
     if (!send_records(self, out, stage.pos, stage.delivery))
@@ -278,11 +225,11 @@ void continue_batch(self_ptr self) {
     stage.changelogs = changelogs;
     changelogs.clear();
     st.stages.push_back(std::move(stage));
-    st.delivery = new agent_delivery(caf::actor{self}, seq, true, st.spec.partition, {});
+    st.delivery = new agent_delivery(agent_actor{self}, seq, true, st.spec.partition, {});
   } else {
     if (two_phase)
       st.spare_buffers.push_back(std::move(st.staging));
-    st.delivery = new agent_delivery(caf::actor{self}, seq, false, st.spec.partition,
+    st.delivery = new agent_delivery(agent_actor{self}, seq, false, st.spec.partition,
                                      std::move(changelogs));
   }
   st.produce_pos = 0;
@@ -297,7 +244,7 @@ void send_replies(self_ptr self, uint64_t upto, uint64_t only) {
   for (auto i = st.replies.begin(); i != st.replies.end();) {
     if (i->first < upto || i->first == only) {
       for (auto& r : i->second)
-        self->send(st.env->lifecycle, reply_atom::value, std::move(r.to), std::move(r.id),
+        self->send(st.env->report.runner, reply_atom::value, std::move(r.to), std::move(r.id),
                    std::move(r.value));
       i = st.replies.erase(i);
     } else {
@@ -351,68 +298,8 @@ void next(self_ptr self) {
 
 } // namespace
 
-agent_state::~agent_state() {
-  if (delivery != nullptr)
-    delivery->release();
-  for (auto& stage : stages)
-    if (stage.delivery != nullptr)
-      stage.delivery->release();
-}
-
-bool agent_state::may_log() {
-  auto now = std::chrono::steady_clock::now();
-  if (now - log_window > std::chrono::seconds(1)) {
-    if (suppressed > 0)
-      log().warn("{}: {} more skipped events not logged", where, suppressed);
-    log_window = now;
-    logged_in_window = 0;
-    suppressed = 0;
-  }
-  if (logged_in_window++ < 10)
-    return true;
-  ++suppressed;
-  return false;
-}
-
-void agent_state::decode_error(const context& c, const rd_kafka_message_t* msg,
-                               std::string_view why) {
-  if (may_log())
-    log().warn("{}: undecodable event at {} [{}] offset {} goes to the dead-letter topic: {}",
-               where, c.topic_name(), c.partition(), c.offset(), why);
-  add_dead_letter(msg, "decode", why, 1);
-}
-
-void agent_state::failure(const context& c, const rd_kafka_message_t*, std::string_view what) {
-  if (may_log())
-    log().warn("{}: user function failed at {} [{}] offset {} (attempt {} of {}): {}", where,
-               c.topic_name(), c.partition(), c.offset(), attempts + 1,
-               env->opts.retry_attempts, what);
-  last_error.assign(what.data(), what.size());
-}
-
-void agent_state::add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
-                                  std::string_view why, int attempts_made) {
-  dead_letter dl;
-  dl.has_key = msg->key != nullptr;
-  if (dl.has_key)
-    dl.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-  dl.has_value = msg->payload != nullptr;
-  if (dl.has_value)
-    dl.value.assign(static_cast<const char*>(msg->payload), msg->len);
-  dl.headers = {
-    {"mephisto.error", std::string{why}},
-    {"mephisto.error.kind", std::string{kind}},
-    {"mephisto.topic", ctx->topic_name()},
-    {"mephisto.partition", std::to_string(msg->partition)},
-    {"mephisto.offset", std::to_string(msg->offset)},
-    {"mephisto.agent", ctx->agent_name()},
-    {"mephisto.attempts", std::to_string(attempts_made)},
-  };
-  dead_letters.push_back(std::move(dl));
-  ++detail::context_access::counters(*ctx).dead_letters;
-}
-
-caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_spec spec) {
+agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self, env_ptr env,
+                                 agent_spec spec) {
   auto& st = self->state;
   auto& def = env->topo->agents[spec.agent];
   st.topic = static_cast<uint32_t>(def.topic);
@@ -440,7 +327,7 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
     [self](batch_atom, kafka::batch_ptr& batch) {
       auto& st = self->state;
       st.pending.emplace_back(std::move(batch),
-                              caf::actor_cast<caf::actor>(self->current_sender()));
+                              caf::actor_cast<source_actor>(self->current_sender()));
       next(self);
     },
     [self](produce_atom) {
@@ -483,13 +370,15 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
                    st.spec.slot, st.tracker.committable());
       check_drained(self);
     },
-    [self](pause_atom) {
+    [self](pause_atom) -> caf::typed_response_promise<caf::ok_atom> {
       // Exactly-once: the source stopped handing out batches; answer once every batch
       // received is produced (its records are then part of the transaction to commit).
       auto& st = self->state;
       st.pause_pending = true;
-      st.pause_promise = self->make_response_promise();
+      st.pause_promise = self->make_response_promise<caf::ok_atom>();
+      auto rp = st.pause_promise;
       check_drained(self);
+      return rp;
     },
     [self](committed_atom) {
       // Every batch produced before the pause is committed: their durable writes may go
@@ -501,11 +390,13 @@ caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_s
       apply_writes(self);
       check_drained(self);
     },
-    [self](drain_atom) {
+    [self](drain_atom) -> caf::typed_response_promise<int64_t> {
       auto& st = self->state;
       st.draining = true;
-      st.drain_promise = self->make_response_promise();
+      st.drain_promise = self->make_response_promise<int64_t>();
+      auto rp = st.drain_promise;
       check_drained(self);
+      return rp;
     },
   };
 }

@@ -24,7 +24,7 @@ namespace mephisto {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<cluster_state>*;
+using self_ptr = cluster_actor::stateful_pointer<cluster_state>;
 using clock_type = std::chrono::steady_clock;
 
 bool holds(const std::vector<int32_t>& owned, int32_t table, int32_t partition) {
@@ -38,7 +38,7 @@ caf::error refused(const std::string& what) {
   return make_error(errc::refused, what + ": wrong cluster secret");
 }
 
-void mark_up(self_ptr self, const std::string& address, caf::actor handle,
+void mark_up(self_ptr self, const std::string& address, cluster_actor handle,
              std::vector<int32_t> owned) {
   auto& peer = self->state.peers[address];
   if (!peer.up)
@@ -80,7 +80,7 @@ void connect(self_ptr self, const std::string& address) {
     .then(
       [self, address, timeout](caf::node_id&, caf::strong_actor_ptr& ptr,
                                std::set<std::string>&) {
-        auto handle = caf::actor_cast<caf::actor>(ptr);
+        auto handle = caf::actor_cast<cluster_actor>(ptr);
         if (!handle) {
           self->state.peers[address].connecting = false;
           return;
@@ -121,7 +121,7 @@ void place_standbys(self_ptr self) {
         return address;
     return {};
   };
-  auto wanted = standby_placement(st.address, members, st.env->table_partitions,
+  auto wanted = standby_placement(st.address, members, st.env->layout.table_partitions,
                                   st.env->opts.table_standby_replicas, st.standby_set, owner);
   if (wanted != st.standby_set) {
     st.standby_set = std::move(wanted);
@@ -286,9 +286,9 @@ int32_t key_partition(const std::string& key, int32_t partitions) {
                                                  nullptr, nullptr);
 }
 
-caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
-                      caf::actor manager, caf::io::middleman_actor middleman,
-                      caf::actor standby) {
+cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_state> self,
+                                     env_ptr env, partition_manager_actor manager,
+                                     caf::io::middleman_actor middleman, standby_actor standby) {
   auto& st = self->state;
   st.env = std::move(env);
   st.manager = std::move(manager);
@@ -322,7 +322,7 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
         log().warn("cluster: refused {}: wrong secret", address);
         return refused("hello from " + address);
       }
-      mark_up(self, address, caf::actor_cast<caf::actor>(self->current_sender()),
+      mark_up(self, address, caf::actor_cast<cluster_actor>(self->current_sender()),
               std::move(owned));
       std::vector<std::string> known;
       for (auto& [other, peer] : st.peers)
@@ -336,7 +336,7 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
         log().warn("cluster: refused a heartbeat from {}: wrong secret", address);
         return;
       }
-      mark_up(self, address, caf::actor_cast<caf::actor>(self->current_sender()),
+      mark_up(self, address, caf::actor_cast<cluster_actor>(self->current_sender()),
               std::move(owned));
     },
     [self](reply_atom, std::string& to, std::string& id, std::string& value) {
@@ -355,7 +355,7 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
         log().warn("cluster: a reply with the wrong secret refused");
         return;
       }
-      self->send(st.env->lifecycle, reply_atom::value, st.address, std::move(id),
+      self->send(st.env->report.runner, reply_atom::value, st.address, std::move(id),
                  std::move(value));
     },
     [self](lookup_atom, const std::string& secret, const std::string& table,
@@ -372,13 +372,13 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
         return make_error(errc::bad_config, "no table named " + table);
       auto t = static_cast<uint32_t>(it - topo.tables.begin());
       routed_lookup job;
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<bool, std::string>();
       job.answer = lookup_answer{rp};
       job.secret = secret;
       job.table = table;
       job.key = std::move(key);
       job.table_index = t;
-      job.partition = key_partition(job.key, st.env->table_partitions[t]);
+      job.partition = key_partition(job.key, st.env->layout.table_partitions[t]);
       job.forwarded = forwarded;
       route_lookup(self, std::move(job));
       return rp;

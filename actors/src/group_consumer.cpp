@@ -1,5 +1,7 @@
 #include "mephisto/actors/group_consumer.hpp"
 
+#include "group_consumer_steps.hpp"
+
 #include <chrono>
 #include <cstring>
 
@@ -11,9 +13,7 @@
 
 namespace mephisto {
 
-namespace {
-
-using clock_type = std::chrono::steady_clock;
+namespace group_steps {
 
 int64_t min_progress(const std::vector<int64_t>& xs) {
   int64_t result = -1;
@@ -41,22 +41,6 @@ int64_t topic_index(const topology& topo, const char* name) {
   return -1;
 }
 
-/// Asks the manager and blocks until it answers (or `timeout` passes): calls `on_answer`
-/// or `on_error`.
-///
-/// CAF 0.17.6's blocking actors do not cancel a request's timeout when the answer comes.
-/// The timeout fires later and its message stays in the mailbox for good (every later
-/// `receive` skips a response nobody waits for), holding a strong reference to the
-/// actor: 128 bytes per request, unbounded over a long run (one pause per exactly-once
-/// commit), and a leak at exit. So cancel it once answered.
-template <class OnAnswer, class OnError, class... Ts>
-void ask_manager(group_consumer_data& d, std::chrono::milliseconds timeout, OnAnswer on_answer,
-                 OnError on_error, Ts&&... xs) {
-  auto answer = d.self->request(d.manager, timeout, std::forward<Ts>(xs)...);
-  answer.receive(std::move(on_answer), std::move(on_error));
-  d.self->home_system().clock().cancel_request_timeout(d.self, answer.id());
-}
-
 /// Commits what the agents reported beyond the last commit; async unless `sync`.
 void commit_progress(group_consumer_data& d, bool sync) {
   auto& topo = *d.env->topo;
@@ -76,7 +60,7 @@ void commit_progress(group_consumer_data& d, bool sync) {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       log().warn("commit of {} failed: {}", describe(list), rd_kafka_err2str(err));
     else
-      d.env->stats->commits.fetch_add(1, std::memory_order_relaxed);
+      d.env->report.stats->commits.fetch_add(1, std::memory_order_relaxed);
   }
   rd_kafka_topic_partition_list_destroy(list);
 }
@@ -91,7 +75,6 @@ void handle_progress(group_consumer_data& d, uint32_t topic, int32_t partition, 
     cur = offset;
 }
 
-void abort_and_rewind(group_consumer_data& d);
 partition_queue restart_partition_queue(group_consumer_data& d, topic_partition tp);
 
 /// Handles every message waiting in the mailbox without blocking.
@@ -177,55 +160,8 @@ void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
     log().info("assigned: {}", describe(parts));
   else
     log().info("rebalanced: nothing new assigned");
-  d.env->stats->rebalances.fetch_add(1, std::memory_order_relaxed);
+  d.env->report.stats->rebalances.fetch_add(1, std::memory_order_relaxed);
   apply_assignment(d.rk, parts, true);
-}
-
-/// Exactly-once: drops every pipeline and shard with their uncommitted state. Nothing
-/// produces once it returns true.
-bool drop_pipelines(group_consumer_data& d) {
-  bool ok = false;
-  ask_manager(
-    d, std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000),
-    [&](caf::ok_atom, uint64_t generation) {
-      ok = true;
-      d.generation = generation;
-    },
-    [&](caf::error& err) { log().error("rewind failed: {}", render(err)); }, rewind_atom::value);
-  if (!ok)
-    d.failure = make_error(errc::transaction_failed, "cannot rewind after an aborted transaction");
-  return ok;
-}
-
-/// Exactly-once, after an aborted transaction and `drop_pipelines`: moves the partitions
-/// back to their committed offsets and starts them again (the shards recover from their
-/// changelogs, read_committed).
-void restart_from_committed(group_consumer_data& d) {
-  rd_kafka_topic_partition_list_t* parts = nullptr;
-  if (rd_kafka_assignment(d.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    d.failure = make_error(errc::transaction_failed, "cannot read the assignment to rewind");
-    return;
-  }
-  auto err = rd_kafka_committed(d.rk, parts, 30000);
-  for (int i = 0; i < parts->cnt && !err; ++i)
-    if (parts->elems[i].offset < 0)
-      parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING; // as auto.offset.reset
-  rd_kafka_error_t* serr = nullptr;
-  if (!err)
-    serr = rd_kafka_seek_partitions(d.rk, parts, 30000);
-  if (err || serr) {
-    d.failure = make_error(errc::transaction_failed,
-                           std::string{"cannot rewind to the committed offsets: "}
-                             + (serr ? rd_kafka_error_string(serr) : rd_kafka_err2str(err)));
-    if (serr)
-      rd_kafka_error_destroy(serr);
-  } else {
-    for (auto& [tp, slots] : d.progress)
-      slots.assign(slots.size(), -1);
-    start_pipelines(d, parts);
-    log().info("rewound to the committed offsets: {}", describe(parts));
-  }
-  rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /// At-least-once: a failed partition starts again. Moves its fetch position back to what
@@ -255,110 +191,6 @@ partition_queue restart_partition_queue(group_consumer_data& d, topic_partition 
   rd_kafka_queue_forward(q, nullptr);
   log().info("{} [{}]: restarted from offset {}", name, tp.partition, offset);
   return partition_queue{q};
-}
-
-/// Exactly-once: a partition failed; what it produced may be in the open transaction.
-/// Stops everything that produces, aborts, rewinds.
-/// A fatal transaction error (fenced, cannot abort) ends the worker: the manager stops
-/// with it and the consumer loop ends.
-void stop_on_failure(group_consumer_data& d) {
-  if (!d.failure)
-    return;
-  log().error("{}", render(d.failure));
-  d.self->send_exit(d.manager, d.failure);
-  d.stop_requested = true;
-}
-
-void abort_and_rewind(group_consumer_data& d) {
-  if (d.failure)
-    return;
-  std::string why;
-  if (drop_pipelines(d)) {
-    if (d.env->producer->abort_transaction(30000, why)) {
-      d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
-      restart_from_committed(d);
-    } else {
-      d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
-    }
-  }
-  stop_on_failure(d);
-}
-
-/// Exactly-once: pauses every partition at a batch boundary, commits the open transaction
-/// with the offsets they reached and lets them go on (`resume`) or stay paused (revoke).
-/// An aborted transaction rewinds; a fatal error (fenced) stops the worker.
-void commit_transaction(group_consumer_data& d, bool resume) {
-  if (d.failure || d.manager_down)
-    return;
-  auto& topo = *d.env->topo;
-  final_offsets reached;
-  caf::error pause_error;
-  ask_manager(
-    d, std::chrono::milliseconds(d.env->opts.drain_timeout_ms + 5000),
-    [&](final_offsets& fos) { reached = std::move(fos); },
-    [&](caf::error& err) { pause_error = std::move(err); }, pause_atom::value);
-  if (pause_error) {
-    // A partition failed (or died while pausing): its records may be in the open
-    // transaction without its offsets. Never commit that: abort, then rewind (or, in a
-    // revoke, let the partitions go).
-    log().warn("cannot pause the partitions to commit ({}); aborting the transaction",
-               render(pause_error));
-    if (resume) {
-      d.rewind_requested = false;
-      abort_and_rewind(d);
-    } else if (drop_pipelines(d)) {
-      std::string why;
-      if (!d.env->producer->abort_transaction(30000, why))
-        d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
-      d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
-    }
-    stop_on_failure(d);
-    return;
-  }
-  auto list = rd_kafka_topic_partition_list_new(static_cast<int>(reached.size()) + 1);
-  for (auto& fo : reached) {
-    auto i = d.committed.find(fo.tp);
-    if (fo.offset >= 0 && i != d.committed.end() && fo.offset > i->second)
-      rd_kafka_topic_partition_list_add(list, topo.topics[fo.tp.topic].kafka_name.c_str(),
-                                        fo.tp.partition)
-        ->offset = fo.offset;
-  }
-  // No offset moved: nothing was produced either; the open transaction stays open.
-  auto result = kafka::producer::txn_result::committed;
-  std::string why;
-  if (list->cnt > 0)
-    result = d.env->producer->commit_transaction(list, d.rk, 30000, why);
-  switch (result) {
-    case kafka::producer::txn_result::committed:
-      for (int i = 0; i < list->cnt; ++i) {
-        auto index = topic_index(topo, list->elems[i].topic);
-        d.committed[{static_cast<uint32_t>(index), list->elems[i].partition}]
-          = list->elems[i].offset;
-      }
-      if (list->cnt > 0) {
-        d.env->stats->last_commit_ns.store(
-          clock_type::now().time_since_epoch() / std::chrono::nanoseconds(1));
-        d.env->stats->commits.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        d.env->stats->idle_commits.fetch_add(1, std::memory_order_relaxed);
-      }
-      d.self->send(d.manager, committed_atom::value, resume);
-      break;
-    case kafka::producer::txn_result::aborted:
-      log().warn("transaction aborted ({}); rewinding to the committed offsets", why);
-      d.env->stats->aborts.fetch_add(1, std::memory_order_relaxed);
-      if (drop_pipelines(d))
-        restart_from_committed(d);
-      break;
-    case kafka::producer::txn_result::fatal:
-      d.failure = make_error(errc::fenced, "the transaction cannot go on (" + why
-                                             + "): another instance with the same "
-                                               "transactional id took over, or the "
-                                               "producer failed; stopping");
-      break;
-  }
-  rd_kafka_topic_partition_list_destroy(list);
-  stop_on_failure(d);
 }
 
 void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
@@ -406,7 +238,9 @@ void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
   apply_assignment(d.rk, parts, false);
 }
 
-} // namespace
+} // namespace group_steps
+
+using namespace group_steps;
 
 void group_rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* parts, void* opaque) {

@@ -6,9 +6,10 @@
 #include <memory>
 #include <set>
 
-#include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 
+#include "mephisto/actors/ask_all.hpp"
 #include "mephisto/actors/partition_supervisor.hpp"
 #include "mephisto/actors/table_shard.hpp"
 #include "mephisto/error.hpp"
@@ -18,7 +19,7 @@ namespace mephisto {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<partition_manager_state>*;
+using self_ptr = partition_manager_actor::stateful_pointer<partition_manager_state>;
 
 /// Tables used by the agents of `topic`.
 std::set<uint32_t> tables_of(const topology& topo, uint32_t topic) {
@@ -26,6 +27,13 @@ std::set<uint32_t> tables_of(const topology& topo, uint32_t topic) {
   for (auto a : topo.agents_of(topic))
     for (auto t : topo.agents[a].tables)
       out.insert(static_cast<uint32_t>(t));
+  return out;
+}
+
+std::vector<partition_supervisor_actor> pipelines_of(const partition_manager_state& st) {
+  std::vector<partition_supervisor_actor> out;
+  for (auto& [tp, pipeline] : st.pipelines)
+    out.push_back(pipeline);
   return out;
 }
 
@@ -50,7 +58,7 @@ void emit(self_ptr self, lifecycle_event::kind what, topic_partition tp,
   ev.topic = st.env->topo->topics[tp.topic].kafka_name;
   ev.partition = tp.partition;
   ev.reason = std::move(reason);
-  self->send(st.env->lifecycle, std::move(ev));
+  self->send(st.env->report.runner, std::move(ev));
 }
 
 /// Spawns the shards (unless running) and the supervisor of one topic partition.
@@ -91,7 +99,9 @@ void restart_after_failure(self_ptr self, topic_partition failed) {
       affected.push_back(tp);
       self->unlink_from(pipeline);
       st.dropped.insert(pipeline.address());
-      self->send(pipeline, rewind_atom::value); // stops its children, then quits
+      // It stops its children, then quits; nothing waits for its answer.
+      self->request(pipeline, caf::infinite, rewind_atom::value)
+        .then([](caf::ok_atom) {}, [](caf::error&) {});
     }
   }
   auto now = std::chrono::steady_clock::now();
@@ -105,7 +115,7 @@ void restart_after_failure(self_ptr self, topic_partition failed) {
     st.pipelines.erase(tp);
     release_shards(self, tp.topic, tp.partition, false);
     st.restarting.insert(tp);
-    st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
+    st.env->report.stats->restarts.fetch_add(1, std::memory_order_relaxed);
     log().warn("{} [{}]: restarting in {} ms from the last committed offset",
                topo.topics[tp.topic].kafka_name, tp.partition, delay.count());
     self->delayed_send(self, delay, restart_atom::value, tp.topic, tp.partition);
@@ -114,8 +124,9 @@ void restart_after_failure(self_ptr self, topic_partition failed) {
 
 } // namespace
 
-caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* self, env_ptr env,
-                      caf::actor standby) {
+partition_manager_actor::behavior_type
+partition_manager(partition_manager_actor::stateful_pointer<partition_manager_state> self,
+                  env_ptr env, standby_actor standby) {
   self->state.env = std::move(env);
   self->state.standby = std::move(standby);
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -137,13 +148,11 @@ caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* se
       // Its records may be in the open transaction: abort it, rewind every partition.
       // Until then no commit may take that transaction (its offsets are gone with it).
       st.txn_poisoned = true;
-      if (st.pause) { // a pause waiting for this pipeline would wait forever
-        st.pause->finish(make_error(errc::partition_failed, "a partition failed while pausing"));
-        st.pause.reset();
-      }
+      if (st.pause.pending()) // a pause waiting for this pipeline would wait forever
+        st.pause.deliver(make_error(errc::partition_failed, "a partition failed while pausing"));
       st.pipelines.erase(i);
       release_shards(self, tp.topic, tp.partition, false);
-      st.env->stats->restarts.fetch_add(1, std::memory_order_relaxed);
+      st.env->report.stats->restarts.fetch_add(1, std::memory_order_relaxed);
       log().warn("a partition failed ({}); aborting the transaction", render(msg.reason));
       self->send(st.consumer, abort_atom::value, st.generation);
       return;
@@ -153,12 +162,12 @@ caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* se
   return {
     [self](assign_atom, assignment& parts) {
       auto& st = self->state;
-      st.consumer = caf::actor_cast<caf::actor>(self->current_sender());
+      st.consumer = caf::actor_cast<group_consumer_actor>(self->current_sender());
       for (auto& ap : parts) {
         start_pipeline(self, {ap.topic, ap.partition}, ap.queue);
         emit(self, lifecycle_event::kind::assigned, {ap.topic, ap.partition});
       }
-      st.env->stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
+      st.env->report.stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
       return caf::ok_atom::value;
     },
     [self](restart_atom, uint32_t topic, int32_t partition) {
@@ -185,73 +194,56 @@ caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* se
     },
     [self](revoke_atom, topic_partitions& tps) {
       auto& st = self->state;
-      auto rp = self->make_response_promise();
-      auto result = std::make_shared<final_offsets>();
-      auto missing = std::make_shared<size_t>(0);
-      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
-      std::vector<std::pair<topic_partition, caf::actor>> todo;
+      auto rp = self->make_response_promise<final_offsets>();
+      std::vector<topic_partition> revoked;
+      std::vector<partition_supervisor_actor> pipelines;
       for (auto& tp : tps) {
         st.restarting.erase(tp);
         auto i = st.pipelines.find(tp);
         if (i != st.pipelines.end()) {
-          todo.emplace_back(tp, i->second);
+          revoked.push_back(tp);
+          pipelines.push_back(i->second);
           st.pipelines.erase(i);
         }
       }
-      st.env->stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
-      if (todo.empty()) {
-        rp.deliver(final_offsets{});
-        return;
-      }
-      *missing = todo.size();
-      for (auto& [tp, pipeline] : todo) {
-        auto done = [self, rp, result, missing, tp = tp](bool drained) mutable {
-          release_shards(self, tp.topic, tp.partition, drained);
-          emit(self, lifecycle_event::kind::revoked, tp);
-          if (--*missing == 0)
-            rp.deliver(std::move(*result));
-        };
-        self->request(pipeline, timeout, drain_atom::value)
-          .then(
-            [result, done](final_offset& fo) mutable {
-              result->push_back(fo);
-              done(true);
-            },
-            [self, done, tp = tp](caf::error& err) mutable {
-              auto& topo = *self->state.env->topo;
-              log().error("{} [{}] did not drain ({}); its offsets stay uncommitted",
-                          topo.topics[tp.topic].kafka_name, tp.partition, render(err));
-              done(false);
-            });
-      }
+      st.env->report.stats->assigned.store(static_cast<int64_t>(st.pipelines.size()));
+      auto result = std::make_shared<final_offsets>();
+      auto revoked_one = [self, revoked](size_t i, bool drained) {
+        release_shards(self, revoked[i].topic, revoked[i].partition, drained);
+        emit(self, lifecycle_event::kind::revoked, revoked[i]);
+      };
+      ask_each(self, pipelines, std::chrono::milliseconds(st.env->opts.drain_timeout_ms),
+               on_answers(
+                 [result, revoked_one](size_t i, final_offset& fo) {
+                   result->push_back(fo);
+                   revoked_one(i, true);
+                 },
+                 [self, revoked, revoked_one](size_t i, caf::error& err) {
+                   auto& topo = *self->state.env->topo;
+                   log().error("{} [{}] did not drain ({}); its offsets stay uncommitted",
+                               topo.topics[revoked[i].topic].kafka_name, revoked[i].partition,
+                               render(err));
+                   revoked_one(i, false);
+                 },
+                 [rp, result]() mutable { rp.deliver(std::move(*result)); }),
+               drain_atom::value);
+      return rp;
     },
-    [self](pause_atom) {
+    [self](pause_atom) -> caf::result<final_offsets> {
       // Exactly-once: every pipeline stops at a batch boundary; answers their offsets.
       auto& st = self->state;
-      auto rp = self->make_response_promise();
-      if (st.txn_poisoned) {
-        rp.deliver(make_error(errc::partition_failed,
-                              "a partition failed: the open transaction must be aborted"));
-        return;
-      }
-      auto pause = std::make_shared<partition_manager_state::pause_round>();
-      pause->rp = std::move(rp);
-      pause->missing = st.pipelines.size();
-      if (pause->missing == 0) {
-        pause->finish(final_offsets{});
-        return;
-      }
-      st.pause = pause; // a partition failing meanwhile ends it with an error
-      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
-      for (auto& [tp, pipeline] : st.pipelines)
-        self->request(pipeline, timeout, pause_atom::value)
-          .then(
-            [pause](final_offset& fo) {
-              pause->result.push_back(fo);
-              if (--pause->missing == 0)
-                pause->finish(std::move(pause->result));
-            },
-            [pause](caf::error& err) { pause->finish(std::move(err)); });
+      if (st.txn_poisoned)
+        return make_error(errc::partition_failed,
+                          "a partition failed: the open transaction must be aborted");
+      auto rp = self->make_response_promise<final_offsets>();
+      st.pause = rp; // a partition failing meanwhile ends it with an error
+      auto result = std::make_shared<final_offsets>();
+      ask_all(self, pipelines_of(st), std::chrono::milliseconds(st.env->opts.drain_timeout_ms),
+              on_answers([result](size_t, final_offset& fo) { result->push_back(fo); },
+                         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); },
+                         [rp, result]() mutable { rp.deliver(std::move(*result)); }),
+              pause_atom::value);
+      return rp;
     },
     [self](committed_atom, bool resume) {
       for (auto& [tp, pipeline] : self->state.pipelines)
@@ -266,40 +258,33 @@ caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* se
       // (with its uncommitted state); answers once the pipelines are gone. The shards close
       // last: closed first, they fail the agents still using them (a cascade of errors).
       auto& st = self->state;
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<caf::ok_atom, uint64_t>();
       st.txn_poisoned = false; // the consumer aborts the transaction next
       auto generation = ++st.generation;
-      auto shards = std::make_shared<std::vector<caf::actor>>();
+      std::vector<table_shard_actor> shards;
       for (auto& [key, entry] : st.shards) {
         self->unlink_from(entry.shard);
-        shards->push_back(entry.shard);
+        shards.push_back(entry.shard);
       }
       st.shards.clear();
-      auto pipelines = std::move(st.pipelines);
-      st.pipelines.clear();
-      st.env->stats->assigned.store(0);
-      auto missing = std::make_shared<size_t>(pipelines.size());
-      auto gone = [self, rp, missing, shards, generation]() mutable {
-        if (*missing > 0 && --*missing > 0)
-          return;
-        for (auto& shard : *shards)
-          self->send(shard, close_atom::value);
-        rp.deliver(caf::ok_atom::value, generation);
-      };
-      if (pipelines.empty()) {
-        gone();
-        return;
-      }
-      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
-      for (auto& [tp, pipeline] : pipelines) {
+      auto pipelines = pipelines_of(st);
+      for (auto& pipeline : pipelines) {
         self->unlink_from(pipeline);
         st.dropped.insert(pipeline.address());
-        // Either way it is gone (a pipeline that failed meanwhile quits after its
-        // children, so its queue is released too).
-        self->request(pipeline, timeout, rewind_atom::value)
-          .then([gone](caf::ok_atom) mutable { gone(); },
-                [gone](caf::error&) mutable { gone(); });
       }
+      st.pipelines.clear();
+      st.env->report.stats->assigned.store(0);
+      // Either way a pipeline is gone (one that failed meanwhile quits after its children,
+      // so its queue is released too).
+      ask_each(self, pipelines, std::chrono::milliseconds(st.env->opts.drain_timeout_ms),
+               on_answers([](size_t, caf::ok_atom) {}, [](size_t, caf::error&) {},
+                          [self, rp, shards, generation]() mutable {
+                            for (auto& shard : shards)
+                              self->send(shard, close_atom::value, false);
+                            rp.deliver(caf::ok_atom::value, generation);
+                          }),
+               rewind_atom::value);
+      return rp;
     },
     [self](owned_atom) {
       // Table partitions held here, flat: table, partition, table, partition, ...
@@ -310,48 +295,35 @@ caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* se
       }
       return out;
     },
-    [self](local_lookup_atom, uint32_t table, int32_t partition, std::string& key) {
+    [self](local_lookup_atom, uint32_t table, int32_t partition,
+           std::string& key) -> caf::result<bool, std::string> {
       auto& st = self->state;
-      auto rp = self->make_response_promise();
       auto i = st.shards.find({table, partition});
-      if (i == st.shards.end()) {
-        rp.deliver(make_error(errc::not_owned, "partition " + std::to_string(partition)
-                                                 + " of table "
-                                                 + st.env->topo->tables[table].name
-                                                 + " is not held here"));
-        return;
-      }
-      self->request(i->second.shard, std::chrono::seconds(10), get_key_atom::value,
-                    std::move(key))
-        .then([rp](bool found, std::string& value) mutable { rp.deliver(found, value); },
-              [rp](caf::error& err) mutable { rp.deliver(err); });
+      if (i == st.shards.end())
+        return make_error(errc::not_owned, "partition " + std::to_string(partition)
+                                             + " of table " + st.env->topo->tables[table].name
+                                             + " is not held here");
+      return self->delegate(i->second.shard, get_key_atom::value, std::move(key));
     },
     [self](halt_atom) { self->quit(); },
     [self](snapshot_atom, uint32_t table) {
       // Copies of every local partition of `table`, merged.
       auto& st = self->state;
-      auto rp = self->make_response_promise();
-      auto rows = std::make_shared<table_rows>();
-      auto missing = std::make_shared<size_t>(0);
-      std::vector<caf::actor> targets;
+      auto rp = self->make_response_promise<table_rows>();
+      std::vector<table_shard_actor> targets;
       for (auto& [key, entry] : st.shards)
         if (key.first == table)
           targets.push_back(entry.shard);
-      if (targets.empty()) {
-        rp.deliver(table_rows{});
-        return;
-      }
-      *missing = targets.size();
-      for (auto& shard : targets) {
-        self->request(shard, std::chrono::seconds(30), snapshot_atom::value)
-          .then(
-            [rp, rows, missing](table_rows& part) mutable {
-              rows->insert(rows->end(), part.begin(), part.end());
-              if (--*missing == 0)
-                rp.deliver(std::move(*rows));
-            },
-            [rp](caf::error& err) mutable { rp.deliver(err); });
-      }
+      auto rows = std::make_shared<table_rows>();
+      ask_all(self, targets, std::chrono::seconds(30),
+              on_answers(
+                [rows](size_t, table_rows& part) {
+                  rows->insert(rows->end(), part.begin(), part.end());
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); },
+                [rp, rows]() mutable { rp.deliver(std::move(*rows)); }),
+              snapshot_atom::value);
+      return rp;
     },
   };
 }

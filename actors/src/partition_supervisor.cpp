@@ -1,9 +1,10 @@
 #include "mephisto/actors/partition_supervisor.hpp"
 
-#include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 
 #include "mephisto/actors/agent.hpp"
+#include "mephisto/actors/ask_all.hpp"
 #include "mephisto/actors/source.hpp"
 #include "mephisto/error.hpp"
 #include "mephisto/log.hpp"
@@ -12,7 +13,8 @@ namespace mephisto {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<partition_supervisor_state>*;
+using self_ptr = partition_supervisor_actor::stateful_pointer<partition_supervisor_state>;
+using phase = pipeline_phase;
 
 void start(self_ptr self) {
   auto& st = self->state;
@@ -34,45 +36,32 @@ void start(self_ptr self) {
   st.source = self->spawn<caf::linked>(source, st.where, st.queue, st.agents, opts.batch_size,
                                        opts.batches_in_flight);
   st.queue.queue = nullptr; // the source owns it now
-  st.started = true;
+  st.phase = phase::running;
   log().debug("{} started with {} agents", st.where, st.agents.size());
 }
 
-void finish_drain(self_ptr self) {
+void finish_drain(self_ptr self, int64_t offset) {
   auto& st = self->state;
-  st.drain_promise.deliver(
-    final_offset{topic_partition{st.spec.topic, st.spec.partition}, st.drained_offset});
+  st.drain_promise.deliver(final_offset{topic_partition{st.spec.topic, st.spec.partition}, offset});
   self->quit();
 }
 
+/// Every agent of a topic saw the same batches; the smallest of their offsets is committed.
 void drain_agents(self_ptr self) {
   auto& st = self->state;
-  st.drains_missing = st.agents.size();
-  if (st.drains_missing == 0) {
-    finish_drain(self);
-    return;
-  }
-  auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
-  bool first = true;
-  for (auto& a : st.agents) {
-    self->request(a, timeout, drain_atom::value)
-      .then(
-        [self, first](int64_t offset) {
-          auto& st = self->state;
-          // Every agent of a topic saw the same batches; commit the smallest.
-          if (first || offset < st.drained_offset)
-            st.drained_offset = offset;
-          if (--st.drains_missing == 0)
-            finish_drain(self);
-        },
-        [self](caf::error& err) {
-          auto& st = self->state;
-          log().error("{}: an agent did not drain: {}", st.where, render(err));
-          st.drain_promise.deliver(err);
-          self->quit(err);
-        });
-    first = false;
-  }
+  auto smallest = std::make_shared<int64_t>(INT64_MAX);
+  ask_all(self, st.agents, std::chrono::milliseconds(st.env->opts.drain_timeout_ms),
+          on_answers([smallest](size_t, int64_t offset) { *smallest = std::min(*smallest, offset); },
+                     [self](caf::error& err) {
+                       log().error("{}: an agent did not drain: {}", self->state.where,
+                                   render(err));
+                       self->state.drain_promise.deliver(err);
+                       self->quit(err);
+                     },
+                     [self, smallest] {
+                       finish_drain(self, *smallest == INT64_MAX ? -1 : *smallest);
+                     }),
+          drain_atom::value);
 }
 
 /// Stops every child (a failed one is gone already: its down message comes at once) and
@@ -80,9 +69,11 @@ void drain_agents(self_ptr self) {
 /// its queue released. Who waits for the end (a rewind, a drain) hears of it first.
 void stop_children(self_ptr self, caf::error reason) {
   auto& st = self->state;
-  st.stopping = true;
+  st.phase = phase::stopping;
   st.stop_reason = std::move(reason);
-  std::vector<caf::actor> children = st.agents;
+  std::vector<caf::actor> children;
+  for (auto& a : st.agents)
+    children.push_back(caf::actor_cast<caf::actor>(a));
   if (st.source)
     children.push_back(caf::actor_cast<caf::actor>(st.source));
   auto done = [self] {
@@ -116,19 +107,57 @@ void stop_children(self_ptr self, caf::error reason) {
 /// shards recovered while paused).
 void resume_partition(self_ptr self) {
   auto& st = self->state;
-  st.paused = false;
-  if (st.draining || st.stopping)
-    return;
-  if (st.started)
+  if (st.phase == phase::paused) {
+    st.phase = phase::running;
     self->send(st.source, resume_atom::value);
-  else if (st.waiting_for_shards == 0)
-    start(self);
+  } else if (st.phase == phase::held) {
+    st.phase = phase::recovering;
+    if (st.waiting_for_shards == 0)
+      start(self);
+  }
+}
+
+/// Exactly-once: stop at a batch boundary; `rp` gets where the partition stands.
+void pause_partition(self_ptr self, caf::typed_response_promise<final_offset> rp) {
+  auto& st = self->state;
+  topic_partition tp{st.spec.topic, st.spec.partition};
+  switch (st.phase) {
+    case phase::stopping:
+      if (st.stop_reason) {
+        rp.deliver(st.stop_reason); // what it produced must not be committed
+        return;
+      }
+      [[fallthrough]];
+    case phase::recovering:
+    case phase::held:
+    case phase::draining:
+      if (st.phase == phase::recovering)
+        st.phase = phase::held;
+      rp.deliver(final_offset{tp, -1}); // nothing handed out since the last commit
+      return;
+    case phase::running:
+    case phase::paused:
+      break;
+  }
+  st.phase = phase::paused;
+  auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+  self->request(st.source, timeout, pause_atom::value)
+    .then(
+      [self, rp, tp, timeout](int64_t offset) mutable {
+        ask_all(self, self->state.agents, timeout,
+                on_answers([](size_t, caf::ok_atom) {},
+                           [rp](caf::error& err) mutable { rp.deliver(err); },
+                           [rp, tp, offset]() mutable { rp.deliver(final_offset{tp, offset}); }),
+                pause_atom::value);
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
 } // namespace
 
-caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_state>* self,
-                                   env_ptr env, pipeline_spec spec) {
+partition_supervisor_actor::behavior_type
+partition_supervisor(partition_supervisor_actor::stateful_pointer<partition_supervisor_state> self,
+                     env_ptr env, pipeline_spec spec) {
   auto& st = self->state;
   st.where = env->topo->topics[spec.topic].kafka_name + " [" + std::to_string(spec.partition)
              + "]";
@@ -140,7 +169,7 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
     if (!msg.reason || msg.reason == caf::exit_reason::normal)
       return;
     auto& st = self->state;
-    if (msg.source != self->address() && st.stopping)
+    if (msg.source != self->address() && st.phase == phase::stopping)
       return; // a child we are stopping anyway (its exit may have been sent before)
     log().error("{}: a child failed: {}", st.where, render(msg.reason));
     stop_children(self, msg.reason);
@@ -154,53 +183,24 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
         .then(
           [self](caf::ok_atom) {
             auto& st = self->state;
-            // Exactly-once: not in the middle of a transaction commit.
-            if (--st.waiting_for_shards == 0 && !st.draining && !st.paused)
+            // Held (exactly-once): not in the middle of a transaction commit.
+            if (--st.waiting_for_shards == 0 && st.phase == phase::recovering)
               start(self);
           },
           [self](caf::error& err) {
-            if (self->state.draining)
-              return;
-            log().error("{}: a table did not recover: {}", self->state.where, render(err));
+            auto& st = self->state;
+            if (st.phase != phase::recovering && st.phase != phase::held)
+              return; // going anyway
+            log().error("{}: a table did not recover: {}", st.where, render(err));
             self->quit(err);
           });
     }
   }
   return {
     [self](pause_atom) {
-      // Exactly-once: stop at a batch boundary; answer where the partition stands.
-      auto& st = self->state;
-      auto rp = self->make_response_promise();
-      topic_partition tp{st.spec.topic, st.spec.partition};
-      st.paused = true;
-      if (st.stopping && st.stop_reason) {
-        rp.deliver(st.stop_reason); // what it produced must not be committed
-        return;
-      }
-      if (!st.started || st.draining) {
-        rp.deliver(final_offset{tp, -1});
-        return;
-      }
-      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
-      self->request(st.source, timeout, pause_atom::value)
-        .then(
-          [self, rp, tp, timeout](int64_t offset) mutable {
-            auto& st = self->state;
-            auto missing = std::make_shared<size_t>(st.agents.size());
-            if (*missing == 0) {
-              rp.deliver(final_offset{tp, offset});
-              return;
-            }
-            for (auto& a : st.agents)
-              self->request(a, timeout, pause_atom::value)
-                .then(
-                  [rp, tp, offset, missing](caf::ok_atom) mutable {
-                    if (--*missing == 0)
-                      rp.deliver(final_offset{tp, offset});
-                  },
-                  [rp](caf::error& err) mutable { rp.deliver(err); });
-          },
-          [rp](caf::error& err) mutable { rp.deliver(err); });
+      auto rp = self->make_response_promise<final_offset>();
+      pause_partition(self, rp);
+      return rp;
     },
     [self](committed_atom, bool resume) {
       auto& st = self->state;
@@ -214,30 +214,39 @@ caf::behavior partition_supervisor(caf::stateful_actor<partition_supervisor_stat
       // Exactly-once, after an aborted transaction: stop the source and the agents (their
       // uncommitted work dies with them) and answer once they are gone.
       auto& st = self->state;
-      st.rewind_waiters.push_back(self->make_response_promise());
-      if (!st.stopping) {
-        st.draining = true;
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      st.rewind_waiters.push_back(rp);
+      if (st.phase != phase::stopping)
         stop_children(self, caf::error{});
-      }
+      return rp;
     },
     [self](drain_atom) {
       auto& st = self->state;
-      st.draining = true;
-      st.drain_promise = self->make_response_promise();
-      if (st.stopping)
-        return; // answered once the children are gone
-      if (!st.started) {
-        finish_drain(self); // nothing was read
-        return;
+      st.drain_promise = self->make_response_promise<final_offset>();
+      auto rp = st.drain_promise;
+      switch (st.phase) {
+        case phase::stopping:
+          break; // answered once the children are gone
+        case phase::recovering:
+        case phase::held:
+          finish_drain(self, -1); // nothing was read
+          break;
+        case phase::running:
+        case phase::paused:
+        case phase::draining: {
+          st.phase = phase::draining;
+          auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
+          self->request(st.source, timeout, halt_atom::value)
+            .then([self](caf::ok_atom) { drain_agents(self); },
+                  [self](caf::error& err) {
+                    log().error("{}: source did not stop: {}", self->state.where,
+                                render(err));
+                    self->state.drain_promise.deliver(err);
+                    self->quit(err);
+                  });
+        }
       }
-      auto timeout = std::chrono::milliseconds(st.env->opts.drain_timeout_ms);
-      self->request(st.source, timeout, halt_atom::value)
-        .then([self](caf::ok_atom) { drain_agents(self); },
-              [self](caf::error& err) {
-                log().error("{}: source did not stop: {}", self->state.where, render(err));
-                self->state.drain_promise.deliver(err);
-                self->quit(err);
-              });
+      return rp;
     },
   };
 }

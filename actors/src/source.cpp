@@ -46,8 +46,7 @@ void pull(source_actor::stateful_pointer<source_state> self) {
       kafka::batch_ptr shared = std::move(batch);
       for (size_t i = 0; i < st.agents.size(); ++i) {
         ++st.in_flight[i];
-        // The agents are not typed actors yet: CAF's unchecked send, as the source.
-        caf::unsafe_send_as(self, st.agents[i], batch_atom::value, shared);
+        self->send(st.agents[i], batch_atom::value, shared);
       }
     }
     if (static_cast<size_t>(n) < st.batch_size)
@@ -74,7 +73,7 @@ void source_state::release_queue() {
 
 source_actor::behavior_type source(source_actor::stateful_pointer<source_state> self,
                                    std::string where, partition_queue queue,
-                                   std::vector<caf::actor> agents, int32_t batch_size,
+                                   std::vector<agent_actor> agents, int32_t batch_size,
                                    int32_t max_in_flight) {
   auto& st = self->state;
   st.where = std::move(where);
@@ -85,7 +84,7 @@ source_actor::behavior_type source(source_actor::stateful_pointer<source_state> 
   st.batch_size = static_cast<size_t>(std::max(1, batch_size));
   st.buf.resize(st.batch_size);
   st.wakeup = new source_wakeup;
-  st.wakeup->target = caf::actor_cast<caf::actor>(self);
+  st.wakeup->target = caf::actor_cast<source_actor>(self);
   rd_kafka_queue_cb_event_enable(st.queue, on_queue_event, st.wakeup);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     self->state.release_queue();

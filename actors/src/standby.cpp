@@ -82,7 +82,7 @@ private:
   void measure_lag();
   /// Updates the stats and, when the set of copies changed, says which ones it keeps.
   void publish_count() {
-    env_->stats->standby_partitions.store(static_cast<int64_t>(replicas_.size()),
+    env_->report.stats->standby_partitions.store(static_cast<int64_t>(replicas_.size()),
                                           std::memory_order_relaxed);
     std::set<table_partition> now;
     for (auto& [k, r] : replicas_)
@@ -232,7 +232,7 @@ store_ptr standby_tailer::take(table_partition k) {
   replicas_.erase(it);
   reassign_needed_ = true;
   publish_count();
-  env_->stats->standby_handovers.fetch_add(1, std::memory_order_relaxed);
+  env_->report.stats->standby_handovers.fetch_add(1, std::memory_order_relaxed);
   return store;
 }
 
@@ -295,7 +295,7 @@ bool standby_tailer::ensure_consumer() {
   if (rk_)
     return true;
   auto conf = kafka::make_conf({
-    {"bootstrap.servers", env_->bootstrap},
+    {"bootstrap.servers", env_->layout.bootstrap},
     {"client.id", env_->topo->app_id + "-standby"},
     // assign() needs a group id; this consumer never joins the group nor commits.
     {"group.id", env_->topo->app_id + "-standby"},
@@ -388,7 +388,7 @@ void standby_tailer::poll(std::chrono::milliseconds wait) {
     }
     rd_kafka_message_destroy(m);
   }
-  env_->stats->standby_records.fetch_add(applied, std::memory_order_relaxed);
+  env_->report.stats->standby_records.fetch_add(applied, std::memory_order_relaxed);
   for (auto& [k, r] : replicas_)
     checkpoint(k, r, false);
   measure_lag();
@@ -410,7 +410,7 @@ void standby_tailer::measure_lag() {
       worst_copy = &k;
     }
   }
-  env_->stats->standby_lag.store(worst, std::memory_order_relaxed);
+  env_->report.stats->standby_lag.store(worst, std::memory_order_relaxed);
   auto now = clock_type::now();
   if (worst_copy != nullptr && worst >= lag_warning_records
       && now - last_lag_warning_ > std::chrono::minutes(1)) {

@@ -100,9 +100,9 @@ expected<std::shared_ptr<detail::subscription_core>>
 make_subscription_core(env_ptr env, caf::actor worker, uint32_t topic,
                        const subscription_options& opts) {
   auto& name = env->topo->topics[topic].kafka_name;
-  auto partitions = env->partitions[topic];
+  auto partitions = env->layout.partitions[topic];
   auto conf = kafka::make_conf({
-    {"bootstrap.servers", env->bootstrap},
+    {"bootstrap.servers", env->layout.bootstrap},
     {"group.id", env->topo->app_id + "-subscription"}, // needed by librdkafka; never joined
     {"client.id", env->topo->app_id + "-subscription"},
     {"enable.auto.commit", "false"},

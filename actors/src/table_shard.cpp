@@ -3,7 +3,7 @@
 #include "mephisto/lifecycle.hpp"
 
 #include <caf/blocking_actor.hpp>
-#include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <caf/send.hpp>
 
 #include "mephisto/error.hpp"
@@ -14,7 +14,7 @@ namespace mephisto {
 
 namespace {
 
-using self_ptr = caf::stateful_actor<table_shard_state>*;
+using self_ptr = table_shard_actor::stateful_pointer<table_shard_state>;
 
 /// Serves waiting snapshots and the next waiting lease, in that order.
 void serve(self_ptr self) {
@@ -47,14 +47,16 @@ void serve(self_ptr self) {
 
 void fail_all(self_ptr self, const caf::error& err) {
   auto& st = self->state;
-  for (auto* q : {&st.ready_waiters, &st.lease_waiters, &st.snapshot_waiters}) {
-    for (auto& rp : *q)
-      rp.deliver(err);
-    q->clear();
-  }
-  for (auto& w : st.lookup_waiters)
-    w.first.deliver(err);
-  st.lookup_waiters.clear();
+  auto fail_each = [&](auto& waiters, auto&& promise_of) {
+    for (auto& w : waiters)
+      promise_of(w).deliver(err);
+    waiters.clear();
+  };
+  auto itself = [](auto& rp) -> auto& { return rp; };
+  fail_each(st.ready_waiters, itself);
+  fail_each(st.lease_waiters, itself);
+  fail_each(st.snapshot_waiters, itself);
+  fail_each(st.lookup_waiters, [](auto& w) -> auto& { return w.first; });
 }
 
 /// The shard cannot recover: whoever waits gets `err`, and it stops with it.
@@ -80,9 +82,9 @@ void spawn_restorer(self_ptr self, kafka::restore_job job, store_place place, st
   auto cancel = self->state.cancel;
   auto make_store = self->state.env->topo->tables[self->state.table].make_store;
   auto where = self->state.where;
-  caf::actor shard{self};
+  table_shard_actor shard{self};
   // `env` rides along so that the worker, which waits for its actors by waiting for its
-  // env to be released, also waits for this restorer (its store may live in env->rocks).
+  // env to be released, also waits for this restorer (its store may live in env->services.rocks).
   self->spawn([env = self->state.env, job, place, make_store, cancel, shard, where,
                warm](caf::blocking_actor* restorer) mutable {
     auto store = std::move(warm);
@@ -113,9 +115,9 @@ void spawn_restorer(self_ptr self, kafka::restore_job job, store_place place, st
 
 } // namespace
 
-caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr env,
-                          uint32_t table, int32_t partition, store_ptr restored,
-                          caf::actor standby) {
+table_shard_actor::behavior_type
+table_shard(table_shard_actor::stateful_pointer<table_shard_state> self, env_ptr env,
+            uint32_t table, int32_t partition, store_ptr restored, standby_actor standby) {
   auto& st = self->state;
   auto& def = env->topo->tables[table];
   st.table = table;
@@ -124,7 +126,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
   st.standby = standby;
   st.cancel = std::make_shared<std::atomic<bool>>(false);
   kafka::restore_job job;
-  job.bootstrap = env->bootstrap;
+  job.bootstrap = env->layout.bootstrap;
   job.changelog = def.changelog;
   job.partition = partition;
   job.table = def.name;
@@ -162,7 +164,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       auto& st = self->state;
       st.store = std::move(store);
       st.active = true;
-      st.env->stats->restored_records.fetch_add(records, std::memory_order_relaxed);
+      st.env->report.stats->restored_records.fetch_add(records, std::memory_order_relaxed);
       log().info("{} recovered: {} changelog records, {} keys in {:.3f} s", st.where, records,
                  st.store->size(), seconds);
       for (auto& rp : st.ready_waiters)
@@ -172,7 +174,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       ev.what = lifecycle_event::kind::recovered;
       ev.table = st.env->topo->tables[st.table].name;
       ev.partition = st.partition;
-      self->send(st.env->lifecycle, std::move(ev));
+      self->send(st.env->report.runner, std::move(ev));
       serve(self);
     },
     [self](restored_atom, caf::error& err) {
@@ -180,36 +182,39 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       log().error("{}: recovery failed: {}", st.where, render(err));
       fail(self, std::move(err));
     },
-    [self](ready_atom) {
+    [self](ready_atom) -> caf::result<caf::ok_atom> {
       auto& st = self->state;
-      auto rp = self->make_response_promise();
       if (st.active)
-        rp.deliver(caf::ok_atom::value);
-      else
-        st.ready_waiters.push_back(std::move(rp));
+        return caf::ok_atom::value;
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      st.ready_waiters.push_back(rp);
+      return rp;
     },
     [self](lease_atom) {
-      self->state.lease_waiters.push_back(self->make_response_promise());
+      auto rp = self->make_response_promise<store_ptr>();
+      self->state.lease_waiters.push_back(rp);
       serve(self);
+      return rp;
     },
     [self](give_back_atom, store_ptr&) {
       self->state.lent = false;
       serve(self);
     },
-    [self](get_key_atom, std::string& key) {
+    [self](get_key_atom, std::string& key) -> caf::result<bool, std::string> {
       // Routed table lookups: an answer from a recovering shard would be stale.
       auto& st = self->state;
-      auto rp = self->make_response_promise();
-      if (!st.active) {
-        rp.deliver(make_error(errc::not_ready, st.where + " is recovering; try again"));
-        return;
-      }
-      st.lookup_waiters.emplace_back(std::move(rp), std::move(key));
+      if (!st.active)
+        return make_error(errc::not_ready, st.where + " is recovering; try again");
+      auto rp = self->make_response_promise<bool, std::string>();
+      st.lookup_waiters.emplace_back(rp, std::move(key));
       serve(self);
+      return rp;
     },
     [self](snapshot_atom) {
-      self->state.snapshot_waiters.push_back(self->make_response_promise());
+      auto rp = self->make_response_promise<table_rows>();
+      self->state.snapshot_waiters.push_back(rp);
       serve(self);
+      return rp;
     },
     [self](close_atom, bool keep_warm) {
       // A clean revoke under at-least-once: a memory store holds nothing the changelog
@@ -217,7 +222,7 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       // after every eager rebalance) reads only the tail. (RocksDB keeps its directory;
       // exactly-once may still abort what it holds.)
       auto& st = self->state;
-      if (keep_warm && st.standby && st.active && !st.lent && !st.failure && !st.env->rocks
+      if (keep_warm && st.standby && st.active && !st.lent && !st.failure && !st.env->services.rocks
           && !st.env->opts.exactly_once()) {
         // From here on the standby thread owns it: this shard never touches it again.
         self->send(st.standby, keep_atom::value, st.table, st.partition, std::move(st.store));
@@ -226,7 +231,6 @@ caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr 
       }
       close(self);
     },
-    [self](close_atom) { close(self); },
   };
 }
 

@@ -60,7 +60,8 @@ expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t
       return err;
     d.writer_producer = std::move(p);
   }
-  return mephisto::make_writer_core(std::move(*env), d.writer_producer.get(), topic, d.runner);
+  return mephisto::make_writer_core(std::move(*env), d.writer_producer.get(), topic,
+                                    caf::actor_cast<caf::actor>(d.runner));
 }
 
 expected<std::shared_ptr<detail::subscription_core>>
@@ -70,7 +71,8 @@ worker::make_subscription_core(uint32_t topic, const subscription_options& opts)
   auto env = env_for_topic(d, topic);
   if (!env)
     return env.error();
-  return mephisto::make_subscription_core(std::move(*env), d.runner, topic, opts);
+  return mephisto::make_subscription_core(std::move(*env), caf::actor_cast<caf::actor>(d.runner),
+                                          topic, opts);
 }
 
 expected<caf::actor> worker::lookup_service() const {
@@ -78,9 +80,9 @@ expected<caf::actor> worker::lookup_service() const {
   std::shared_lock<std::shared_mutex> guard{d.lifetime};
   if (!d.serving)
     return make_error(errc::stopped, "the worker is not running");
-  if (!d.cluster_actor)
+  if (!d.cluster_member)
     return make_error(errc::bad_config, "table lookups need the cluster (cluster_listen is off)");
-  return d.cluster_actor;
+  return caf::actor_cast<caf::actor>(d.cluster_member);
 }
 
 std::string worker::reply_token() const {
@@ -101,7 +103,7 @@ void worker::subscribe_lifecycle(caf::actor subscriber) {
 }
 
 caf::actor worker::as_actor() const {
-  return impl_->runner;
+  return caf::actor_cast<caf::actor>(impl_->runner);
 }
 
 caf::actor_system& worker::system() {
@@ -133,12 +135,12 @@ void worker::table_get_async(const std::string& table, const std::string& key,
     done(make_error(errc::bad_config, "the worker is not running"));
     return;
   }
-  if (!d.cluster_actor) {
+  if (!d.cluster_member) {
     done(make_error(errc::bad_config, "table_get needs the cluster (cluster_listen is off)"));
     return;
   }
   // One short-lived actor per lookup: it lives until the answer or the timeout.
-  d.sys->spawn([cluster = d.cluster_actor, secret = d.opts.cluster_secret, table, key, timeout,
+  d.sys->spawn([cluster = d.cluster_member, secret = d.opts.cluster_secret, table, key, timeout,
                 done = std::move(done)](caf::event_based_actor* self) {
     self->request(cluster, timeout, lookup_atom::value, secret, table, key, false)
       .then(

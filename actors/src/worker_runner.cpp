@@ -6,17 +6,20 @@
 #include <memory>
 #include <string>
 
+#include <caf/send.hpp>
+
 #include "mephisto/actors/messages.hpp"
 #include "mephisto/agent_asker.hpp"
 #include "mephisto/lifecycle.hpp"
 
 namespace mephisto {
 
-caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor> subscribers) {
+worker_actor::behavior_type worker_runner(worker_actor::pointer self,
+                                          std::vector<caf::actor> subscribers) {
   struct watched {
-    caf::actor consumer;
-    caf::actor manager;
-    caf::actor cluster;           ///< routes replies to askers elsewhere (may be null)
+    group_consumer_actor consumer;
+    partition_manager_actor manager;
+    cluster_actor cluster;        ///< routes replies to askers elsewhere (may be null)
     std::string token;            ///< this worker in replies' `to`
     caf::error failure;
     int running = 0;
@@ -48,7 +51,7 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
       ev.what = lifecycle_event::kind::stopped;
       ev.reason = st->failure;
       for (auto& s : st->subscribers)
-        self->send(s, ev);
+        caf::anon_send(s, ev); // a user actor: no answer expected
       if (st->failure)
         self->quit(st->failure);
       else
@@ -56,8 +59,8 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
     }
   });
   return {
-    [=](watch_atom, caf::actor& consumer, caf::actor& manager, caf::actor& cluster,
-        std::string& token) {
+    [=](watch_atom, group_consumer_actor& consumer, partition_manager_actor& manager,
+        cluster_actor& cluster, std::string& token) {
       st->consumer = std::move(consumer);
       st->manager = std::move(manager);
       st->cluster = std::move(cluster);
@@ -69,7 +72,7 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
     [=](halt_atom) { self->send(st->consumer, halt_atom::value); },
     [=](lifecycle_event& ev) {
       for (auto& s : st->subscribers)
-        self->send(s, ev);
+        caf::anon_send(s, ev); // a user actor: no answer expected
     },
     [=](asker_atom, caf::actor& asker) {
       self->monitor(asker);
@@ -89,9 +92,9 @@ caf::behavior worker_runner(caf::event_based_actor* self, std::vector<caf::actor
         return;
       auto asker = st->askers.find(std::strtoull(id.c_str(), nullptr, 10));
       if (asker != st->askers.end())
-        self->send(asker->second,
-                   detail::ask_reply{std::strtoull(id.c_str() + colon + 1, nullptr, 10),
-                                     std::move(value)});
+        caf::anon_send(asker->second,
+                       detail::ask_reply{std::strtoull(id.c_str() + colon + 1, nullptr, 10),
+                                         std::move(value)});
     },
     [=](subscribe_atom, caf::actor& subscriber) {
       self->monitor(subscriber);

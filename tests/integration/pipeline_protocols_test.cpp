@@ -97,7 +97,9 @@ TEST_F(pipeline_protocols, credits_bound_the_batches_and_pause_and_halt_answer) 
   auto a1 = sys->spawn(probe_agent, slow);
   // Two agents, batches of 1000, two batches in flight per agent.
   auto src = sys->spawn(source, std::string{"events [0]"}, partition_queue{queue},
-                        std::vector<caf::actor>{a0, a1}, 1000, 2);
+                        std::vector<agent_actor>{caf::actor_cast<agent_actor>(a0),
+                                                 caf::actor_cast<agent_actor>(a1)},
+                        1000, 2);
   sched->run();
   EXPECT_EQ(*fast, (std::vector<size_t>{1000, 1000})); // no credit left: it stops
   EXPECT_EQ(*slow, (std::vector<size_t>{1000, 1000}));
@@ -146,8 +148,8 @@ TEST_F(pipeline_protocols, an_agent_takes_every_batch_on_credit_retries_and_repo
   e->topo = a.resolve({});
   e->opts.retry_attempts = 3;
   e->opts.retry_backoff_ms = 10;
-  e->stats = std::make_shared<worker_stats>();
-  e->partitions = {1};
+  e->report.stats = std::make_shared<worker_stats>();
+  e->layout.partitions = {1};
   // Where the agent reports committable offsets: the group consumer's place.
   auto progress = std::make_shared<std::vector<int64_t>>();
   auto sink = sys->spawn([=](caf::event_based_actor*) -> caf::behavior {
@@ -156,10 +158,10 @@ TEST_F(pipeline_protocols, an_agent_takes_every_batch_on_credit_retries_and_repo
     }};
   });
   agent_spec spec;
-  spec.progress_sink = sink;
+  spec.progress_sink = caf::actor_cast<group_consumer_actor>(sink);
   auto ag = sys->spawn(agent, env_ptr{e}, spec);
   auto src = sys->spawn(source, std::string{"events [0]"}, partition_queue{queue},
-                        std::vector<caf::actor>{ag}, 1000, 2);
+                        std::vector<agent_actor>{ag}, 1000, 2);
   sched->run();
   // The first batch stops at "e7": its retry waits for a backoff timer (no sleep).
   EXPECT_LT(seen->size(), 10u);
@@ -170,9 +172,9 @@ TEST_F(pipeline_protocols, an_agent_takes_every_batch_on_credit_retries_and_repo
   ASSERT_EQ(seen->size(), static_cast<size_t>(records)); // every batch came on credit
   for (int i = 0; i < records; ++i)
     ASSERT_EQ((*seen)[i], "e" + std::to_string(i)); // in offset order, once
-  EXPECT_EQ(e->stats->events.load(), static_cast<uint64_t>(records)); // a retry is no new event
-  EXPECT_EQ(e->stats->retries.load(), 2u);
-  EXPECT_EQ(e->stats->dead_letters.load(), 0u);
+  EXPECT_EQ(e->report.stats->events.load(), static_cast<uint64_t>(records)); // a retry is no new event
+  EXPECT_EQ(e->report.stats->retries.load(), 2u);
+  EXPECT_EQ(e->report.stats->dead_letters.load(), 0u);
   ASSERT_FALSE(progress->empty());
   EXPECT_EQ(progress->back(), records); // the offset after the last record
   EXPECT_TRUE(std::is_sorted(progress->begin(), progress->end()));
@@ -194,9 +196,9 @@ TEST_F(pipeline_protocols, the_partition_manager_runs_an_assigned_partition_and_
   a.agent("count", events, [=](const std::string&, context&) { ++*seen; });
   auto e = std::make_shared<worker_env>();
   e->topo = a.resolve({});
-  e->stats = std::make_shared<worker_stats>();
-  e->partitions = {1};
-  auto manager = sys->spawn(partition_manager, env_ptr{e}, caf::actor{});
+  e->report.stats = std::make_shared<worker_stats>();
+  e->layout.partitions = {1};
+  auto manager = sys->spawn(partition_manager, env_ptr{e}, standby_actor{});
   // This test plays the group consumer: it assigns, hears progress, revokes.
   caf::scoped_actor self{*sys};
   self->send(manager, assign_atom::value, assignment{{0, 0, partition_queue{queue}}});
@@ -219,7 +221,7 @@ TEST_F(pipeline_protocols, the_partition_manager_runs_an_assigned_partition_and_
   EXPECT_TRUE(assigned);
   EXPECT_EQ(*seen, static_cast<size_t>(records));
   EXPECT_EQ(progress, records);
-  EXPECT_EQ(e->stats->assigned.load(), 1);
+  EXPECT_EQ(e->report.stats->assigned.load(), 1);
   // Revoke: the pipeline drains and the answer is the offset to commit.
   final_offsets revoked;
   self->send(manager, revoke_atom::value, topic_partitions{{0, 0}});
@@ -228,7 +230,7 @@ TEST_F(pipeline_protocols, the_partition_manager_runs_an_assigned_partition_and_
   ASSERT_EQ(revoked.size(), 1u);
   EXPECT_EQ(revoked[0].tp, (topic_partition{0, 0}));
   EXPECT_EQ(revoked[0].offset, records);
-  EXPECT_EQ(e->stats->assigned.load(), 0);
+  EXPECT_EQ(e->report.stats->assigned.load(), 0);
   self->send(manager, halt_atom::value);
   sched->run();
 }

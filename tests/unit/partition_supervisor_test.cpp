@@ -5,10 +5,12 @@
 #include "mephisto/actors/partition_supervisor.hpp"
 
 #include <memory>
+#include <type_traits>
 #include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include <gtest/gtest.h>
@@ -32,7 +34,7 @@ struct partition_supervisor_stop : testing::Test {
     a.agent("second", events, [](const std::string&, context&) {});
     auto e = std::make_shared<worker_env>();
     e->topo = a.resolve({});
-    e->stats = std::make_shared<worker_stats>();
+    e->report.stats = std::make_shared<worker_stats>();
     env = e;
     // A handle that never connects (nothing is subscribed): its queue feeds the source.
     char err[256];
@@ -57,14 +59,18 @@ struct partition_supervisor_stop : testing::Test {
     spec.queue.queue = rd_kafka_queue_new(rk);
     auto pipeline = sys->spawn(partition_supervisor, env, std::move(spec));
     sched->run();
-    return pipeline;
+    return caf::actor_cast<caf::actor>(pipeline); // the test talks to it dynamically typed
   }
 
   /// The pipeline's children, as it spawned them: the agents, then the source.
   std::vector<caf::actor> children_of(const caf::actor& pipeline) {
     auto ptr = caf::actor_cast<caf::abstract_actor*>(pipeline);
-    auto& st = dynamic_cast<caf::stateful_actor<partition_supervisor_state>&>(*ptr).state;
-    auto out = st.agents;
+    using supervisor_type
+      = std::remove_pointer_t<partition_supervisor_actor::stateful_pointer<partition_supervisor_state>>;
+    auto& st = dynamic_cast<supervisor_type&>(*ptr).state;
+    std::vector<caf::actor> out;
+    for (auto& agent : st.agents)
+      out.push_back(caf::actor_cast<caf::actor>(agent));
     out.push_back(caf::actor_cast<caf::actor>(st.source));
     return out;
   }

@@ -10,6 +10,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include <gtest/gtest.h>
@@ -32,7 +33,7 @@ struct table_shard_lending : testing::Test {
     (void) t;
     auto e = std::make_shared<worker_env>();
     e->topo = a.resolve({});
-    e->stats = std::make_shared<worker_stats>();
+    e->report.stats = std::make_shared<worker_stats>();
     env = e;
   }
 
@@ -67,7 +68,8 @@ struct table_shard_lending : testing::Test {
 
 TEST_F(table_shard_lending, lends_the_store_to_one_agent_at_a_time_in_request_order) {
   auto store = std::make_shared<memory_store<std::string, int64_t>>();
-  auto shard = sys->spawn(table_shard, env, uint32_t{0}, int32_t{0}, store_ptr{store}, caf::actor{});
+  auto shard = caf::actor_cast<caf::actor>(
+    sys->spawn(table_shard, env, uint32_t{0}, int32_t{0}, store_ptr{store}, standby_actor{}));
   auto a = client("A", shard, "x");
   sched->run();
   auto b = client("B", shard, "x");
@@ -92,14 +94,14 @@ TEST_F(table_shard_lending, lends_the_store_to_one_agent_at_a_time_in_request_or
   caf::anon_send(b, release_atom::value);
   sched->run();
   EXPECT_EQ(*store->find("x"), 2);
-  caf::anon_send(shard, close_atom::value);
+  caf::anon_send(shard, close_atom::value, false);
   sched->run();
 }
 
 TEST_F(table_shard_lending, ready_answers_at_once_for_a_restored_store) {
   auto shard = sys->spawn(table_shard, env, uint32_t{0}, int32_t{0},
                           store_ptr{std::make_shared<memory_store<std::string, int64_t>>()},
-                          caf::actor{});
+                          standby_actor{});
   auto ready = std::make_shared<bool>(false);
   sys->spawn([=](caf::event_based_actor* self) {
     self->request(shard, caf::infinite, ready_atom::value).then([=](caf::ok_atom) {
@@ -108,6 +110,6 @@ TEST_F(table_shard_lending, ready_answers_at_once_for_a_restored_store) {
   });
   sched->run();
   EXPECT_TRUE(*ready);
-  caf::anon_send(shard, close_atom::value);
+  caf::anon_send(shard, close_atom::value, false);
   sched->run();
 }

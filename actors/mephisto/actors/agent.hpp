@@ -10,11 +10,12 @@
 
 #include <caf/actor.hpp>
 #include <caf/response_promise.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/actors/protocols.hpp"
 #include "mephisto/agent_body.hpp"
 #include "mephisto/context.hpp"
 #include "mephisto/offset_tracker.hpp"
@@ -27,8 +28,8 @@ struct agent_spec {
   uint32_t agent = 0;                       ///< index in the topology
   int32_t partition = 0;
   int32_t slot = 0;                         ///< position among the agents of its topic
-  std::vector<std::pair<uint32_t, caf::actor>> shards;  ///< (table index, shard)
-  caf::actor progress_sink;                 ///< the group consumer: committable offsets
+  std::vector<std::pair<uint32_t, table_shard_actor>> shards;  ///< (table index, shard)
+  group_consumer_actor progress_sink;       ///< takes the committable offsets
 };
 
 /// State of the actor that runs one agent on one partition.
@@ -56,6 +57,8 @@ struct agent_state : event_reporter {
   void failure(const context& ctx, const rd_kafka_message_t* msg,
                std::string_view what) override;
   bool may_log();
+  /// Adds the counters of the batch just finished to the worker's stats.
+  void publish_counters();
   /// Keeps a copy of `msg` with the reason, to go to the dead-letter topic with the batch.
   void add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
                        std::string_view why, int attempts);
@@ -94,9 +97,9 @@ struct agent_state : event_reporter {
   std::unique_ptr<agent_body> body;
   std::unique_ptr<context> ctx;
   send_buffer out;
-  std::deque<std::pair<kafka::batch_ptr, caf::actor>> pending;  ///< (batch, its source)
+  std::deque<std::pair<kafka::batch_ptr, source_actor>> pending;  ///< (batch, its source)
   kafka::batch_ptr current;
-  caf::actor current_source;
+  source_actor current_source;
   std::vector<store_ptr> leases;            ///< per entry of spec.shards
   size_t leases_missing = 0;
   size_t produce_pos = 0;
@@ -116,9 +119,9 @@ struct agent_state : event_reporter {
   uint64_t committed_batches = 0;           ///< exactly-once: seqs below this are committed
   uint64_t paused_at = 0;                   ///< produced_batches at the last pause
   bool pause_pending = false;
-  caf::response_promise pause_promise;
+  caf::typed_response_promise<caf::ok_atom> pause_promise;
   bool draining = false;
-  caf::response_promise drain_promise;
+  caf::typed_response_promise<int64_t> drain_promise;
   /// Replies to asking actors, per batch, sent once the batch is confirmed.
   std::deque<std::pair<uint64_t, std::vector<detail::agent_reply>>> replies;
   agent_counters reported;                  ///< counters already added to the stats
@@ -127,6 +130,8 @@ struct agent_state : event_reporter {
   uint64_t suppressed = 0;
 };
 
-caf::behavior agent(caf::stateful_actor<agent_state>* self, env_ptr env, agent_spec spec);
+/// Spawns as `spawn(agent, env, spec)`; its interface is `agent_actor` (protocols.hpp).
+agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self, env_ptr env,
+                                 agent_spec spec);
 
 } // namespace mephisto

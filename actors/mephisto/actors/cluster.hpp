@@ -7,18 +7,19 @@
 #include <vector>
 
 #include <caf/actor.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/io/middleman_actor.hpp>
-#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/actors/protocols.hpp"
 
 namespace mephisto {
 
 /// Another instance of the same app, as this one sees it.
 struct cluster_peer {
-  caf::actor handle;                  ///< its cluster actor; null until connected
+  cluster_actor handle;               ///< its cluster actor; null until connected
   std::vector<int32_t> owned;         ///< table partitions it holds: table, partition, ...
   std::chrono::steady_clock::time_point last_seen{};
   std::chrono::steady_clock::time_point last_attempt{};
@@ -49,18 +50,22 @@ struct cluster_peer {
 class lookup_answer {
 public:
   lookup_answer() = default;
-  explicit lookup_answer(caf::response_promise rp) : rp_(std::move(rp)) {}
+  explicit lookup_answer(caf::typed_response_promise<bool, std::string> rp)
+    : rp_(std::move(rp)) {}
   lookup_answer(lookup_answer&&) = default;
   lookup_answer& operator=(lookup_answer&&) = default;
   ~lookup_answer();
 
-  template <class... Ts>
-  void deliver(Ts&&... xs) {
-    rp_.deliver(std::forward<Ts>(xs)...);
+  void deliver(bool found, std::string value) {
+    rp_.deliver(found, std::move(value));
+  }
+
+  void deliver(caf::error err) {
+    rp_.deliver(std::move(err));
   }
 
 private:
-  caf::response_promise rp_;
+  caf::typed_response_promise<bool, std::string> rp_;
 };
 
 /// One table lookup being answered: here, else at the peer holding the key's partition.
@@ -79,9 +84,9 @@ struct cluster_state {
   static inline const char* name = "mephisto.cluster";
 
   env_ptr env;
-  caf::actor manager;
+  partition_manager_actor manager;
   caf::io::middleman_actor middleman;
-  caf::actor standby;                           ///< null: no standby replicas
+  standby_actor standby;                        ///< null: no standby replicas
   std::vector<int32_t> standby_set;             ///< last placement sent to it
   std::string address;                          ///< host:port it listens on
   std::vector<int32_t> owned;                   ///< refreshed from the manager every tick
@@ -91,10 +96,11 @@ struct cluster_state {
 };
 
 /// Spawns as `spawn(cluster, env, manager, middleman, standby)`; starts once told its
-/// published address (`listen_atom`, "host:port").
-caf::behavior cluster(caf::stateful_actor<cluster_state>* self, env_ptr env,
-                      caf::actor manager, caf::io::middleman_actor middleman,
-                      caf::actor standby);
+/// published address (`listen_atom`, "host:port"). Its interface is `cluster_actor`
+/// (protocols.hpp); it is published untyped (see `publish_cluster`).
+cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_state> self,
+                                     env_ptr env, partition_manager_actor manager,
+                                     caf::io::middleman_actor middleman, standby_actor standby);
 
 /// Loads what the cluster needs into an actor system's configuration: the io middleman,
 /// the one payload type CAF does not know, and with `cluster_tls_*` CAF's OpenSSL module
@@ -105,7 +111,9 @@ caf::error configure_cluster(caf::actor_system_config& cfg, const worker_options
 /// The middleman that connects to peers: CAF's OpenSSL one when TLS is on.
 caf::io::middleman_actor cluster_middleman(caf::actor_system& sys, const worker_options& opts);
 
-/// Publishes `whom` on host:port (port 0: any free one), over TLS when it is on.
+/// Publishes `whom` on host:port (port 0: any free one), over TLS when it is on. Published
+/// as a dynamically typed actor, so that command lines and peers connect to it without
+/// CAF's interface check (the cluster actor refuses what it does not take).
 expected<uint16_t> publish_cluster(caf::actor_system& sys, const caf::actor& whom,
                                    const std::string& host, uint16_t port,
                                    const worker_options& opts);

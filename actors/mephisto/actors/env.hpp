@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include <caf/actor.hpp>
+#include "mephisto/actors/protocols.hpp"
 
 #include "mephisto/kafka/producer.hpp"
 #include "mephisto/options.hpp"
@@ -16,18 +16,34 @@
 
 namespace mephisto {
 
-/// What every actor of one worker shares, read-only after start. The worker owns it (and
-/// the producer it points to) and outlives every actor.
+/// Where the worker's topics live, as found on the broker at start.
+struct kafka_layout {
+  std::string bootstrap;                 ///< librdkafka form: host:port,...
+  std::vector<int32_t> partitions;       ///< per topic index
+  std::vector<int32_t> table_partitions; ///< per table index
+};
+
+/// The shared services the actors use; each is safe to use from any thread.
+struct worker_services {
+  kafka::producer* producer = nullptr;   ///< the pipeline's producer (owned by the worker)
+  std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
+};
+
+/// Where the actors report to.
+struct worker_reporting {
+  std::shared_ptr<worker_stats> stats;   ///< counters (atomics)
+  worker_actor runner;                   ///< the worker actor: lifecycle events, replies
+};
+
+/// What every actor of one worker shares, read-only after start: what to run (`topo`,
+/// `opts`), where its topics are, the services and where to report. The worker owns it
+/// (and the producer it points to); it waits for every actor to let go of it.
 struct worker_env {
   std::shared_ptr<const topology> topo;
   worker_options opts;
-  std::string bootstrap;                 ///< librdkafka form: host:port,...
-  kafka::producer* producer = nullptr;
-  std::vector<int32_t> partitions;       ///< per topic index, as found on the broker
-  std::vector<int32_t> table_partitions; ///< per table index
-  std::shared_ptr<worker_stats> stats;
-  std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
-  caf::actor lifecycle;                  ///< the worker actor: takes lifecycle_event
+  kafka_layout layout;
+  worker_services services;
+  worker_reporting report;
 };
 
 using env_ptr = std::shared_ptr<const worker_env>;
@@ -36,7 +52,7 @@ using env_ptr = std::shared_ptr<const worker_env>;
 /// a standby copy alike).
 inline store_place store_place_of(const worker_env& env, uint32_t table, int32_t partition) {
   store_place place;
-  place.rocks = env.rocks.get();
+  place.rocks = env.services.rocks.get();
   place.table = env.topo->tables[table].name;
   place.partition = partition;
   place.cache_keys = static_cast<size_t>(env.opts.table_cache_keys);

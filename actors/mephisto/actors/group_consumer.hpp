@@ -12,6 +12,7 @@
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/actors/protocols.hpp"
 
 namespace mephisto {
 
@@ -21,7 +22,7 @@ namespace mephisto {
 /// `rd_kafka_consumer_poll`, which only that thread calls.
 struct group_consumer_data {
   env_ptr env;
-  caf::actor manager;
+  partition_manager_actor manager;
   rd_kafka_t* rk = nullptr;                   ///< owned: closed and destroyed at the end
   caf::blocking_actor* self = nullptr;
   std::map<topic_partition, std::vector<int64_t>> progress;  ///< per agent slot

@@ -8,12 +8,12 @@
 #include <string>
 #include <utility>
 
-#include <caf/actor.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/actors/protocols.hpp"
 
 namespace mephisto {
 
@@ -31,7 +31,7 @@ struct partition_manager_state {
   static inline const char* name = "mephisto.partition_manager";
 
   struct shard_entry {
-    caf::actor shard;
+    table_shard_actor shard;
     int users = 0;
   };
 
@@ -41,27 +41,12 @@ struct partition_manager_state {
     std::chrono::steady_clock::time_point last{};
   };
 
-  /// Exactly-once: one `pause` being answered.
-  struct pause_round {
-    caf::response_promise rp;
-    final_offsets result;
-    size_t missing = 0;
-    bool done = false;
-
-    template <class T>
-    void finish(T&& x) {
-      if (!done) {
-        done = true;
-        rp.deliver(std::forward<T>(x));
-      }
-    }
-  };
-
   env_ptr env;
-  caf::actor consumer;                          ///< the group consumer (from `assign`)
-  caf::actor standby;                           ///< standby replicas (may be null)
-  std::shared_ptr<pause_round> pause;           ///< the last pause (may be done)
-  std::map<topic_partition, caf::actor> pipelines;
+  group_consumer_actor consumer;                ///< from `assign`
+  standby_actor standby;                        ///< standby replicas (may be null)
+  /// Exactly-once: the `pause` being answered (a partition failing meanwhile ends it).
+  caf::typed_response_promise<final_offsets> pause;
+  std::map<topic_partition, partition_supervisor_actor> pipelines;
   std::set<topic_partition> restarting;         ///< failed, waiting out their backoff
   std::map<topic_partition, failure_history> failures;
   bool txn_poisoned = false;                    ///< exactly-once: a partition failed
@@ -72,9 +57,11 @@ struct partition_manager_state {
   std::map<std::pair<uint32_t, int32_t>, shard_entry> shards;  ///< (table, partition)
 };
 
-/// Spawns as `spawn(partition_manager, env, standby)`; `standby` (may be null) is handed to the
-/// table shards, which take their warm copies from it.
-caf::behavior partition_manager(caf::stateful_actor<partition_manager_state>* self, env_ptr env,
-                      caf::actor standby);
+/// Spawns as `spawn(partition_manager, env, standby)`; `standby` (may be null) is handed to
+/// the table shards, which take their warm copies from it. Its interface is
+/// `partition_manager_actor` (protocols.hpp).
+partition_manager_actor::behavior_type
+partition_manager(partition_manager_actor::stateful_pointer<partition_manager_state> self,
+                  env_ptr env, standby_actor standby);
 
 } // namespace mephisto

@@ -4,6 +4,7 @@
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/actors/protocols.hpp"
 
 namespace mephisto {
 

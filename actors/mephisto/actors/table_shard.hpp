@@ -7,12 +7,12 @@
 #include <string>
 
 #include <caf/error.hpp>
-#include <caf/response_promise.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/messages.hpp"
+#include "mephisto/actors/protocols.hpp"
 
 namespace mephisto {
 
@@ -37,24 +37,26 @@ struct table_shard_state {
   uint32_t table = 0;
   int32_t partition = 0;
   std::string where;                           ///< "table t [p]"
-  caf::actor standby;                          ///< standby replicas (may be null)
+  standby_actor standby;                       ///< standby replicas (may be null)
   store_ptr store;                             ///< null while recovering or lent
   bool active = false;
   bool lent = false;
   caf::error failure;
   std::shared_ptr<std::atomic<bool>> cancel;
-  std::deque<caf::response_promise> ready_waiters;
-  std::deque<caf::response_promise> lease_waiters;
-  std::deque<caf::response_promise> snapshot_waiters;
-  std::deque<std::pair<caf::response_promise, std::string>> lookup_waiters; ///< (reply, key)
+  std::deque<caf::typed_response_promise<caf::ok_atom>> ready_waiters;
+  std::deque<caf::typed_response_promise<store_ptr>> lease_waiters;
+  std::deque<caf::typed_response_promise<table_rows>> snapshot_waiters;
+  /// (reply, key)
+  std::deque<std::pair<caf::typed_response_promise<bool, std::string>, std::string>>
+    lookup_waiters;
 };
 
 /// Spawns as `spawn(table_shard, env, table, partition, restored, standby)`: with a null
 /// `restored` the shard recovers from the changelog first, starting from the copy the
 /// `standby` actor (if any) kept of the partition; otherwise it starts active with that
-/// store.
-caf::behavior table_shard(caf::stateful_actor<table_shard_state>* self, env_ptr env,
-                          uint32_t table, int32_t partition, store_ptr restored,
-                          caf::actor standby);
+/// store. Its interface is `table_shard_actor` (protocols.hpp).
+table_shard_actor::behavior_type
+table_shard(table_shard_actor::stateful_pointer<table_shard_state> self, env_ptr env,
+            uint32_t table, int32_t partition, store_ptr restored, standby_actor standby);
 
 } // namespace mephisto

@@ -13,6 +13,7 @@
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/group_consumer.hpp"
+#include "mephisto/actors/protocols.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/kafka/producer.hpp"
 #include "mephisto/worker.hpp"
@@ -31,16 +32,16 @@ struct worker::impl {
   std::unique_ptr<caf::actor_system_config> cfg;  ///< owning mode only
   std::unique_ptr<caf::actor_system> owned_sys;   ///< owning mode only
   caf::actor_system* sys = nullptr;               ///< the one the actors run in
-  caf::actor runner;                              ///< the worker as an actor
+  worker_actor runner;                            ///< the worker as an actor
   std::vector<caf::actor> lifecycle_subscribers;  ///< until start hands them to `runner`
   std::weak_ptr<const worker_env> env_alive;      ///< expires when every actor let go
   uint16_t cluster_port = 0;
   std::mutex writers_mtx;                          ///< guards `writer_producer`
   std::unique_ptr<kafka::producer> writer_producer; ///< for topic writers, made on demand
-  caf::actor manager;
-  caf::actor consumer;
-  caf::actor cluster_actor;
-  caf::actor standby;
+  partition_manager_actor manager;
+  group_consumer_actor consumer;
+  cluster_actor cluster_member;                    ///< null: no cluster
+  standby_actor standby;                           ///< null: no standby replicas
   std::string cluster_address;
   std::shared_ptr<group_consumer_data> group;
   bool started = false;

@@ -1,0 +1,106 @@
+#include "agent_delivery.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <caf/send.hpp>
+
+#include "mephisto/actors/agent.hpp"
+#include "mephisto/log.hpp"
+
+// The agent's bookkeeping outside its behaviour: the delivery report of its batches, and
+// what it does with events that cannot be processed (rate-limited logs, dead letters).
+
+namespace mephisto {
+
+void agent_delivery::on_record(const rd_kafka_message_t& msg) noexcept {
+  if (msg.partition != partition_ || changelogs_.empty())
+    return;
+  auto name = rd_kafka_topic_name(msg.rkt);
+  for (size_t i = 0; i < changelogs_.size(); ++i)
+    if (changelogs_[i] != nullptr && std::strcmp(name, changelogs_[i]) == 0)
+      next_offsets_[i] = std::max(next_offsets_[i], msg.offset + 1);
+}
+
+void agent_delivery::on_complete(bool ok) noexcept {
+  caf::anon_send(agent_, delivered_atom::value, seq_, outputs_only_, ok,
+                 std::move(next_offsets_));
+}
+
+agent_state::~agent_state() {
+  if (delivery != nullptr)
+    delivery->release();
+  for (auto& stage : stages)
+    if (stage.delivery != nullptr)
+      stage.delivery->release();
+}
+
+bool agent_state::may_log() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - log_window > std::chrono::seconds(1)) {
+    if (suppressed > 0)
+      log().warn("{}: {} more skipped events not logged", where, suppressed);
+    log_window = now;
+    logged_in_window = 0;
+    suppressed = 0;
+  }
+  if (logged_in_window++ < 10)
+    return true;
+  ++suppressed;
+  return false;
+}
+
+void agent_state::decode_error(const context& c, const rd_kafka_message_t* msg,
+                               std::string_view why) {
+  if (may_log())
+    log().warn("{}: undecodable event at {} [{}] offset {} goes to the dead-letter topic: {}",
+               where, c.topic_name(), c.partition(), c.offset(), why);
+  add_dead_letter(msg, "decode", why, 1);
+}
+
+void agent_state::failure(const context& c, const rd_kafka_message_t*, std::string_view what) {
+  if (may_log())
+    log().warn("{}: user function failed at {} [{}] offset {} (attempt {} of {}): {}", where,
+               c.topic_name(), c.partition(), c.offset(), attempts + 1,
+               env->opts.retry_attempts, what);
+  last_error.assign(what.data(), what.size());
+}
+
+void agent_state::add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
+                                  std::string_view why, int attempts_made) {
+  dead_letter dl;
+  dl.has_key = msg->key != nullptr;
+  if (dl.has_key)
+    dl.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  dl.has_value = msg->payload != nullptr;
+  if (dl.has_value)
+    dl.value.assign(static_cast<const char*>(msg->payload), msg->len);
+  dl.headers = {
+    {"mephisto.error", std::string{why}},
+    {"mephisto.error.kind", std::string{kind}},
+    {"mephisto.topic", ctx->topic_name()},
+    {"mephisto.partition", std::to_string(msg->partition)},
+    {"mephisto.offset", std::to_string(msg->offset)},
+    {"mephisto.agent", ctx->agent_name()},
+    {"mephisto.attempts", std::to_string(attempts_made)},
+  };
+  dead_letters.push_back(std::move(dl));
+  ++detail::context_access::counters(*ctx).dead_letters;
+}
+
+void agent_state::publish_counters() {
+  auto& c = detail::context_access::counters(*ctx);
+  auto& s = *env->report.stats;
+  s.events.fetch_add(c.events - reported.events, std::memory_order_relaxed);
+  s.decode_errors.fetch_add(c.decode_errors - reported.decode_errors,
+                            std::memory_order_relaxed);
+  s.failures.fetch_add(c.failures - reported.failures, std::memory_order_relaxed);
+  s.retries.fetch_add(c.retries - reported.retries, std::memory_order_relaxed);
+  s.dead_letters.fetch_add(c.dead_letters - reported.dead_letters,
+                           std::memory_order_relaxed);
+  s.sent.fetch_add(c.sent - reported.sent, std::memory_order_relaxed);
+  s.batches.fetch_add(1, std::memory_order_relaxed);
+  reported = c;
+}
+
+} // namespace mephisto

@@ -1,0 +1,130 @@
+#include "mephisto/actors/worker_impl.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "mephisto/error.hpp"
+#include "mephisto/host_port.hpp"
+#include "mephisto/kafka/admin.hpp"
+#include "mephisto/kafka/config.hpp"
+#include "mephisto/log.hpp"
+
+// What a worker checks and prepares before it starts any actor: its options, the broker
+// connection (or the embedded broker) and its topics.
+
+namespace mephisto {
+
+caf::error worker::impl::check_options() {
+  auto bad = [](std::string what) { return make_error(errc::bad_config, std::move(what)); };
+  if (opts.store != "memory://" && (opts.store.rfind("rocksdb://", 0) != 0
+                                    || opts.store.size() == std::string{"rocksdb://"}.size()))
+    return bad("store '" + opts.store + "': use memory:// or rocksdb://<directory>");
+  if (opts.rocksdb_cache_mb < 1 || opts.rocksdb_write_buffer_mb < 1 || opts.table_cache_keys < 1)
+    return bad("rocksdb_cache_mb, rocksdb_write_buffer_mb and table_cache_keys must be positive");
+  if (opts.processing_guarantee != "at_least_once" && opts.processing_guarantee != "exactly_once")
+    return bad("processing_guarantee '" + opts.processing_guarantee
+               + "': use at_least_once or exactly_once");
+  if (opts.exactly_once() && opts.broker == "embedded")
+    return bad("processing_guarantee exactly_once needs a real Kafka broker: the embedded "
+               "broker (librdkafka's mock cluster) does not isolate transactions, so "
+               "exactly-once could not be kept; use kafka://host:port or at_least_once");
+  if (opts.commit_interval_ms == 0)
+    opts.commit_interval_ms = opts.exactly_once() ? 100 : 1000;
+  if (opts.topic_partitions < 1)
+    return bad("topic_partitions must be at least 1");
+  if (opts.batch_size < 1 || opts.batches_in_flight < 1)
+    return bad("batch_size and batches_in_flight must be at least 1");
+  if (opts.session_timeout_ms < 1000)
+    return bad("session_timeout_ms must be at least 1000 (the broker's minimum is 6000 by "
+               "default)");
+  if (opts.commit_interval_ms < 0 || opts.startup_timeout_ms < 1
+      || opts.recovery_stall_timeout_ms < 1 || opts.drain_timeout_ms < 1)
+    return bad("intervals and timeouts must be positive");
+  if (opts.threads < 0)
+    return bad("threads must be 0 (one per core) or more");
+  if (opts.retry_attempts < 1 || opts.retry_backoff_ms < 0
+      || opts.retry_backoff_max_ms < opts.retry_backoff_ms)
+    return bad("retry_attempts must be at least 1 and 0 <= retry_backoff_ms <= "
+               "retry_backoff_max_ms");
+  if (topo->agents.empty())
+    return bad("the app declares no agent");
+  auto shared = topo->table_shared_by_topics();
+  if (opts.partition_assignor == "auto")
+    opts.partition_assignor = shared.empty() ? "cooperative-sticky" : "range";
+  else if (opts.partition_assignor == "cooperative-sticky" && !shared.empty())
+    return bad("partition_assignor cooperative-sticky: table " + shared + " is used by agents "
+               "of two topics, whose partitions must stay on the same instance; only range "
+               "guarantees that (use range or auto)");
+  else if (opts.partition_assignor != "range" && opts.partition_assignor != "cooperative-sticky")
+    return bad("partition_assignor '" + opts.partition_assignor
+               + "': use auto, cooperative-sticky or range");
+  if (opts.table_standby_replicas < 0)
+    return bad("table_standby_replicas must be 0 (none) or more");
+  if (auto seeds = parse_host_port_list(opts.cluster_seeds, "cluster_seeds"); !seeds)
+    return seeds.error();
+  return caf::none;
+}
+
+caf::error worker::impl::connect() {
+  if (opts.broker == "embedded") {
+    embedded = std::make_unique<kafka::embedded_broker>();
+    if (auto err = embedded->start())
+      return err;
+    // The embedded broker creates external topics too (default partitions if undeclared).
+    for (auto& spec : topo->topic_specs(opts.topic_partitions)) {
+      auto n = spec.partitions > 0 ? spec.partitions : opts.topic_partitions;
+      if (auto err = embedded->create_topic(spec.name, n))
+        return err;
+    }
+    bootstrap = embedded->bootstrap();
+    log().info("embedded Kafka broker (librdkafka mock) listening: --broker {}",
+               embedded->url());
+    if (!opts.bootstrap_file.empty())
+      embedded->publish_url(opts.bootstrap_file);
+    return caf::none;
+  }
+  auto bs = kafka::parse_broker_url(opts.broker);
+  if (!bs)
+    return bs.error();
+  bootstrap = *bs;
+  return caf::none;
+}
+
+caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
+  auto specs = topo->topic_specs(opts.topic_partitions);
+  auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
+  // A client of its own, without topic handles: a producer's topic handle asks for
+  // metadata, and a broker with auto.create.topics.enable would create the topic with its
+  // defaults (a changelog without compaction) before we create it right.
+  auto conf = kafka::make_conf({{"bootstrap.servers", bootstrap},
+                                {"client.id", topo->app_id + "-admin"}});
+  if (!conf)
+    return conf.error();
+  auto admin = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  if (!admin)
+    return admin.error();
+  if (auto err = kafka::ensure_topics(admin->get(), specs, timeout))
+    return err;
+  partitions.clear();
+  for (size_t i = 0; i < topo->topics.size(); ++i)
+    partitions.push_back(specs[i].partitions);
+  for (size_t t = 0; t < topo->tables.size(); ++t) // then the tables', after the topics
+    partitions.push_back(specs[topo->topics.size() + t].partitions);
+  // Co-partitioning: table partition p serves events of partition p.
+  for (auto& a : topo->agents) {
+    for (auto t : a.tables) {
+      auto table_parts = specs[topo->topics.size() + t].partitions;
+      if (table_parts != partitions[a.topic])
+        return make_error(errc::topic_mismatch,
+                          "agent " + a.name + " uses table " + topo->tables[t].name + " ("
+                            + std::to_string(table_parts) + " partitions) on topic "
+                            + topo->topics[a.topic].kafka_name + " ("
+                            + std::to_string(partitions[a.topic])
+                            + " partitions): they must be co-partitioned");
+    }
+  }
+  return caf::none;
+}
+
+} // namespace mephisto
