@@ -9,7 +9,7 @@
 #include <caf/after.hpp>
 #include <caf/system_messages.hpp>
 
-#include "mephisto/kafka/config.hpp"
+#include "mephisto/kafka/changelog_tail.hpp"
 #include "mephisto/log.hpp"
 #include "mephisto/rocksdb_store.hpp"
 
@@ -106,8 +106,7 @@ private:
   std::map<table_partition, caf::actor_addr> held_;     ///< taken by a local shard
   std::set<table_partition> broken_;                    ///< undecodable: not tailed again
   std::set<table_partition> logged_;                    ///< copies last logged
-  kafka::handle_ptr rk_;
-  kafka::queue_ptr queue_;
+  kafka::changelog_tail tail_;
   bool reassign_needed_ = false;
   std::string why_;
   clock_type::time_point last_lag_warning_{};
@@ -156,9 +155,7 @@ void standby_tailer::run() {
   // What is tailed stays on disk for a later start (RocksDB).
   while (!replicas_.empty())
     remove(replicas_.begin()->first, true);
-  queue_.reset();
-  if (rk_)
-    rd_kafka_consumer_close(rk_.get());
+  tail_.close();
 }
 
 void standby_tailer::set_wanted(const std::vector<int32_t>& flat) {
@@ -292,101 +289,74 @@ void standby_tailer::checkpoint(table_partition k, replica& r, bool now) {
 }
 
 bool standby_tailer::ensure_consumer() {
-  if (rk_)
+  if (tail_.is_open())
     return true;
-  auto conf = kafka::make_conf({
-    {"bootstrap.servers", env_->layout.bootstrap},
-    {"client.id", env_->topo->app_id + "-standby"},
-    // assign() needs a group id; this consumer never joins the group nor commits.
-    {"group.id", env_->topo->app_id + "-standby"},
-    {"enable.auto.commit", "false"},
-    {"enable.partition.eof", "true"},
+  auto err = tail_.open({
+    .bootstrap = env_->layout.bootstrap,
+    .client_id = env_->topo->app_id + "-standby",
+    .group_id = env_->topo->app_id + "-standby",
     // A copy whose offset the changelog no longer has is discarded, never patched.
-    {"auto.offset.reset", "error"},
-    {"isolation.level", "read_committed"},
-    {"fetch.wait.max.ms", "100"},
-    {"queued.max.messages.kbytes", "16384"},
+    .offset_reset = "error",
+    .fetch_wait = std::chrono::milliseconds(100),
+    .tuning = {{"queued.max.messages.kbytes", "16384"}},
   });
-  if (!conf) {
-    log().error("standby: {}", render(conf.error()));
-    return false;
-  }
-  auto rk = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
-  if (!rk) {
-    log().error("standby: {}", render(rk.error()));
-    return false;
-  }
-  rk_ = std::move(*rk);
-  queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
-  return true;
+  if (err)
+    log().error("standby: {}", render(err));
+  return !err;
 }
 
 void standby_tailer::reassign() {
   reassign_needed_ = false;
   if (!ensure_consumer())
     return;
-  auto parts = rd_kafka_topic_partition_list_new(static_cast<int>(replicas_.size()));
+  std::vector<kafka::changelog_position> positions;
   for (auto& [k, r] : replicas_)
-    rd_kafka_topic_partition_list_add(parts, env_->topo->tables[k.first].changelog.c_str(),
-                                      k.second)
-      ->offset = r.next > 0 ? r.next : RD_KAFKA_OFFSET_BEGINNING;
-  auto err = rd_kafka_assign(rk_.get(), parts);
-  rd_kafka_topic_partition_list_destroy(parts);
+    positions.push_back({env_->topo->tables[k.first].changelog, k.second, r.next});
+  auto err = tail_.assign(positions);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     log().warn("standby: assign failed: {}", rd_kafka_err2str(err));
 }
 
 void standby_tailer::poll(std::chrono::milliseconds wait) {
-  if (!queue_)
+  if (!tail_.is_open())
     return;
-  rd_kafka_message_t* buf[1000];
-  auto n = rd_kafka_consume_batch_queue(queue_.get(), static_cast<int>(wait.count()), buf, 1000);
+  auto batch = tail_.read(wait, kafka::changelog_tail::max_batch);
   uint64_t applied = 0;
-  for (ssize_t i = 0; i < n; ++i) {
-    auto* m = buf[i];
-    auto t = m->rkt ? table_of_changelog_.find(rd_kafka_topic_name(m->rkt))
-                    : table_of_changelog_.end();
-    auto it = t != table_of_changelog_.end() ? replicas_.find({t->second, m->partition})
+  for (const auto& ev : batch) {
+    auto t = table_of_changelog_.find(std::string{ev.topic});
+    auto it = t != table_of_changelog_.end() ? replicas_.find({t->second, ev.partition})
                                              : replicas_.end();
     if (it == replicas_.end()) {
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        log().warn("standby: {}", rd_kafka_message_errstr(m));
-      rd_kafka_message_destroy(m);
+      if (ev.kind == kafka::changelog_event::offset_lost
+          || ev.kind == kafka::changelog_event::error)
+        log().warn("standby: {}", ev.reason);
       continue;
     }
     auto k = it->first;
     auto& r = it->second;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      r.next = std::max(r.next, m->offset);
-    } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET
-               || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+    if (ev.kind == kafka::changelog_event::end_of_partition) {
+      r.next = std::max(r.next, ev.offset);
+    } else if (ev.kind == kafka::changelog_event::offset_lost) {
       log().warn("{}: discarded, the changelog no longer has its offset {} ({}); rebuilding "
-                 "it", where(k), r.next, rd_kafka_message_errstr(m));
+                 "it", where(k), r.next, ev.reason);
       if (auto err = r.store->discard())
         log().warn("{}: {}", where(k), render(err));
       r.next = r.checkpointed = 0;
       reassign_needed_ = true;
-    } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      log().warn("{}: {}", where(k), rd_kafka_message_errstr(m));
-    } else if (m->offset >= r.next) { // (older ones: fetched before a reassign)
-      std::string_view key{static_cast<const char*>(m->key), m->key_len};
-      std::optional<std::string_view> value;
-      if (m->payload != nullptr)
-        value.emplace(static_cast<const char*>(m->payload), m->len);
-      if (r.store->restore(key, value, why_)) {
-        r.next = m->offset + 1;
+    } else if (ev.kind == kafka::changelog_event::error) {
+      log().warn("{}: {}", where(k), ev.reason);
+    } else if (ev.offset >= r.next) { // (older ones: fetched before a reassign)
+      if (ev.apply_to(*r.store, why_)) {
+        r.next = ev.offset + 1;
         ++applied;
       } else {
         log().error("{}: offset {}: the table cannot decode the record ({}); no standby for "
                     "this partition",
-                    where(k), m->offset, why_);
+                    where(k), ev.offset, why_);
         broken_.insert(k);
-        rd_kafka_message_destroy(m);
         remove(k, false);
-        continue;
       }
     }
-    rd_kafka_message_destroy(m);
   }
   env_->report.stats->standby_records.fetch_add(applied, std::memory_order_relaxed);
   for (auto& [k, r] : replicas_)
@@ -401,8 +371,7 @@ void standby_tailer::measure_lag() {
     int64_t low = 0;
     int64_t end = 0; // cached from the last fetch: no request to the broker
     auto& changelog = env_->topo->tables[k.first].changelog;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), changelog.c_str(), k.second, &low, &end)
-          != RD_KAFKA_RESP_ERR_NO_ERROR
+    if (tail_.cached_watermarks(changelog, k.second, low, end) != RD_KAFKA_RESP_ERR_NO_ERROR
         || end < 0)
       continue;
     if (auto lag = end - r.next; lag > worst) {

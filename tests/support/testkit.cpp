@@ -17,6 +17,8 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
+#include "mephisto/kafka/admin.hpp"
+
 namespace testkit {
 
 namespace {
@@ -173,25 +175,20 @@ void delete_topic(rd_kafka_t* rk, const std::string& name) {
   rd_kafka_queue_destroy(q);
 }
 
+/// Creates `name` (replication factor 1); false with the broker's reason (or "no answer"
+/// within 30 s) when it did not, an existing topic of that name included.
 bool create_topic(rd_kafka_t* rk, const std::string& name, int32_t partitions,
                   std::string& why) {
-  char errstr[256];
-  auto q = rd_kafka_queue_new(rk);
-  auto nt = rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr);
-  rd_kafka_CreateTopics(rk, &nt, 1, nullptr, q);
-  rd_kafka_NewTopic_destroy(nt);
-  bool ok = false;
-  if (auto ev = admin_wait(q)) {
-    size_t n = 0;
-    auto res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    ok = n == 1 && rd_kafka_topic_result_error(res[0]) == RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (!ok && n == 1)
-      why = rd_kafka_topic_result_error_string(res[0]);
-    rd_kafka_event_destroy(ev);
-  } else {
-    why = "no answer";
+  auto answers = mephisto::kafka::create_topics(
+    rk, {{.name = name, .partitions = partitions, .replication_factor = 1}}, 30s);
+  if (!answers) {
+    why = mephisto::is(answers.error(), mephisto::errc::timeout)
+            ? "no answer" : mephisto::render(answers.error());
+    return false;
   }
-  rd_kafka_queue_destroy(q);
+  bool ok = answers->size() == 1 && answers->front().error == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (!ok && answers->size() == 1)
+    why = answers->front().message;
   return ok;
 }
 

@@ -14,6 +14,28 @@
 
 namespace mephisto::kafka {
 
+/// A topic for `create_topics`.
+struct new_topic {
+  std::string name;
+  int32_t partitions = 1;          ///< default 1
+  int32_t replication_factor = -1; ///< default -1: the broker's default.replication.factor
+  bool compacted = false;          ///< cleanup.policy=compact (default false)
+};
+
+/// The broker's answer to `create_topics` for one topic.
+struct topic_creation {
+  std::string name;
+  rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR; ///< TOPIC_ALREADY_EXISTS included
+  std::string message;                                    ///< the broker's, for an error
+};
+
+/// Sends one CreateTopics request and returns the broker's answer per topic. The request
+/// times out after `timeout`; an answer that does not come within a second more is
+/// `errc::timeout`; a topic librdkafka refuses to describe, or a request that failed as a
+/// whole, is `errc::topic_creation_failed`.
+expected<std::vector<topic_creation>> create_topics(rd_kafka_t* rk,
+                                                    const std::vector<new_topic>& topics,
+                                                    std::chrono::milliseconds timeout);
 
 /// Partition counts of the topics that exist on the cluster `rk` talks to. A broker that
 /// does not answer within `timeout` is `errc::broker_unreachable`.

@@ -27,18 +27,20 @@ expected<std::map<std::string, int32_t>> list_topics(rd_kafka_t* rk, millisecond
   return out;
 }
 
-namespace {
-
-caf::error create_topics(rd_kafka_t* rk, const std::vector<topic_spec*>& missing,
-                         milliseconds timeout) {
+expected<std::vector<topic_creation>> create_topics(rd_kafka_t* rk,
+                                                    const std::vector<new_topic>& topics,
+                                                    milliseconds timeout) {
   char errstr[512];
   std::vector<rd_kafka_NewTopic_t*> news;
-  for (auto* spec : missing) {
-    auto nt = rd_kafka_NewTopic_new(spec->name.c_str(), spec->partitions, -1, errstr,
-                                    sizeof errstr);
-    if (nt == nullptr)
-      return make_error(errc::topic_creation_failed, spec->name + ": " + errstr);
-    if (spec->compacted)
+  auto destroy_news = [&news] { rd_kafka_NewTopic_destroy_array(news.data(), news.size()); };
+  for (auto& topic : topics) {
+    auto nt = rd_kafka_NewTopic_new(topic.name.c_str(), topic.partitions,
+                                    topic.replication_factor, errstr, sizeof errstr);
+    if (nt == nullptr) {
+      destroy_news();
+      return make_error(errc::topic_creation_failed, topic.name + ": " + errstr);
+    }
+    if (topic.compacted)
       rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     news.push_back(nt);
   }
@@ -48,33 +50,53 @@ caf::error create_topics(rd_kafka_t* rk, const std::vector<topic_spec*>& missing
                                             errstr, sizeof errstr);
   rd_kafka_CreateTopics(rk, news.data(), news.size(), opts, q.get());
   rd_kafka_AdminOptions_destroy(opts);
-  rd_kafka_NewTopic_destroy_array(news.data(), news.size());
+  destroy_news();
   auto ev = rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 1000);
   if (ev == nullptr)
-    return make_error(errc::topic_creation_failed,
-                      "CreateTopics got no answer within " + std::to_string(timeout.count())
-                        + " ms (librdkafka's mock broker cannot create topics: start the "
-                          "app's own `broker` command, which creates them)");
-  caf::error result;
-  if (auto err = rd_kafka_event_error(ev)) {
+    return make_error(errc::timeout, "CreateTopics got no answer within "
+                                       + std::to_string(timeout.count()) + " ms");
+  expected<std::vector<topic_creation>> result{std::vector<topic_creation>{}};
+  if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     result = make_error(errc::topic_creation_failed,
                         std::string{"CreateTopics: "} + rd_kafka_event_error_string(ev));
-    (void) err;
   } else if (auto res = rd_kafka_event_CreateTopics_result(ev)) {
     size_t n = 0;
-    auto topics = rd_kafka_CreateTopics_result_topics(res, &n);
-    for (size_t i = 0; i < n && !result; ++i) {
-      auto err = rd_kafka_topic_result_error(topics[i]);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-        result = make_error(errc::topic_creation_failed,
-                            std::string{rd_kafka_topic_result_name(topics[i])} + ": "
-                              + rd_kafka_topic_result_error_string(topics[i]));
-      else
-        log().info("created topic {}", rd_kafka_topic_result_name(topics[i]));
+    auto answers = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; ++i) {
+      auto message = rd_kafka_topic_result_error_string(answers[i]);
+      result->push_back({rd_kafka_topic_result_name(answers[i]),
+                         rd_kafka_topic_result_error(answers[i]),
+                         message != nullptr ? message : ""});
     }
   }
   rd_kafka_event_destroy(ev);
   return result;
+}
+
+namespace {
+
+/// Creates the `missing` topics of an app; one that exists by now is fine.
+caf::error create_missing(rd_kafka_t* rk, const std::vector<topic_spec*>& missing,
+                          milliseconds timeout) {
+  std::vector<new_topic> topics;
+  for (auto* spec : missing)
+    topics.push_back({.name = spec->name, .partitions = spec->partitions,
+                      .compacted = spec->compacted});
+  auto answers = create_topics(rk, topics, timeout);
+  if (!answers && is(answers.error(), errc::timeout))
+    return make_error(errc::topic_creation_failed,
+                      "CreateTopics got no answer within " + std::to_string(timeout.count())
+                        + " ms (librdkafka's mock broker cannot create topics: start the "
+                          "app's own `broker` command, which creates them)");
+  if (!answers)
+    return answers.error();
+  for (auto& answer : *answers) {
+    if (answer.error != RD_KAFKA_RESP_ERR_NO_ERROR
+        && answer.error != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      return make_error(errc::topic_creation_failed, answer.name + ": " + answer.message);
+    log().info("created topic {}", answer.name);
+  }
+  return caf::none;
 }
 
 } // namespace
@@ -122,7 +144,7 @@ caf::error ensure_topics(rd_kafka_t* rk, std::vector<topic_spec>& specs,
   }
   if (missing.empty())
     return caf::none;
-  if (auto err = create_topics(rk, missing, timeout))
+  if (auto err = create_missing(rk, missing, timeout))
     return err;
   // Wait until the metadata shows the new topics with their partitions.
   while (clock_type::now() < deadline) {

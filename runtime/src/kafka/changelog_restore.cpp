@@ -1,11 +1,10 @@
 #include "mephisto/kafka/changelog_restore.hpp"
 
 #include <cstdio>
-#include <optional>
 
 #include <unistd.h>
-#include <vector>
 
+#include "mephisto/kafka/changelog_tail.hpp"
 #include "mephisto/log.hpp"
 
 namespace mephisto::kafka {
@@ -16,13 +15,12 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 /// (low, high) watermarks of the changelog partition.
-expected<std::pair<int64_t, int64_t>> watermarks(rd_kafka_t* rk, const restore_job& job) {
+expected<std::pair<int64_t, int64_t>> watermarks(changelog_tail& tail, const restore_job& job) {
   int64_t lo = 0;
   int64_t hi = 0;
   auto deadline = clock_type::now() + job.stall_timeout;
   for (;;) {
-    auto err = rd_kafka_query_watermark_offsets(rk, job.changelog.c_str(), job.partition, &lo,
-                                                &hi, 5000);
+    auto err = tail.query_watermarks(job.changelog, job.partition, lo, hi, milliseconds{5000});
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
       return std::make_pair(lo, hi);
     if (clock_type::now() >= deadline || (job.cancel && job.cancel->load()))
@@ -33,8 +31,8 @@ expected<std::pair<int64_t, int64_t>> watermarks(rd_kafka_t* rk, const restore_j
   }
 }
 
-expected<int64_t> high_watermark(rd_kafka_t* rk, const restore_job& job) {
-  auto wm = watermarks(rk, job);
+expected<int64_t> high_watermark(changelog_tail& tail, const restore_job& job) {
+  auto wm = watermarks(tail, job);
   if (!wm)
     return wm.error();
   return wm->second;
@@ -64,28 +62,21 @@ void report(const restore_job& job, const std::string& where, const restore_stat
 
 expected<restore_stats> restore_changelog(const restore_job& job, store_base& store) {
   auto started = clock_type::now();
-  auto conf = make_conf({
-    {"bootstrap.servers", job.bootstrap},
-    {"client.id", "mephisto-restore"},
-    // assign() needs a group id; this consumer never joins the group nor commits.
-    {"group.id", "mephisto-restore-" + job.changelog},
-    {"enable.auto.commit", "false"},
-    {"enable.partition.eof", "true"},  // ends a restore whose last offsets hold no record
-    {"auto.offset.reset", "earliest"},
-    {"isolation.level", "read_committed"},
-    {"fetch.wait.max.ms", "50"},
-    {"queued.min.messages", "100000"},
-    {"max.partition.fetch.bytes", "33554432"},
-    {"fetch.max.bytes", "67108864"},
-  });
-  if (!conf)
-    return conf.error();
-  auto rk = make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
-  if (!rk)
-    return rk.error();
+  changelog_tail tail;
+  if (auto err = tail.open({
+        .bootstrap = job.bootstrap,
+        .client_id = "mephisto-restore",
+        .group_id = "mephisto-restore-" + job.changelog,
+        .offset_reset = "earliest",
+        .fetch_wait = milliseconds{50},
+        .tuning = {{"queued.min.messages", "100000"},
+                   {"max.partition.fetch.bytes", "33554432"},
+                   {"fetch.max.bytes", "67108864"}},
+      }))
+    return err;
   auto where = job.changelog + " [" + std::to_string(job.partition) + "]";
   restore_stats stats;
-  auto wm = watermarks(rk->get(), job);
+  auto wm = watermarks(tail, job);
   if (!wm)
     return wm.error();
   auto [low, high] = *wm;
@@ -108,19 +99,11 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     start = 0;
   }
   stats.start = start;
-  if (start >= high) {
-    rd_kafka_consumer_close(rk->get());
+  if (start >= high)
     return stats;
-  }
-  auto parts = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(parts, job.changelog.c_str(), job.partition)->offset
-    = start > 0 ? start : RD_KAFKA_OFFSET_BEGINNING;
-  auto aerr = rd_kafka_assign(rk->get(), parts);
-  rd_kafka_topic_partition_list_destroy(parts);
+  auto aerr = tail.assign({{job.changelog, job.partition, start}});
   if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
     return make_error(errc::recovery_failed, where + ": assign: " + rd_kafka_err2str(aerr));
-  queue_ptr q{rd_kafka_queue_get_consumer(rk->get())};
-  std::vector<rd_kafka_message_t*> buf(1000);
   std::string why;
   int64_t next = start; // next offset expected
   int64_t checkpointed = start;
@@ -132,37 +115,31 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
       return make_error(errc::recovery_failed, where + ": cancelled");
     // Take what is there without waiting; only an empty queue waits, and then for one
     // record: a batch read with a timeout waits the whole timeout for a full batch.
-    auto n = rd_kafka_consume_batch_queue(q.get(), 0, buf.data(), buf.size());
-    if (n == 0)
-      n = rd_kafka_consume_batch_queue(q.get(), 100, buf.data(), 1);
-    for (ssize_t i = 0; i < n; ++i) {
-      auto* m = buf[i];
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        next = std::max(next, m->offset);
-      } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    auto batch = tail.read(milliseconds{0}, changelog_tail::max_batch);
+    if (batch.count() == 0)
+      batch = tail.read(milliseconds{100}, 1);
+    for (const auto& ev : batch) {
+      if (ev.kind == changelog_event::end_of_partition) {
+        next = std::max(next, ev.offset);
+      } else if (ev.kind != changelog_event::record) {
         if (!failure)
-          failure = make_error(errc::recovery_failed,
-                               where + ": " + rd_kafka_message_errstr(m));
+          failure = make_error(errc::recovery_failed, where + ": " + ev.reason);
       } else if (!failure) {
-        std::string_view key{static_cast<const char*>(m->key), m->key_len};
-        std::optional<std::string_view> value;
-        if (m->payload != nullptr)
-          value.emplace(static_cast<const char*>(m->payload), m->len);
-        if (!store.restore(key, value, why))
+        if (!ev.apply_to(store, why))
           failure = make_error(errc::recovery_failed,
-                               where + " offset " + std::to_string(m->offset)
+                               where + " offset " + std::to_string(ev.offset)
                                  + ": the table cannot decode the record: " + why);
         ++stats.records;
-        next = m->offset + 1;
+        next = ev.offset + 1;
       }
-      rd_kafka_message_destroy(m);
     }
+    auto n = batch.count();
     auto now = clock_type::now();
     if (n > 0) {
       last_progress = now;
     } else if (now - last_progress > job.stall_timeout) {
       // No progress: maybe the high watermark moved back (truncation) or the broker is gone.
-      auto again = high_watermark(rk->get(), job);
+      auto again = high_watermark(tail, job);
       if (!again)
         return again.error();
       if (*again <= next) {
@@ -190,8 +167,7 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     failure = store.restore_done();
   if (stats.records > 0 && !failure)
     report(job, where, stats, start, next, started, true);
-  q.reset();
-  rd_kafka_consumer_close(rk->get());
+  tail.close();
   if (failure)
     return failure;
   stats.seconds = std::chrono::duration<double>(clock_type::now() - started).count();

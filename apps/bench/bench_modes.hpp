@@ -1,0 +1,29 @@
+#pragma once
+
+// The modes of mephisto-bench besides --failover and --actor-api, one file each:
+// throughput_bench.cpp, lookup_bench.cpp, latency_bench.cpp, restore_bench.cpp. Each prints
+// its rounds and a summary, returns the exit code and throws on a failure.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bench {
+
+/// The default mode: (a) raw librdkafka pass-through against (b) the colors app, on the
+/// embedded broker, alternating over `rounds` on the same `words`.
+int throughput_bench(size_t words, int rounds, int threads);
+
+/// --exactly-once: the colors app under exactly-once against at-least-once.
+int guarantee_bench(const std::string& url, size_t words, int rounds, int threads);
+
+/// --lookups: table lookups, local and routed through the cluster.
+int lookup_bench(int n, int threads);
+
+/// --latency: end-to-end latency of the colors pipeline at a fixed input rate.
+int latency_bench(const std::string& url, int rate, int seconds, int threads, int linger_ms);
+
+/// --restore: table recovery against raw consumption of the same changelog.
+int restore_bench(const std::string& url, int64_t records, int rounds);
+
+} // namespace bench

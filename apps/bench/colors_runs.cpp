@@ -1,0 +1,53 @@
+#include "colors_runs.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include "colors_app.hpp"
+#include "mephisto/app.hpp"
+
+namespace bench {
+
+using namespace std::chrono_literals;
+
+/// The topics the colors app needs as app id `id`, all with the benchmark's colors_partitions.
+std::vector<mephisto::kafka::topic_spec> colors_topics(const std::string& id) {
+  mephisto::app app{"colors"};
+  colors::declare(app);
+  mephisto::worker_options opts;
+  opts.id = id;
+  auto specs = app.resolve(opts)->topic_specs(colors_partitions);
+  for (auto& spec : specs) {
+    spec.partitions = colors_partitions;
+    spec.create = true; // a benchmark may create the source topics too
+  }
+  return specs;
+}
+
+/// Starts the colors app as app id `id` on `url` and waits until it has partitions.
+std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std::string& id,
+                                               int threads, int linger_ms,
+                                               const std::string& guarantee,
+                                               const std::string& seeds) {
+  mephisto::app app{"colors"};
+  colors::declare(app);
+  mephisto::worker_options opts;
+  opts.broker = url;
+  opts.id = id;
+  opts.threads = threads;
+  opts.linger_ms = linger_ms;
+  opts.processing_guarantee = guarantee;
+  opts.cluster_secret = "bench";
+  opts.cluster_seeds = seeds;
+  opts.log_level = std::getenv("BENCH_LOG") ? std::getenv("BENCH_LOG") : "warn";
+  auto w = std::make_unique<mephisto::worker>(app.resolve(opts), opts);
+  if (auto err = w->start())
+    throw std::runtime_error(mephisto::render(err));
+  while (w->stats().assigned.load() == 0)
+    std::this_thread::sleep_for(1ms);
+  return w;
+}
+
+} // namespace bench

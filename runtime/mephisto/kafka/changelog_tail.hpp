@@ -1,0 +1,144 @@
+#pragma once
+
+// Internal (not installed): the consumer that reads table changelogs into stores, shared by
+// the restore of a table shard and the standby replicas.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "mephisto/error.hpp"
+#include "mephisto/kafka/config.hpp"
+#include "mephisto/store.hpp"
+
+namespace mephisto::kafka {
+
+/// How a changelog tail's consumer is set up.
+struct changelog_tail_options {
+  std::string bootstrap;                     ///< bootstrap.servers (no default)
+  std::string client_id;                     ///< client.id (no default)
+  /// group.id (no default): assign() needs one; the consumer never joins the group nor
+  /// commits.
+  std::string group_id;
+  /// auto.offset.reset: "earliest" reads a partition whose offset the changelog no longer
+  /// has from its start; "error" reports it as a `changelog_event::offset_lost`.
+  std::string offset_reset = "earliest";
+  std::chrono::milliseconds fetch_wait{100}; ///< fetch.wait.max.ms (default 100)
+  settings tuning;                           ///< further librdkafka settings (default none)
+};
+
+/// Where to start reading one changelog partition.
+struct changelog_position {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next = 0; ///< the next offset to read; 0: from the beginning
+};
+
+/// One thing a changelog tail read. Its views stay valid only during the callback.
+struct changelog_event {
+  enum kind_type { record, end_of_partition, offset_lost, error };
+
+  kind_type kind = record;
+  std::string_view topic;                ///< "" when librdkafka names none
+  int32_t partition = 0;
+  int64_t offset = 0;                    ///< a record's; for the end: the next offset
+  std::string_view key;                  ///< record only
+  std::optional<std::string_view> value; ///< record only; nullopt: a tombstone
+  const char* reason = "";               ///< offset_lost, error: librdkafka's message
+
+  /// Applies a record to `store`: puts its value, or erases its key for a tombstone.
+  /// False when the table cannot decode it (`why` says why).
+  bool apply_to(store_base& store, std::string& why) const {
+    return store.restore(key, value, why);
+  }
+};
+
+/// What one `changelog_tail::read` got: its records and events, in order, as
+/// `changelog_event`s (made as the iteration reaches them). Owns librdkafka's messages
+/// until it is destroyed; used on the thread that read it.
+class changelog_batch {
+public:
+  class iterator {
+  public:
+    explicit iterator(rd_kafka_message_t* const* at) : at_(at) {}
+    changelog_event operator*() const;
+    iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    bool operator!=(const iterator& other) const { return at_ != other.at_; }
+
+  private:
+    rd_kafka_message_t* const* at_;
+  };
+
+  changelog_batch() = default;
+  changelog_batch(changelog_batch&&) = default;
+  changelog_batch& operator=(changelog_batch&& other) noexcept;
+  ~changelog_batch() { clear(); }
+
+  iterator begin() const { return iterator{messages_.data()}; }
+  iterator end() const { return iterator{messages_.data() + messages_.size()}; }
+  /// How many records and events, or -1 when librdkafka failed the read.
+  ssize_t count() const noexcept { return count_; }
+
+private:
+  friend class changelog_tail;
+  void clear() noexcept;
+
+  std::vector<rd_kafka_message_t*> messages_;
+  ssize_t count_ = 0;
+};
+
+/// A consumer of changelog partitions outside any consumer group: manually assigned,
+/// `read_committed`, reporting the end of each partition (`enable.partition.eof`), never
+/// committing. Reads in batches of records and events.
+///
+/// Owned by one thread (the restorer's, or the standby actor's), which blocks in its
+/// calls; not thread-safe. librdkafka's own threads fetch in the background. Closed by
+/// `close` or the destructor.
+class changelog_tail {
+public:
+  /// The most records one `read` hands over.
+  static constexpr size_t max_batch = 1000;
+
+  changelog_tail() = default;
+  changelog_tail(const changelog_tail&) = delete;
+  changelog_tail& operator=(const changelog_tail&) = delete;
+  ~changelog_tail() { close(); }
+
+  /// Creates the consumer; a bad setting or a client librdkafka refuses is an error.
+  caf::error open(const changelog_tail_options& opts);
+
+  bool is_open() const noexcept { return rk_ != nullptr; }
+
+  /// Reads exactly `positions` from now on (replacing the previous assignment).
+  rd_kafka_resp_err_t assign(const std::vector<changelog_position>& positions);
+
+  /// Up to `max` (at most `max_batch`) records and events, waiting up to `wait` when none
+  /// is there. Nothing when the tail is not open.
+  changelog_batch read(std::chrono::milliseconds wait, size_t max);
+
+  /// Asks the broker for the (low, high) watermarks of a partition.
+  rd_kafka_resp_err_t query_watermarks(const std::string& topic, int32_t partition,
+                                       int64_t& low, int64_t& high,
+                                       std::chrono::milliseconds timeout);
+
+  /// The watermarks the last fetch brought: no request to the broker.
+  rd_kafka_resp_err_t cached_watermarks(const std::string& topic, int32_t partition,
+                                        int64_t& low, int64_t& high);
+
+  /// Closes the consumer (leaves nothing assigned); `open` may follow.
+  void close();
+
+private:
+  handle_ptr rk_;
+  queue_ptr queue_;
+};
+
+} // namespace mephisto::kafka

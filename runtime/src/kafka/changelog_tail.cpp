@@ -1,0 +1,119 @@
+#include "mephisto/kafka/changelog_tail.hpp"
+
+#include <algorithm>
+
+namespace mephisto::kafka {
+
+caf::error changelog_tail::open(const changelog_tail_options& opts) {
+  close();
+  settings xs{
+    {"bootstrap.servers", opts.bootstrap},
+    {"client.id", opts.client_id},
+    {"group.id", opts.group_id},
+    {"enable.auto.commit", "false"},
+    // Tells where a partition ends, also when its last offsets hold no record (markers of
+    // transactions, compacted records).
+    {"enable.partition.eof", "true"},
+    {"auto.offset.reset", opts.offset_reset},
+    {"isolation.level", "read_committed"},
+    {"fetch.wait.max.ms", std::to_string(opts.fetch_wait.count())},
+  };
+  xs.insert(xs.end(), opts.tuning.begin(), opts.tuning.end());
+  auto conf = make_conf(xs);
+  if (!conf)
+    return conf.error();
+  auto rk = make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
+  if (!rk)
+    return rk.error();
+  rk_ = std::move(*rk);
+  queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
+  return caf::none;
+}
+
+rd_kafka_resp_err_t changelog_tail::assign(const std::vector<changelog_position>& positions) {
+  auto parts = rd_kafka_topic_partition_list_new(static_cast<int>(positions.size()));
+  for (auto& pos : positions)
+    rd_kafka_topic_partition_list_add(parts, pos.topic.c_str(), pos.partition)->offset
+      = pos.next > 0 ? pos.next : RD_KAFKA_OFFSET_BEGINNING;
+  auto err = rd_kafka_assign(rk_.get(), parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  return err;
+}
+
+rd_kafka_resp_err_t changelog_tail::query_watermarks(const std::string& topic,
+                                                     int32_t partition, int64_t& low,
+                                                     int64_t& high,
+                                                     std::chrono::milliseconds timeout) {
+  return rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high,
+                                          static_cast<int>(timeout.count()));
+}
+
+rd_kafka_resp_err_t changelog_tail::cached_watermarks(const std::string& topic,
+                                                      int32_t partition, int64_t& low,
+                                                      int64_t& high) {
+  return rd_kafka_get_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high);
+}
+
+changelog_batch changelog_tail::read(std::chrono::milliseconds wait, size_t max) {
+  changelog_batch batch;
+  if (!queue_)
+    return batch;
+  batch.messages_.resize(std::min(max, max_batch));
+  batch.count_ = rd_kafka_consume_batch_queue(queue_.get(), static_cast<int>(wait.count()),
+                                              batch.messages_.data(), batch.messages_.size());
+  batch.messages_.resize(batch.count_ > 0 ? static_cast<size_t>(batch.count_) : 0);
+  return batch;
+}
+
+void changelog_tail::close() {
+  queue_.reset();
+  if (rk_)
+    rd_kafka_consumer_close(rk_.get());
+  rk_.reset();
+}
+
+changelog_batch& changelog_batch::operator=(changelog_batch&& other) noexcept {
+  if (this != &other) {
+    clear();
+    messages_ = std::move(other.messages_);
+    count_ = other.count_;
+    other.messages_.clear();
+  }
+  return *this;
+}
+
+void changelog_batch::clear() noexcept {
+  for (auto* m : messages_)
+    rd_kafka_message_destroy(m);
+  messages_.clear();
+}
+
+changelog_event changelog_batch::iterator::operator*() const {
+  const rd_kafka_message_t* m = *at_;
+  changelog_event ev;
+  ev.topic = m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "";
+  ev.partition = m->partition;
+  ev.offset = m->offset;
+  switch (m->err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      ev.kind = changelog_event::record;
+      ev.key = std::string_view{static_cast<const char*>(m->key), m->key_len};
+      if (m->payload != nullptr)
+        ev.value.emplace(static_cast<const char*>(m->payload), m->len);
+      break;
+    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+      ev.kind = changelog_event::end_of_partition;
+      break;
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+      ev.kind = changelog_event::offset_lost;
+      ev.reason = rd_kafka_message_errstr(m);
+      break;
+    default:
+      ev.kind = changelog_event::error;
+      ev.reason = rd_kafka_message_errstr(m);
+  }
+  return ev;
+}
+
+} // namespace mephisto::kafka
