@@ -148,8 +148,8 @@ partition_manager(partition_manager_actor::stateful_pointer<partition_manager_st
       // Its records may be in the open transaction: abort it, rewind every partition.
       // Until then no commit may take that transaction (its offsets are gone with it).
       st.txn_poisoned = true;
-      if (st.pause.pending()) // a pause waiting for this pipeline would wait forever
-        st.pause.deliver(make_error(errc::partition_failed, "a partition failed while pausing"));
+      if (st.pause && st.pause->pending()) // a pause waiting for it would wait forever
+        st.pause->deliver(make_error(errc::partition_failed, "a partition failed while pausing"));
       st.pipelines.erase(i);
       release_shards(self, tp.topic, tp.partition, false);
       st.env->report.stats->restarts.fetch_add(1, std::memory_order_relaxed);
@@ -235,15 +235,24 @@ partition_manager(partition_manager_actor::stateful_pointer<partition_manager_st
       if (st.txn_poisoned)
         return make_error(errc::partition_failed,
                           "a partition failed: the open transaction must be aborted");
-      auto rp = self->make_response_promise<final_offsets>();
-      st.pause = rp; // a partition failing meanwhile ends it with an error
+      // One promise, shared: a partition failing meanwhile ends the pause with an error
+      // (exit handler), and then neither a late error nor the last answer may answer again.
+      auto rp = std::make_shared<caf::typed_response_promise<final_offsets>>(
+        self->make_response_promise<final_offsets>());
+      st.pause = rp;
       auto result = std::make_shared<final_offsets>();
       ask_all(self, pipelines_of(st), std::chrono::milliseconds(st.env->opts.drain_timeout_ms),
               on_answers([result](size_t, final_offset& fo) { result->push_back(fo); },
-                         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); },
-                         [rp, result]() mutable { rp.deliver(std::move(*result)); }),
+                         [rp](caf::error& err) {
+                           if (rp->pending())
+                             rp->deliver(std::move(err));
+                         },
+                         [rp, result] {
+                           if (rp->pending())
+                             rp->deliver(std::move(*result));
+                         }),
               pause_atom::value);
-      return rp;
+      return *rp;
     },
     [self](committed_atom, bool resume) {
       for (auto& [tp, pipeline] : self->state.pipelines)

@@ -152,3 +152,53 @@ TEST_F(partition_supervisor_stop, a_rewind_during_a_failure_is_answered_when_the
   EXPECT_EQ(*answer, "ok");
   EXPECT_TRUE(terminated(pipeline));
 }
+
+// Exactly-once: a transaction commit pauses every pipeline, also one whose tables are
+// still recovering. It answers "nothing handed out" and must not start when its tables
+// come up during the commit (its first batches would land in a transaction whose offsets
+// were taken already), only when resumed.
+TEST_F(partition_supervisor_stop, a_pipeline_paused_while_recovering_starts_only_once_resumed) {
+  // A table shard stand-in that answers `ready` when told `go`.
+  auto ready = std::make_shared<std::vector<caf::response_promise>>();
+  auto shard = sys->spawn([ready](caf::event_based_actor* self) -> caf::behavior {
+    return {[=](ready_atom) {
+              ready->push_back(self->make_response_promise());
+              return ready->back();
+            },
+            [=](caf::ok_atom) {
+              for (auto& rp : *ready)
+                rp.deliver(caf::ok_atom::value);
+              ready->clear();
+            }};
+  });
+  pipeline_spec spec;
+  spec.topic = 0;
+  spec.partition = 3;
+  spec.queue.queue = rd_kafka_queue_new(rk);
+  spec.shards.emplace_back(0, caf::actor_cast<table_shard_actor>(shard));
+  auto pipeline = sys->spawn(partition_supervisor, env, std::move(spec));
+  sched->run();
+  using supervisor_type
+    = std::remove_pointer_t<partition_supervisor_actor::stateful_pointer<partition_supervisor_state>>;
+  auto& st = dynamic_cast<supervisor_type&>(*caf::actor_cast<caf::abstract_actor*>(pipeline)).state;
+  EXPECT_EQ(st.phase, pipeline_phase::recovering);
+  auto paused_at = std::make_shared<int64_t>(0);
+  sys->spawn([=](caf::event_based_actor* self) {
+    self->request(pipeline, caf::infinite, pause_atom::value)
+      .then([=](final_offset& fo) { *paused_at = fo.offset; });
+  });
+  sched->run();
+  EXPECT_EQ(*paused_at, -1) << "nothing was handed out";
+  EXPECT_EQ(st.phase, pipeline_phase::held);
+  caf::anon_send(shard, caf::ok_atom::value); // the table recovered during the commit
+  sched->run();
+  EXPECT_EQ(st.phase, pipeline_phase::held);
+  EXPECT_TRUE(st.agents.empty()) << "started inside a transaction being committed";
+  caf::anon_send(pipeline, committed_atom::value, true); // committed: go on
+  sched->run();
+  EXPECT_EQ(st.phase, pipeline_phase::running);
+  EXPECT_EQ(st.agents.size(), 2u);
+  EXPECT_TRUE(st.source);
+  caf::anon_send_exit(pipeline, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+}

@@ -45,7 +45,8 @@ struct group_consumer_data {
 /// before fetching starts; on revoke it waits until the manager drained the partitions,
 /// commits their final offsets synchronously and only then lets librdkafka hand them on
 /// (at-least-once across rebalances). `halt` closes the consumer, which revokes
-/// everything the same way.
+/// everything the same way. Its messages: `group_consumer_actor` (protocols.hpp); the
+/// worker spawns it untyped (a blocking actor) and casts the handle.
 void group_consumer(caf::blocking_actor* self, std::shared_ptr<group_consumer_data> data);
 
 /// The rebalance callback to install with `rd_kafka_conf_set_rebalance_cb`; its opaque

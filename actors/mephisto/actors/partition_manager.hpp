@@ -45,7 +45,7 @@ struct partition_manager_state {
   group_consumer_actor consumer;                ///< from `assign`
   standby_actor standby;                        ///< standby replicas (may be null)
   /// Exactly-once: the `pause` being answered (a partition failing meanwhile ends it).
-  caf::typed_response_promise<final_offsets> pause;
+  std::shared_ptr<caf::typed_response_promise<final_offsets>> pause;
   std::map<topic_partition, partition_supervisor_actor> pipelines;
   std::set<topic_partition> restarting;         ///< failed, waiting out their backoff
   std::map<topic_partition, failure_history> failures;

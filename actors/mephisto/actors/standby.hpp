@@ -11,7 +11,7 @@ namespace mephisto {
 /// Standby replicas: warm copies of table partitions that other instances own.
 ///
 /// One blocking actor per worker, on a thread of its own (it blocks on Kafka and RocksDB).
-/// The cluster actor tells it which table partitions to keep (`standby`, flat table,
+/// The cluster actor tells it which table partitions to keep (`place`, flat table,
 /// partition pairs; see `standby_placement`). It tails their changelogs with one consumer
 /// (assign only, never in the group, read_committed) into stores made like the shards'
 /// own: the partition's RocksDB directory, or a memory store.
@@ -20,7 +20,8 @@ namespace mephisto {
 /// (a null store when there is none) and recovers only the changelog records the copy
 /// lacks. From the `take` until the shard exits (it is monitored) the partition belongs to
 /// the shard and is not tailed here, whatever the placement says; so a store is only ever
-/// touched by one thread, and handed over in a message.
+/// touched by one thread, and handed over in a message. Its messages: `standby_actor`
+/// (protocols.hpp); the worker spawns it untyped (a blocking actor) and casts the handle.
 void standby_replicas(caf::blocking_actor* self, env_ptr env);
 
 /// Which of `table_partitions[t]` partitions of each table `self_address` keeps a copy of:
