@@ -6,17 +6,30 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := g++ cmake ninja-build pkg-config libcaf-dev librdkafka-dev librocksdb-dev \
-            libboost-json1.81-dev libboost1.81-dev libspdlog-dev libfmt-dev libcli11-dev \
-            libgtest-dev kcat openjdk-17-jre-headless maven python3 openssl libssl-dev
+# The one package list: what builds the project (also docker/Dockerfile's build stage),
+# what its binaries need at run time (the image's runtime stage), and what the test suite
+# adds. tests/package/image_packages.sh checks the first two against a build.
+BUILD_PACKAGES := g++ cmake ninja-build pkg-config make libcaf-dev librdkafka-dev \
+                  librocksdb-dev libboost-json1.81-dev libboost1.81-dev libspdlog-dev \
+                  libfmt-dev libcli11-dev libssl-dev libgtest-dev
+RUNTIME_PACKAGES := libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 librdkafka1 \
+                    librocksdb7.8 libspdlog1.10 libfmt9 libssl3 kcat
+TEST_PACKAGES := kcat openjdk-17-jre-headless maven python3 openssl
+PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
-.PHONY: demo test deps build embed bench asan tsan clean
+.PHONY: demo test deps build embed bench asan tsan clean packages-build packages-runtime
 
 demo: build
 	apps/colors/demo.sh $(BUILD)/apps/colors
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j2
+
+packages-build:
+	@echo $(BUILD_PACKAGES)
+
+packages-runtime:
+	@echo $(RUNTIME_PACKAGES)
 
 deps:
 	@if dpkg -s $(PACKAGES) >/dev/null 2>&1; then echo "Debian packages: all there"; else \

@@ -22,6 +22,8 @@
 #include "mephisto/log.hpp"
 #include "mephisto/worker.hpp"
 
+#include "client_properties_cli.hpp"
+
 extern char** environ;
 
 namespace mephisto {
@@ -55,16 +57,24 @@ std::string upper(std::string x) {
   return x;
 }
 
-/// Registers every worker option on `cli`: flag `--key`, config-file key `key`,
-/// environment `MEPHISTO_KEY`. Returns the environment variable names it knows.
-std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
+/// The worker options `add_worker_options` registered, by key and environment name.
+struct known_options {
+  std::set<std::string> keys;
   std::set<std::string> env_names;
+};
+
+/// Registers every worker option on `cli`: flag `--key`, config-file key `key`,
+/// environment `MEPHISTO_KEY`. (The client properties are not options: see
+/// client_properties_cli.hpp.)
+known_options add_worker_options(CLI::App& cli, worker_options& o) {
+  known_options known;
   auto add = [&](const std::string& key, auto& field, const std::string& help) {
     auto dashed = key;
     std::replace(dashed.begin(), dashed.end(), '_', '-');
     auto names = "--" + key + (dashed != key ? ",--" + dashed : std::string{});
     auto env = "MEPHISTO_" + upper(key);
-    env_names.insert(env);
+    known.keys.insert(key);
+    known.env_names.insert(env);
     cli.add_option(names, field, help)->envname(env)->capture_default_str();
   };
   add("broker", o.broker, "kafka://host:port[,host:port...] or embedded");
@@ -112,7 +122,7 @@ std::set<std::string> add_worker_options(CLI::App& cli, worker_options& o) {
       "warm copies of each table partition on other instances (0: none)");
   add("log_level", o.log_level, "trace, debug, info, warn, error, off");
   add("bootstrap_file", o.bootstrap_file, "embedded broker: write its URL to this file");
-  return env_names;
+  return known;
 }
 
 /// Rejects MEPHISTO_* environment variables that are no option (a typo would otherwise
@@ -124,7 +134,7 @@ bool check_environment(const std::set<std::string>& known) {
     if (kv.rfind("MEPHISTO_", 0) != 0)
       continue;
     auto name = kv.substr(0, kv.find('='));
-    if (known.count(name) == 0) {
+    if (known.count(name) == 0 && !is_client_property_env(name)) {
       std::cerr << "error: unknown environment variable " << name << " (known: ";
       bool first = true;
       for (auto& k : known) {
@@ -205,10 +215,16 @@ int run_send(const app& a, const worker_options& opts, const std::string& topic,
   for (auto& t : topo->topics)
     if (t.name == topic)
       kafka_name = t.kafka_name;
-  auto conf = kafka::make_conf({{"bootstrap.servers", *bootstrap},
-                                {"partitioner", "murmur2_random"},
-                                {"enable.idempotence", "true"},
-                                {"message.timeout.ms", std::to_string(opts.startup_timeout_ms)}});
+  if (auto err = kafka::check_client_properties(opts.client_properties)) {
+    std::cerr << "error: " << render(err) << '\n';
+    return 1;
+  }
+  auto conf = kafka::make_conf(kafka::with_client_properties(
+    {{"bootstrap.servers", *bootstrap},
+     {"partitioner", "murmur2_random"},
+     {"enable.idempotence", "true"},
+     {"message.timeout.ms", std::to_string(opts.startup_timeout_ms)}},
+    opts.client_properties, kafka::client_kind::producer));
   if (!conf) {
     std::cerr << "error: " << render(conf.error()) << '\n';
     return 1;
@@ -246,10 +262,13 @@ int app::main(int argc, char** argv) {
   worker_options opts;
   CLI::App cli{"Mephisto app " + topo_->app_id + ": stream processing on Kafka with CAF actors",
                topo_->app_id};
-  cli.set_config("--config", "", "read options from a TOML/INI file (key = value)");
-  cli.allow_config_extras(false);
+  auto config = cli.set_config("--config", "", "read options from a TOML/INI file (key = value)");
+  cli.allow_config_extras(true); // the client properties; other unknown keys: see below
   cli.require_subcommand(1);
-  auto env_names = add_worker_options(cli, opts);
+  cli.footer("Kafka client properties: --kafka.<librdkafka property> VALUE reaches every "
+             "client, --consumer.<property> and --producer.<property> one kind (also as "
+             "MEPHISTO_KAFKA_<PROPERTY> with _ for . and in the config file).");
+  auto known = add_worker_options(cli, opts);
   auto worker_cmd = cli.add_subcommand("worker", "run a worker (Ctrl-C stops it cleanly)");
   auto broker_cmd = cli.add_subcommand(
     "broker", "run an embedded (mock) Kafka broker with this app's topics; prints its URL");
@@ -272,13 +291,32 @@ int app::main(int argc, char** argv) {
   get_cmd->add_option("--peer", get_peer, "a worker's cluster address, host:port")->required();
   for (auto* sub : {worker_cmd, broker_cmd, send_cmd, table_cmd, get_cmd})
     sub->fallthrough();
+  client_properties from_flags;
+  std::string bad_flag;
+  auto args = take_client_property_flags(argc, argv, from_flags, bad_flag);
+  if (!bad_flag.empty()) {
+    std::cerr << "error: " << bad_flag << '\n';
+    return 2;
+  }
   try {
-    cli.parse(argc, argv);
+    cli.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     return cli.exit(e);
   }
-  if (!check_environment(env_names))
+  if (!check_environment(known.env_names))
     return 2;
+  // Client properties: the config file's, then the environment's, then the flags' win.
+  if (config->count() > 0) {
+    std::string error;
+    if (!read_client_property_file(config->as<std::string>(), known.keys,
+                                   opts.client_properties, error)) {
+      std::cerr << "error: " << error << '\n';
+      return 2;
+    }
+  }
+  read_client_property_env(opts.client_properties);
+  for (auto& [key, value] : from_flags)
+    opts.client_properties[key] = value;
   if (!set_log_level(opts.log_level)) {
     std::cerr << "error: log_level '" << opts.log_level << "' is unknown\n";
     return 2;

@@ -298,7 +298,9 @@ bool standby_tailer::ensure_consumer() {
     // A copy whose offset the changelog no longer has is discarded, never patched.
     .offset_reset = "error",
     .fetch_wait = std::chrono::milliseconds(100),
-    .tuning = {{"queued.max.messages.kbytes", "16384"}},
+    .tuning = kafka::with_client_properties({{"queued.max.messages.kbytes", "16384"}},
+                                            env_->opts.client_properties,
+                                            kafka::client_kind::consumer),
   });
   if (err)
     log().error("standby: {}", render(err));

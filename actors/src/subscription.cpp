@@ -101,7 +101,7 @@ make_subscription_core(env_ptr env, caf::actor worker, uint32_t topic,
                        const subscription_options& opts) {
   auto& name = env->topo->topics[topic].kafka_name;
   auto partitions = env->layout.partitions[topic];
-  auto conf = kafka::make_conf({
+  auto conf = kafka::make_conf(kafka::with_client_properties({
     {"bootstrap.servers", env->layout.bootstrap},
     {"group.id", env->topo->app_id + "-subscription"}, // needed by librdkafka; never joined
     {"client.id", env->topo->app_id + "-subscription"},
@@ -111,7 +111,7 @@ make_subscription_core(env_ptr env, caf::actor worker, uint32_t topic,
     {"isolation.level", "read_committed"},
     {"fetch.wait.max.ms", "50"},
     {"queued.max.messages.kbytes", "8192"},
-  });
+  }, env->opts.client_properties, kafka::client_kind::consumer));
   if (!conf)
     return conf.error();
   auto rk = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(*conf));

@@ -127,6 +127,8 @@ table_shard(table_shard_actor::stateful_pointer<table_shard_state> self, env_ptr
   st.cancel = std::make_shared<std::atomic<bool>>(false);
   kafka::restore_job job;
   job.bootstrap = env->layout.bootstrap;
+  job.client_settings = kafka::with_client_properties({}, env->opts.client_properties,
+                                                      kafka::client_kind::consumer);
   job.changelog = def.changelog;
   job.partition = partition;
   job.table = def.name;

@@ -63,7 +63,7 @@ caf::error worker::impl::start_consumer(env_ptr env) {
   group = std::make_shared<group_consumer_data>();
   group->env = env;
   group->manager = manager;
-  auto conf = kafka::make_conf({
+  auto conf = kafka::make_conf(kafka::with_client_properties({
     {"bootstrap.servers", bootstrap},
     {"group.id", topo->app_id},
     {"client.id", topo->app_id + "-consumer"},
@@ -77,7 +77,7 @@ caf::error worker::impl::start_consumer(env_ptr env) {
     {"heartbeat.interval.ms", std::to_string(std::min(1000, opts.session_timeout_ms / 3))},
     {"fetch.wait.max.ms", "100"},
     {"queued.max.messages.kbytes", "16384"},
-  });
+  }, opts.client_properties, kafka::client_kind::consumer));
   if (!conf)
     return conf.error();
   if (!opts.instance_id.empty()) {
@@ -217,8 +217,11 @@ caf::error worker::start() {
                       + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())
                   : d.opts.instance_id);
   }
-  if (auto err = d.producer.start(d.bootstrap, d.topo->producer_topics(),
-                                  {{"linger.ms", std::to_string(d.opts.linger_ms)}}, txn_id))
+  if (auto err = d.producer.start(
+        d.bootstrap, d.topo->producer_topics(),
+        kafka::with_client_properties({{"linger.ms", std::to_string(d.opts.linger_ms)}},
+                                      d.opts.client_properties, kafka::client_kind::producer),
+        txn_id))
     return err;
   auto env = std::make_shared<worker_env>();
   env->topo = d.topo;

@@ -55,8 +55,10 @@ expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t
     // whatever happens to the pipeline's transactions.
     auto p = std::make_unique<kafka::producer>();
     if (auto err = p->start(d.bootstrap, d.topo->producer_topics(),
-                            {{"linger.ms", std::to_string(d.opts.linger_ms)},
-                             {"client.id", d.topo->app_id + "-writer"}}))
+                            kafka::with_client_properties(
+                              {{"linger.ms", std::to_string(d.opts.linger_ms)},
+                               {"client.id", d.topo->app_id + "-writer"}},
+                              d.opts.client_properties, kafka::client_kind::producer)))
       return err;
     d.writer_producer = std::move(p);
   }

@@ -63,7 +63,7 @@ caf::error worker::impl::check_options() {
     return bad("table_standby_replicas must be 0 (none) or more");
   if (auto seeds = parse_host_port_list(opts.cluster_seeds, "cluster_seeds"); !seeds)
     return seeds.error();
-  return caf::none;
+  return kafka::check_client_properties(opts.client_properties);
 }
 
 caf::error worker::impl::connect() {
@@ -97,15 +97,24 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
   // A client of its own, without topic handles: a producer's topic handle asks for
   // metadata, and a broker with auto.create.topics.enable would create the topic with its
   // defaults (a changelog without compaction) before we create it right.
-  auto conf = kafka::make_conf({{"bootstrap.servers", bootstrap},
-                                {"client.id", topo->app_id + "-admin"}});
+  auto conf = kafka::make_conf(kafka::with_client_properties(
+    {{"bootstrap.servers", bootstrap}, {"client.id", topo->app_id + "-admin"}},
+    opts.client_properties, kafka::client_kind::admin));
   if (!conf)
     return conf.error();
+  // A refused login shows only as an error event; the metadata request just times out.
+  kafka::auth_watch auth;
+  auth.install(conf->get());
   auto admin = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
   if (!admin)
     return admin.error();
-  if (auto err = kafka::ensure_topics(admin->get(), specs, timeout))
+  if (auto err = kafka::ensure_topics(admin->get(), specs, timeout)) {
+    if (auto refused = auth.failure(admin->get()); !refused.empty())
+      return make_error(errc::authentication_failed,
+                        "Kafka authentication failed (" + refused + "); check the "
+                        "kafka.sasl.* / kafka.ssl.* client properties");
     return err;
+  }
   partitions.clear();
   for (size_t i = 0; i < topo->topics.size(); ++i)
     partitions.push_back(specs[i].partitions);

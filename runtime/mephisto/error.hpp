@@ -31,6 +31,7 @@ enum class errc : uint8_t {
   not_owned,
   refused,
   stopped, ///< the worker (or the handle's actor) is gone
+  authentication_failed, ///< the broker refused the login (SASL or TLS client credentials)
 };
 
 /// Returns the name of `code`, e.g. "broker_unreachable".

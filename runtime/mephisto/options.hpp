@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace mephisto {
@@ -87,6 +88,14 @@ struct worker_options {
   std::string log_level = "info";
   /// Embedded broker only: write `kafka://host:port` here once it is up.
   std::string bootstrap_file;
+  /// librdkafka properties for Mephisto's Kafka clients, keyed with a prefix:
+  /// `kafka.<property>` reaches every client (group consumer, producers, admin, table
+  /// restores, standby replicas, subscriptions), `consumer.<property>` the consumers only,
+  /// `producer.<property>` the producers only (it wins over `kafka.`). E.g.
+  /// `kafka.security.protocol = SASL_SSL`. Checked at start: an unknown property, a bad
+  /// value or one Mephisto sets itself is an error naming it. Secrets (passwords, keys,
+  /// JAAS configurations) never appear in logs.
+  std::map<std::string, std::string> client_properties;
 
   bool exactly_once() const noexcept { return processing_guarantee == "exactly_once"; }
   bool cluster_tls() const noexcept {

@@ -33,6 +33,7 @@ const char* to_string(errc code) {
     case errc::not_owned: return "not_owned";
     case errc::refused: return "refused";
     case errc::stopped: return "stopped";
+    case errc::authentication_failed: return "authentication_failed";
   }
   return "unknown";
 }

@@ -4,7 +4,9 @@
 #   tests/kafka/kafka.sh start DIR   resolve the jars (Maven, cached in ~/.m2), format a fresh
 #                                    store in DIR, start the broker on free loopback ports,
 #                                    wait until it answers; writes DIR/bootstrap (host:port)
-#                                    and DIR/pid
+#                                    and DIR/pid. A second listener takes SASL_PLAINTEXT with
+#                                    mechanism PLAIN, user mephisto, password mephisto-secret
+#                                    (a test broker's fixed credentials): DIR/sasl_bootstrap
 #   tests/kafka/kafka.sh stop DIR    stop the broker by its recorded PID (TERM, then KILL)
 #
 # Needs java (17+), mvn, kcat and python3 (free ports). Fails loudly when it cannot start.
@@ -23,7 +25,7 @@ stop() {
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$pid" 2>/dev/null && { echo "kafka.sh: broker $pid ignored TERM, killing"; kill -KILL "$pid" || true; }
   fi
-  rm -f "$dir/pid" "$dir/bootstrap"
+  rm -f "$dir/pid" "$dir/bootstrap" "$dir/sasl_bootstrap"
   echo "kafka.sh: broker $pid stopped"
 }
 
@@ -40,9 +42,9 @@ start() {
       -DoutputDirectory="$libs" || fail "Maven could not resolve the Kafka jars"
     touch "$libs/.complete"
   fi
-  read -r port cport < <(python3 -c '
+  read -r port cport sport < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
   local data="$dir/data"
@@ -51,11 +53,13 @@ print(*[s.getsockname()[1] for s in socks])')
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_mephisto="mephisto-secret";
 log.dirs=$data
 num.partitions=8
 offsets.topic.replication.factor=1
@@ -97,6 +101,7 @@ PROPS
   echo $! > "$dir/pid"
   for _ in $(seq 240); do
     if kcat -b "127.0.0.1:$port" -L -m 2 >/dev/null 2>&1; then
+      echo "127.0.0.1:$sport" > "$dir/sasl_bootstrap"
       echo "127.0.0.1:$port" > "$dir/bootstrap"
       echo "kafka.sh: Kafka $(ls "$libs" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p') up at 127.0.0.1:$port (pid $(cat "$dir/pid"), logs in $dir)"
       return 0

@@ -14,6 +14,7 @@ namespace mephisto::kafka {
 /// One table partition to rebuild from its changelog.
 struct restore_job {
   std::string bootstrap;
+  settings client_settings;      ///< the user's consumer properties
   std::string changelog;         ///< topic name
   int32_t partition = 0;
   std::string table;             ///< for messages

@@ -58,6 +58,15 @@ void report(const restore_job& job, const std::string& where, const restore_stat
     log().info("{}", line);
 }
 
+/// Large fetches for a fast restore, then the user's consumer properties.
+settings restore_tuning(const restore_job& job) {
+  settings xs{{"queued.min.messages", "100000"},
+              {"max.partition.fetch.bytes", "33554432"},
+              {"fetch.max.bytes", "67108864"}};
+  xs.insert(xs.end(), job.client_settings.begin(), job.client_settings.end());
+  return xs;
+}
+
 } // namespace
 
 expected<restore_stats> restore_changelog(const restore_job& job, store_base& store) {
@@ -69,9 +78,7 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
         .group_id = "mephisto-restore-" + job.changelog,
         .offset_reset = "earliest",
         .fetch_wait = milliseconds{50},
-        .tuning = {{"queued.min.messages", "100000"},
-                   {"max.partition.fetch.bytes", "33554432"},
-                   {"fetch.max.bytes", "67108864"}},
+        .tuning = restore_tuning(job),
       }))
     return err;
   auto where = job.changelog + " [" + std::to_string(job.partition) + "]";

@@ -1,0 +1,98 @@
+// Kafka client properties against the real broker's SASL listener (tests/kafka/kafka.sh:
+// SASL_PLAINTEXT, mechanism PLAIN, user mephisto / mephisto-secret): the colors app as a
+// separate process, configured by flags and by the environment, as users run it.
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "support/testkit.hpp"
+
+using namespace std::chrono_literals;
+using testkit::child;
+
+namespace {
+
+const std::string password = "mephisto-secret";
+
+struct sasl_kafka : testing::Test {
+  void SetUp() override {
+    std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
+    std::ifstream{std::string{KAFKA_DIR} + "/sasl_bootstrap"} >> sasl_bootstrap;
+    ASSERT_FALSE(bootstrap.empty() || sasl_bootstrap.empty())
+      << "NO REAL KAFKA BROKER WITH A SASL LISTENER: " << KAFKA_DIR
+      << "/sasl_bootstrap is missing; the ctest fixture kafka.start (tests/kafka/kafka.sh) "
+         "must run first";
+    auto name = testing::UnitTest::GetInstance()->current_test_info()->name();
+    id = std::string{"sasl-"} + name + "-" + std::to_string(::getpid());
+    dir = testkit::temp_dir(name);
+    testkit::recreate_topic(bootstrap, "input", 8);
+    testkit::recreate_topic(bootstrap, "output", 8);
+  }
+
+  /// The colors worker on the SASL listener, logging in as mephisto with `secret`.
+  std::vector<std::string> sasl_flags(const std::string& secret) {
+    return {"--id", id, "--kafka.security.protocol", "SASL_PLAINTEXT",
+            "--kafka.sasl.mechanism=PLAIN", "--kafka.sasl.username", "mephisto",
+            "--kafka.sasl.password", secret};
+  }
+
+  std::string bootstrap;      ///< plaintext: the test's own clients
+  std::string sasl_bootstrap; ///< the worker's
+  std::string id;
+  std::string dir;
+};
+
+} // namespace
+
+TEST_F(sasl_kafka, with_the_right_credentials_the_colors_app_is_exact) {
+  auto w = testkit::start_worker(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, "w",
+                                 sasl_flags(password));
+  ASSERT_TRUE(w->wait_for_log("assigned: ", 60s)) << w->log();
+  auto words = testkit::make_words(20'000, 31);
+  testkit::produce(bootstrap, "input", words.words);
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+  testkit::expect_exact_running_counts(out, words.colors);
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(60s), 0) << w->log();
+  EXPECT_EQ(w->log().find(password), std::string::npos) << "the password was logged";
+}
+
+TEST_F(sasl_kafka, with_a_wrong_password_the_worker_exits_1_within_the_startup_timeout) {
+  auto flags = sasl_flags("not-the-password");
+  flags.insert(flags.end(), {"--startup_timeout_ms", "5000"});
+  auto started = std::chrono::steady_clock::now();
+  auto w = testkit::start_worker(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, "w", flags);
+  EXPECT_EQ(w->wait(60s), 1) << w->log();
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, 5s + 10s) << "startup_timeout_ms is 5000";
+  EXPECT_NE(w->log().find("authentication_failed"), std::string::npos) << w->log();
+  EXPECT_NE(w->log().find("authentication failed"), std::string::npos) << w->log();
+  EXPECT_EQ(w->log().find("not-the-password"), std::string::npos) << "the password was logged";
+}
+
+TEST_F(sasl_kafka, the_environment_carries_the_credentials_too) {
+  // MEPHISTO_KAFKA_SASL_PASSWORD -> kafka.sasl.password (`_` stands for `.`).
+  ::setenv("MEPHISTO_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", 1);
+  ::setenv("MEPHISTO_KAFKA_SASL_MECHANISM", "PLAIN", 1);
+  ::setenv("MEPHISTO_KAFKA_SASL_USERNAME", "mephisto", 1);
+  ::setenv("MEPHISTO_KAFKA_SASL_PASSWORD", password.c_str(), 1);
+  auto w = testkit::start_worker(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, "w",
+                                 {"--id", id});
+  for (auto* name : {"MEPHISTO_KAFKA_SECURITY_PROTOCOL", "MEPHISTO_KAFKA_SASL_MECHANISM",
+                     "MEPHISTO_KAFKA_SASL_USERNAME", "MEPHISTO_KAFKA_SASL_PASSWORD"})
+    ::unsetenv(name);
+  ASSERT_TRUE(w->wait_for_log("assigned: ", 60s)) << w->log();
+  auto words = testkit::make_words(2'000, 32);
+  testkit::produce(bootstrap, "input", words.words);
+  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+  testkit::expect_exact_running_counts(out, words.colors);
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(60s), 0) << w->log();
+}
