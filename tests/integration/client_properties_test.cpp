@@ -25,10 +25,7 @@ int run_worker(const std::string& name, std::vector<std::string> extra, std::str
   auto dir = testkit::temp_dir(name);
   std::vector<std::string> args{colors_bin, "worker", "--broker", "embedded"};
   args.insert(args.end(), extra.begin(), extra.end());
-  child c{args, dir + "/out.log"};
-  auto rc = c.wait(30s);
-  log = c.log();
-  return rc;
+  return testkit::run_to_exit(args, dir + "/out.log", 30s, log);
 }
 
 } // namespace

@@ -43,6 +43,18 @@ struct sasl_kafka : testing::Test {
             "--kafka.sasl.password", secret};
   }
 
+  /// Once `w` is assigned: feeds it `n` words and expects its exact running counts, then
+  /// stops it cleanly.
+  void expect_exact_colors(child& w, size_t n, uint32_t seed) {
+    ASSERT_TRUE(w.wait_for_log("assigned: ", 60s)) << w.log();
+    auto words = testkit::make_words(n, seed);
+    testkit::produce(bootstrap, "input", words.words);
+    auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
+    testkit::expect_exact_running_counts(out, words.colors);
+    w.signal(SIGTERM);
+    EXPECT_EQ(w.wait(60s), 0) << w.log();
+  }
+
   std::string bootstrap;      ///< plaintext: the test's own clients
   std::string sasl_bootstrap; ///< the worker's
   std::string id;
@@ -54,13 +66,7 @@ struct sasl_kafka : testing::Test {
 TEST_F(sasl_kafka, with_the_right_credentials_the_colors_app_is_exact) {
   auto w = testkit::start_worker(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, "w",
                                  sasl_flags(password));
-  ASSERT_TRUE(w->wait_for_log("assigned: ", 60s)) << w->log();
-  auto words = testkit::make_words(20'000, 31);
-  testkit::produce(bootstrap, "input", words.words);
-  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
-  testkit::expect_exact_running_counts(out, words.colors);
-  w->signal(SIGTERM);
-  EXPECT_EQ(w->wait(60s), 0) << w->log();
+  expect_exact_colors(*w, 20'000, 31);
   EXPECT_EQ(w->log().find(password), std::string::npos) << "the password was logged";
 }
 
@@ -88,11 +94,5 @@ TEST_F(sasl_kafka, the_environment_carries_the_credentials_too) {
   for (auto* name : {"MEPHISTO_KAFKA_SECURITY_PROTOCOL", "MEPHISTO_KAFKA_SASL_MECHANISM",
                      "MEPHISTO_KAFKA_SASL_USERNAME", "MEPHISTO_KAFKA_SASL_PASSWORD"})
     ::unsetenv(name);
-  ASSERT_TRUE(w->wait_for_log("assigned: ", 60s)) << w->log();
-  auto words = testkit::make_words(2'000, 32);
-  testkit::produce(bootstrap, "input", words.words);
-  auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
-  testkit::expect_exact_running_counts(out, words.colors);
-  w->signal(SIGTERM);
-  EXPECT_EQ(w->wait(60s), 0) << w->log();
+  expect_exact_colors(*w, 2'000, 32);
 }

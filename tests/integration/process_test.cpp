@@ -306,10 +306,7 @@ int run_with_config(const std::string& name, const std::string& config, std::str
   std::ofstream{dir + "/app.toml"} << config;
   std::vector<std::string> args{colors_bin, "--config", dir + "/app.toml"};
   args.insert(args.end(), extra.begin(), extra.end());
-  child c{args, dir + "/out.log"};
-  auto rc = c.wait(30s);
-  log = c.log();
-  return rc;
+  return testkit::run_to_exit(args, dir + "/out.log", 30s, log);
 }
 
 } // namespace

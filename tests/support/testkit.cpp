@@ -483,6 +483,14 @@ std::string wait_for_line(const std::string& path, std::chrono::milliseconds tim
   return {};
 }
 
+int run_to_exit(std::vector<std::string> argv, const std::string& log_path,
+                std::chrono::milliseconds timeout, std::string& log) {
+  child c{std::move(argv), log_path};
+  auto rc = c.wait(timeout);
+  log = c.log();
+  return rc;
+}
+
 std::string temp_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path()
              / ("mephisto-test-" + name + "-" + std::to_string(::getpid()));

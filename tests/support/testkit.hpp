@@ -136,6 +136,11 @@ private:
   std::string log_path_;
 };
 
+/// Runs `argv` with its output in `log_path` until it exits (killed after `timeout`);
+/// returns the exit code (as `child::wait`) and puts its output in `log`.
+int run_to_exit(std::vector<std::string> argv, const std::string& log_path,
+                std::chrono::milliseconds timeout, std::string& log);
+
 /// Starts `bin worker --broker url --threads 2 --commit_interval_ms 200 extra...` with its
 /// log in `dir/name.log`.
 std::unique_ptr<child> start_worker(const std::string& bin, const std::string& url,

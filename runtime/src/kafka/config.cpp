@@ -49,19 +49,25 @@ void log_cb(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
     log().debug("kafka {} {}: {}", name, fac, buf);
 }
 
+/// Sets `key` on `conf`; an error names it as `what`, with its value unless a secret.
+caf::error set_property(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+                        const std::string& what) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr)
+      == RD_KAFKA_CONF_OK)
+    return caf::none;
+  return make_error(errc::bad_config,
+                    what + "=" + (is_secret_property(key) ? std::string{"(secret)"} : value)
+                      + ": " + errstr);
+}
+
 } // namespace
 
 expected<conf_ptr> make_conf(const settings& xs) {
   conf_ptr conf{rd_kafka_conf_new()};
-  char errstr[512];
-  for (auto& [key, value] : xs) {
-    if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), errstr, sizeof errstr)
-        != RD_KAFKA_CONF_OK)
-      return make_error(errc::bad_config,
-                        "librdkafka setting " + key + "="
-                          + (is_secret_property(key) ? std::string{"(secret)"} : value)
-                          + ": " + errstr);
-  }
+  for (auto& [key, value] : xs)
+    if (auto err = set_property(conf.get(), key, value, "librdkafka setting " + key))
+      return err;
   rd_kafka_conf_set_log_cb(conf.get(), log_cb);
   return conf;
 }
@@ -90,7 +96,6 @@ settings with_client_properties(settings base, const std::map<std::string, std::
 }
 
 caf::error check_client_properties(const std::map<std::string, std::string>& props) {
-  char errstr[512];
   for (auto& [key, value] : props) {
     std::string property;
     for (auto* prefix : client_prefixes)
@@ -105,12 +110,8 @@ caf::error check_client_properties(const std::map<std::string, std::string>& pro
                         "client property " + key + " is set by Mephisto: " + i->second);
     // A configuration of the kind the prefix reaches takes it as that client would.
     conf_ptr conf{rd_kafka_conf_new()};
-    if (rd_kafka_conf_set(conf.get(), property.c_str(), value.c_str(), errstr, sizeof errstr)
-        != RD_KAFKA_CONF_OK)
-      return make_error(errc::bad_config,
-                        "client property " + key + "="
-                          + (is_secret_property(property) ? std::string{"(secret)"} : value)
-                          + ": " + errstr);
+    if (auto err = set_property(conf.get(), property, value, "client property " + key))
+      return err;
   }
   return caf::none;
 }
