@@ -23,6 +23,7 @@
 #include "mephisto/worker.hpp"
 
 #include "client_properties_cli.hpp"
+#include "topology_commands.hpp"
 
 extern char** environ;
 
@@ -279,6 +280,10 @@ int app::main(int argc, char** argv) {
   send_cmd->add_option("topic", send_topic, "topic (declared name or Kafka name)")->required();
   send_cmd->add_option("value", send_value, "the value, as raw bytes")->required();
   auto key_opt = send_cmd->add_option("--key,-k", send_key, "the key");
+  auto topics_cmd = cli.add_subcommand(
+    "topics", "the app's topics on Kafka: names, partitions (and the broker's, with --broker)");
+  auto tables_cmd = cli.add_subcommand("tables", "the app's tables: changelogs, partitions, agents");
+  auto agents_cmd = cli.add_subcommand("agents", "the app's agents: source topics, tables");
   auto table_cmd = cli.add_subcommand("table", "ask a running cluster about a table");
   table_cmd->require_subcommand(1);
   auto get_cmd = table_cmd->add_subcommand(
@@ -289,7 +294,8 @@ int app::main(int argc, char** argv) {
   get_cmd->add_option("table", get_table, "table name as declared")->required();
   get_cmd->add_option("key", get_key, "the key, encoded (raw text for string keys)")->required();
   get_cmd->add_option("--peer", get_peer, "a worker's cluster address, host:port")->required();
-  for (auto* sub : {worker_cmd, broker_cmd, send_cmd, table_cmd, get_cmd})
+  for (auto* sub : {worker_cmd, broker_cmd, send_cmd, topics_cmd, tables_cmd, agents_cmd,
+                    table_cmd, get_cmd})
     sub->fallthrough();
   client_properties from_flags;
   std::string bad_flag;
@@ -325,6 +331,17 @@ int app::main(int argc, char** argv) {
     return run_worker(*this, opts);
   if (*broker_cmd)
     return run_broker(*this, opts);
+  for (auto [cmd, what] : {std::pair{topics_cmd, topology_listing::topics},
+                           std::pair{tables_cmd, topology_listing::tables},
+                           std::pair{agents_cmd, topology_listing::agents}}) {
+    if (*cmd) {
+      if (auto err = print_topology(*resolve(opts), opts, what, std::cout)) {
+        std::cerr << "error: " << render(err) << '\n';
+        return 1;
+      }
+      return 0;
+    }
+  }
   if (*table_cmd) {
     auto value = remote_table_get(get_peer, opts, get_table, get_key,
                                   std::chrono::milliseconds(opts.cluster_timeout_ms * 2));

@@ -20,6 +20,17 @@ TEST_F(real_kafka, colors_counts_200k_words_exactly_and_creates_its_topics) {
   EXPECT_EQ(config["cleanup.policy"], "compact");
   EXPECT_EQ(testkit::topic_config(bootstrap, id + "-colors_topic")["cleanup.policy"], "delete");
   EXPECT_EQ(testkit::partition_count(bootstrap, id + "-dead-letter"), 8);
+  // `colors topics` shows what the broker has beside what the app declares.
+  std::string listing;
+  EXPECT_EQ(testkit::run_to_exit({colors_bin, "topics", "--broker", url, "--id", id},
+                                 dir + "/topics.log", 60s, listing),
+            0)
+    << listing;
+  EXPECT_NE(listing.find("input  partitions as found (broker: 8)"), std::string::npos)
+    << listing;
+  EXPECT_NE(listing.find(id + "-colors-count-changelog  partitions 8 (broker: 8)"),
+            std::string::npos)
+    << listing;
   w->signal(SIGTERM);
   EXPECT_EQ(w->wait(60s), 0) << w->log();
 }
