@@ -24,12 +24,7 @@ broker_partitions(const worker_options& opts) {
     return bootstrap.error();
   if (auto err = kafka::check_client_properties(opts.client_properties))
     return err;
-  auto conf = kafka::make_conf(kafka::with_client_properties(
-    {{"bootstrap.servers", *bootstrap}, {"client.id", "mephisto-cli"}}, opts.client_properties,
-    kafka::client_kind::admin));
-  if (!conf)
-    return conf.error();
-  auto rk = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  auto rk = kafka::make_admin_client(*bootstrap, "mephisto-cli", opts.client_properties);
   if (!rk)
     return rk.error();
   auto found = kafka::list_topics(rk->get(), std::chrono::milliseconds(opts.startup_timeout_ms));

@@ -94,18 +94,10 @@ caf::error worker::impl::connect() {
 caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
   auto specs = topo->topic_specs(opts.topic_partitions);
   auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
-  // A client of its own, without topic handles: a producer's topic handle asks for
-  // metadata, and a broker with auto.create.topics.enable would create the topic with its
-  // defaults (a changelog without compaction) before we create it right.
-  auto conf = kafka::make_conf(kafka::with_client_properties(
-    {{"bootstrap.servers", bootstrap}, {"client.id", topo->app_id + "-admin"}},
-    opts.client_properties, kafka::client_kind::admin));
-  if (!conf)
-    return conf.error();
   // A refused login shows only as an error event; the metadata request just times out.
   kafka::auth_watch auth;
-  auth.install(conf->get());
-  auto admin = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+  auto admin = kafka::make_admin_client(bootstrap, topo->app_id + "-admin",
+                                        opts.client_properties, &auth);
   if (!admin)
     return admin.error();
   if (auto err = kafka::ensure_topics(admin->get(), specs, timeout)) {

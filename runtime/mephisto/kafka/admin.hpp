@@ -14,6 +14,14 @@
 
 namespace mephisto::kafka {
 
+/// An admin client (a producer handle without topic handles: a topic handle would ask for
+/// metadata, and a broker with auto.create.topics.enable would create the topic with its
+/// defaults) named `client_id`, with the user's client properties `props`. `auth` (may be
+/// null) is installed on it to catch a refused login.
+expected<handle_ptr> make_admin_client(const std::string& bootstrap, const std::string& client_id,
+                                       const std::map<std::string, std::string>& props,
+                                       auth_watch* auth = nullptr);
+
 /// A topic for `create_topics`.
 struct new_topic {
   std::string name;

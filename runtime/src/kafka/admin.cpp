@@ -164,4 +164,16 @@ caf::error ensure_topics(rd_kafka_t* rk, std::vector<topic_spec>& specs,
                     "created topics did not show up in the metadata in time");
 }
 
+expected<handle_ptr> make_admin_client(const std::string& bootstrap, const std::string& client_id,
+                                       const std::map<std::string, std::string>& props,
+                                       auth_watch* auth) {
+  auto conf = make_conf(with_client_properties(
+    {{"bootstrap.servers", bootstrap}, {"client.id", client_id}}, props, client_kind::admin));
+  if (!conf)
+    return conf.error();
+  if (auth != nullptr)
+    auth->install(conf->get());
+  return make_handle(RD_KAFKA_PRODUCER, std::move(*conf));
+}
+
 } // namespace mephisto::kafka
