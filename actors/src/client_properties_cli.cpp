@@ -88,6 +88,8 @@ bool read_client_property_file(const std::string& path, const std::set<std::stri
     return false;
   }
   for (auto& item : items) {
+    if (item.name == "++" || item.name == "--")
+      continue; // CLI11's marks of a [section]'s start and end
     std::string key;
     for (auto& parent : item.parents)
       key += parent + '.';
@@ -97,7 +99,7 @@ bool read_client_property_file(const std::string& path, const std::set<std::stri
       for (auto& x : item.inputs)
         value += (value.empty() ? "" : ",") + x;
       out[key] = value;
-    } else if (item.parents.empty() && known.count(item.name) == 0 && item.name != "++") {
+    } else if (item.parents.empty() && known.count(item.name) == 0) {
       error = path + ": unknown key " + key;
       return false;
     }

@@ -58,6 +58,11 @@ TEST(client_properties_cli, the_config_file_takes_them_and_still_refuses_unknown
   child bad{{colors_bin, "--config", dir + "/bad.toml", "worker"}, dir + "/bad.log"};
   EXPECT_EQ(bad.wait(30s), 1) << bad.log();
   EXPECT_NE(bad.log().find("kafka.no.such.property"), std::string::npos) << bad.log();
+  // The same in a [kafka] section.
+  std::ofstream{dir + "/section.toml"} << "broker = \"embedded\"\n[kafka]\nno.such.property = \"1\"\n";
+  child section{{colors_bin, "--config", dir + "/section.toml", "worker"}, dir + "/section.log"};
+  EXPECT_EQ(section.wait(30s), 1) << section.log();
+  EXPECT_NE(section.log().find("kafka.no.such.property"), std::string::npos) << section.log();
   std::ofstream{dir + "/typo.toml"} << "brokr = \"embedded\"\n";
   child typo{{colors_bin, "--config", dir + "/typo.toml", "worker"}, dir + "/typo.log"};
   EXPECT_NE(typo.wait(30s), 0) << typo.log();
@@ -68,7 +73,7 @@ TEST(client_properties_cli, valid_properties_reach_a_running_worker) {
   // Accepted by every client kind (client.rack is a consumer property librdkafka ignores
   // on producers with a warning; socket.keepalive.enable is common).
   auto dir = testkit::temp_dir("valid-property");
-  std::ofstream{dir + "/app.toml"} << "kafka.socket.keepalive.enable = \"true\"\n";
+  std::ofstream{dir + "/app.toml"} << "[kafka]\nsocket.keepalive.enable = \"true\"\n";
   child w{{colors_bin, "--config", dir + "/app.toml", "worker", "--broker", "embedded",
            "--consumer.client.rack", "r1", "--producer.message.send.max.retries=5"},
           dir + "/w.log"};
