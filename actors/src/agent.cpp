@@ -71,6 +71,7 @@ void finish(self_ptr self) {
   delivery->release(); // drop the guard: may complete right here
   self->send(st.current_source, credit_atom::value, st.spec.slot);
   st.publish_counters();
+  st.env->report.stats->note_mailbox(self->mailbox().size());
   st.current.reset();
   st.current_source = nullptr;
   next(self);
@@ -271,6 +272,7 @@ void next(self_ptr self) {
   }
   std::tie(st.current, st.current_source) = std::move(st.pending.front());
   st.pending.pop_front();
+  st.batch_started = std::chrono::steady_clock::now();
   if (st.spec.shards.empty()) {
     run(self);
     return;
@@ -323,6 +325,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
     return make_error(errc::partition_failed, self->state.where + ": " + what);
   });
   st.spec = std::move(spec);
+  st.record_latency = st.env->opts.web_listen != "off";
   return {
     [self](batch_atom, kafka::batch_ptr& batch) {
       auto& st = self->state;

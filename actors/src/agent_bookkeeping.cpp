@@ -100,7 +100,25 @@ void agent_state::publish_counters() {
                            std::memory_order_relaxed);
   s.sent.fetch_add(c.sent - reported.sent, std::memory_order_relaxed);
   s.batches.fetch_add(1, std::memory_order_relaxed);
+  if (spec.agent < s.agent_events.size())
+    s.agent_events[spec.agent].fetch_add(c.events - reported.events, std::memory_order_relaxed);
   reported = c;
+  auto now = std::chrono::steady_clock::now();
+  s.batch_duration.observe(now - batch_started);
+  // End-to-end latency: now against each event's Kafka timestamp (producer or log-append
+  // time), which the wall clock measures. The one per-event cost of the metrics: only
+  // when someone can read them (the web server is on).
+  if (current && record_latency) {
+    auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    for (auto* msg : current->messages()) {
+      auto ts = rd_kafka_message_timestamp(msg, nullptr);
+      if (ts > 0)
+        latencies.observe(std::chrono::milliseconds{wall_ms - ts});
+    }
+    s.event_latency.add(latencies);
+  }
 }
 
 } // namespace mephisto

@@ -121,6 +121,9 @@ known_options add_worker_options(CLI::App& cli, worker_options& o) {
       "cooperative-sticky or range");
   add("table_standby_replicas", o.table_standby_replicas,
       "warm copies of each table partition on other instances (0: none)");
+  add("web_listen", o.web_listen,
+      "web server (/metrics, /health, /ready, /tables, /agents, /topology): host:port or off");
+  add("web_token", o.web_token, "bearer token every web request must present (empty: none)");
   add("log_level", o.log_level, "trace, debug, info, warn, error, off");
   add("bootstrap_file", o.bootstrap_file, "embedded broker: write its URL to this file");
   return known;

@@ -56,13 +56,52 @@ void commit_progress(group_consumer_data& d, bool sync) {
     }
   }
   if (list->cnt > 0) {
+    d.commit_started = clock_type::now(); // timed here when sync, else in the commit callback
     auto err = rd_kafka_commit(d.rk, list, sync ? 0 : 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       log().warn("commit of {} failed: {}", describe(list), rd_kafka_err2str(err));
     else
       d.env->report.stats->commits.fetch_add(1, std::memory_order_relaxed);
+    if (sync || err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      note_commit_done(d);
   }
   rd_kafka_topic_partition_list_destroy(list);
+}
+
+void note_commit_done(group_consumer_data& d) {
+  if (d.commit_started == clock_type::time_point{})
+    return;
+  d.env->report.stats->commit_duration.observe(clock_type::now() - d.commit_started);
+  d.commit_started = {};
+}
+
+void publish_lag(group_consumer_data& d) {
+  auto& topo = *d.env->topo;
+  auto& gauges = d.env->report.stats->consumer_lag;
+  gauges.retain([&](const std::string& topic, int32_t partition) {
+    auto index = topic_index(topo, topic.c_str());
+    return index >= 0 && d.progress.count({static_cast<uint32_t>(index), partition}) > 0;
+  });
+  for (auto& [tp, slots] : d.progress) {
+    auto& name = topo.topics[tp.topic].kafka_name;
+    int64_t low = -1;
+    int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(d.rk, name.c_str(), tp.partition, &low, &high)
+          != RD_KAFKA_RESP_ERR_NO_ERROR
+        || high < 0)
+      continue; // nothing fetched yet
+    auto position = std::max(min_progress(slots), d.committed[tp]);
+    if (position < 0) { // nothing processed yet: where fetching starts
+      auto list = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(list, name.c_str(), tp.partition);
+      if (rd_kafka_position(d.rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        position = list->elems[0].offset;
+      rd_kafka_topic_partition_list_destroy(list);
+      if (position < 0)
+        continue;
+    }
+    gauges.set(name, tp.partition, std::max<int64_t>(0, high - position));
+  }
 }
 
 void handle_progress(group_consumer_data& d, uint32_t topic, int32_t partition, int32_t slot,
@@ -154,6 +193,7 @@ void apply_assignment(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts, bo
 }
 
 void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
+  rebalance_step step{d};
   if (parts->cnt > 0)
     start_pipelines(d, parts);
   if (parts->cnt > 0)
@@ -161,6 +201,7 @@ void on_assign(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
   else
     log().info("rebalanced: nothing new assigned");
   d.env->report.stats->rebalances.fetch_add(1, std::memory_order_relaxed);
+  d.env->report.stats->joined.store(true, std::memory_order_relaxed);
   apply_assignment(d.rk, parts, true);
 }
 
@@ -196,6 +237,7 @@ partition_queue restart_partition_queue(group_consumer_data& d, topic_partition 
 void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
   if (parts->cnt == 0) // cooperative: nothing of ours moves
     return;
+  rebalance_step step{d};
   auto& topo = *d.env->topo;
   topic_partitions tps;
   for (int i = 0; i < parts->cnt; ++i) {
@@ -236,6 +278,7 @@ void on_revoke(group_consumer_data& d, rd_kafka_topic_partition_list_t* parts) {
     d.self->send(d.manager, resume_atom::value); // the partitions that stay
   log().info("revoked: {}", describe(parts));
   apply_assignment(d.rk, parts, false);
+  publish_lag(d);
 }
 
 } // namespace group_steps
@@ -259,7 +302,8 @@ void group_rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
 }
 
 void group_commit_cb(rd_kafka_t*, rd_kafka_resp_err_t err,
-                     rd_kafka_topic_partition_list_t* offsets, void*) {
+                     rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  note_commit_done(*static_cast<group_consumer_data*>(opaque));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
     log().warn("offset commit failed: {} ({})", rd_kafka_err2str(err), describe(offsets));
 }
@@ -279,6 +323,7 @@ void group_consumer(caf::blocking_actor* self, std::shared_ptr<group_consumer_da
     log().error("subscribe failed: {}", rd_kafka_err2str(err));
   auto interval = std::chrono::milliseconds(d.env->opts.commit_interval_ms);
   auto next_commit = clock_type::now() + interval;
+  auto next_lag = clock_type::now();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     d.stop_requested = true;
   while (!d.stop_requested) {
@@ -300,6 +345,10 @@ void group_consumer(caf::blocking_actor* self, std::shared_ptr<group_consumer_da
       else
         commit_progress(d, false);
       next_commit = clock_type::now() + interval;
+    }
+    if (clock_type::now() >= next_lag) {
+      publish_lag(d);
+      next_lag = clock_type::now() + std::chrono::seconds(1);
     }
   }
   // Closing revokes every partition through the callback: drain, final commit.

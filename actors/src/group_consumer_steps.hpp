@@ -33,6 +33,29 @@ void ask_manager(group_consumer_data& d, std::chrono::milliseconds timeout, OnAn
   d.self->home_system().clock().cancel_request_timeout(d.self, answer.id());
 }
 
+/// One rebalance callback, for `/ready` and the metrics: marks the worker as rebalancing
+/// while it lives and times it.
+struct rebalance_step {
+  group_consumer_data& d;
+  clock_type::time_point started = clock_type::now();
+
+  explicit rebalance_step(group_consumer_data& data) : d(data) {
+    d.env->report.stats->rebalancing.store(true, std::memory_order_relaxed);
+  }
+
+  ~rebalance_step() {
+    d.env->report.stats->rebalance_duration.observe(clock_type::now() - started);
+    d.env->report.stats->rebalancing.store(false, std::memory_order_relaxed);
+  }
+};
+
+/// An offset commit ended (answered, or failed at once): its duration goes to the metrics.
+void note_commit_done(group_consumer_data& d);
+
+/// Refreshes the consumer lag of every assigned partition (high watermark - processed
+/// position) in the stats, and drops the partitions no longer assigned.
+void publish_lag(group_consumer_data& d);
+
 /// The partitions of `parts`, for messages.
 std::string describe(const rd_kafka_topic_partition_list_t* parts);
 

@@ -124,8 +124,11 @@ void commit_transaction(group_consumer_data& d, bool resume) {
   // No offset moved: nothing was produced either; the open transaction stays open.
   auto result = kafka::producer::txn_result::committed;
   std::string why;
-  if (list->cnt > 0)
+  if (list->cnt > 0) {
+    auto started = clock_type::now();
     result = d.env->services.producer->commit_transaction(list, d.rk, 30000, why);
+    d.env->report.stats->commit_duration.observe(clock_type::now() - started);
+  }
   switch (result) {
     case kafka::producer::txn_result::committed:
       for (int i = 0; i < list->cnt; ++i) {

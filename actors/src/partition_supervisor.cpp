@@ -37,6 +37,10 @@ void start(self_ptr self) {
                                        opts.batches_in_flight);
   st.queue.queue = nullptr; // the source owns it now
   st.phase = phase::running;
+  if (!st.counted_running) { // for /ready: this partition is processing
+    st.counted_running = true;
+    st.env->report.stats->running_pipelines.fetch_add(1, std::memory_order_relaxed);
+  }
   log().debug("{} started with {} agents", st.where, st.agents.size());
 }
 

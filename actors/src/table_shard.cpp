@@ -133,6 +133,7 @@ table_shard(table_shard_actor::stateful_pointer<table_shard_state> self, env_ptr
   job.partition = partition;
   job.table = def.name;
   job.stall_timeout = std::chrono::milliseconds(env->opts.recovery_stall_timeout_ms);
+  job.remaining = &env->report.stats->restore_remaining;
   st.env = std::move(env);
   if (restored) {
     st.store = std::move(restored);

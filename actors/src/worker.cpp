@@ -35,6 +35,7 @@
 #include "mephisto/host_port.hpp"
 #include "mephisto/lifecycle.hpp"
 #include "mephisto/log.hpp"
+#include "web/http_server.hpp"
 
 namespace mephisto {
 
@@ -103,6 +104,7 @@ worker::worker(std::shared_ptr<const topology> topo, worker_options opts)
   : impl_(std::make_unique<impl>()) {
   impl_->topo = std::move(topo);
   impl_->opts = std::move(opts);
+  impl_->stats = std::make_shared<worker_stats>(impl_->topo ? impl_->topo->agents.size() : 0);
 }
 
 worker::worker(caf::actor_system& sys, std::shared_ptr<const topology> topo,
@@ -124,6 +126,8 @@ worker::~worker() {
 }
 
 void worker::impl::shutdown() {
+  if (web) // first: its pages use the actors
+    web->stop();
   if (cluster_member) {
     if (!owned_sys) { // the caller's system goes on: free the port
       // (caf::openssl::unpublish of CAF 0.17.6 does not compile: it omits the address.)
@@ -200,6 +204,8 @@ caf::error worker::start() {
     return make_error(errc::bad_config, "log_level '" + d.opts.log_level + "' is unknown");
   if (auto err = d.check_options())
     return err;
+  if (auto err = d.listen_web(*this))
+    return err;
   if (auto err = d.connect())
     return err;
   std::vector<int32_t> partitions;
@@ -217,6 +223,7 @@ caf::error worker::start() {
                       + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())
                   : d.opts.instance_id);
   }
+  d.producer.count_failures_in(&d.stats->produce_errors);
   if (auto err = d.producer.start(
         d.bootstrap, d.topo->producer_topics(),
         kafka::with_client_properties({{"linger.ms", std::to_string(d.opts.linger_ms)}},
@@ -272,6 +279,11 @@ caf::error worker::start() {
                  d.reply_token());
   d.started = true;
   d.serving = true;
+  if (d.web) {
+    d.web->start();
+    log().info("web: http://{}/metrics, /health, /ready, /tables, /agents, /topology",
+               d.web->address());
+  }
   log().info("worker {} started: broker {}, {} agents, {} tables, {}, store {}, assignor {}",
              d.topo->app_id, d.bootstrap, d.topo->agents.size(), d.topo->tables.size(),
              d.opts.processing_guarantee, d.opts.store, d.opts.partition_assignor);

@@ -14,6 +14,7 @@
 #include "mephisto/actors/worker_impl.hpp"
 #include "mephisto/log.hpp"
 #include "mephisto/worker.hpp"
+#include "web/http_server.hpp"
 
 namespace mephisto {
 
@@ -54,6 +55,7 @@ expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t
     // Its own producer: never transactional, so an acknowledged record stays written
     // whatever happens to the pipeline's transactions.
     auto p = std::make_unique<kafka::producer>();
+    p->count_failures_in(&d.stats->produce_errors);
     if (auto err = p->start(d.bootstrap, d.topo->producer_topics(),
                             kafka::with_client_properties(
                               {{"linger.ms", std::to_string(d.opts.linger_ms)},
@@ -151,6 +153,11 @@ void worker::table_get_async(const std::string& table, const std::string& key,
         },
         [done](caf::error& err) { done(std::move(err)); });
   });
+}
+
+const std::string& worker::web_address() const {
+  static const std::string none;
+  return impl_->web ? impl_->web->address() : none;
 }
 
 const std::string& worker::bootstrap() const {

@@ -9,11 +9,26 @@
 #include "mephisto/kafka/admin.hpp"
 #include "mephisto/kafka/config.hpp"
 #include "mephisto/log.hpp"
+#include "web/http_server.hpp"
+#include "web/web_views.hpp"
 
 // What a worker checks and prepares before it starts any actor: its options, the broker
 // connection (or the embedded broker) and its topics.
 
 namespace mephisto {
+
+caf::error worker::impl::listen_web(worker& self) {
+  if (opts.web_listen == "off")
+    return caf::none;
+  auto where = parse_host_port(opts.web_listen, "web_listen", true);
+  if (!where)
+    return where.error();
+  auto server = web::http_server::listen(*where, "web_listen", web::make_web_views(self, *this));
+  if (!server)
+    return server.error();
+  web = std::move(*server);
+  return caf::none;
+}
 
 caf::error worker::impl::check_options() {
   auto bad = [](std::string what) { return make_error(errc::bad_config, std::move(what)); };

@@ -186,6 +186,7 @@ int actor_api_bench(const std::string& url, size_t records, int rounds, size_t w
   opts.cluster_secret = "bench";
   opts.log_level = "warn";
   opts.table_standby_replicas = 0;
+  opts.web_listen = "off";
   // The writers write each round's own topic, declared by a second app.
   mephisto::app sink{"sink"};
   std::vector<mephisto::topic<std::string, std::string>> writer_topics;

@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
   bool guarantee_mode = false;
   cli.add_flag("--exactly-once", guarantee_mode,
                "measure exactly-once against at-least-once (real broker: --broker) instead");
+  bool metrics_mode = false;
+  cli.add_flag("--metrics", metrics_mode,
+               "measure the colors app with its web server off against on, scraped every "
+               "second, instead");
   bool restore_mode = false;
   int64_t changelog_records = 1'000'000;
   cli.add_flag("--restore", restore_mode,
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
   cli.add_option("--stores", failover.stores, "--failover: memory, rocksdb or both")
     ->delimiter(',')->check(CLI::IsMember({"memory", "rocksdb"}));
   cli.add_option("--broker", broker_url,
-                 "--latency, --restore, --exactly-once, --failover: embedded or "
+                 "--latency, --restore, --exactly-once, --metrics, --failover: embedded or "
                  "kafka://host:port (creates the topics it needs there)");
   auto rate_opt = cli.add_option("--rate", rate,
                                  "--latency: input records per second; --failover: events per "
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
     });
   if (guarantee_mode)
     return run([&] { return guarantee_bench(broker_url, words, rounds, threads); });
+  if (metrics_mode)
+    return run([&] { return metrics_bench(broker_url, words, rounds, threads); });
   if (restore_mode)
     return run([&] { return restore_bench(broker_url, changelog_records, rounds); });
   if (latency_mode)

@@ -17,6 +17,9 @@ int throughput_bench(size_t words, int rounds, int threads);
 /// --exactly-once: the colors app under exactly-once against at-least-once.
 int guarantee_bench(const std::string& url, size_t words, int rounds, int threads);
 
+/// --metrics: the colors app with the web server off against on and scraped every second.
+int metrics_bench(const std::string& url, size_t words, int rounds, int threads);
+
 /// --lookups: table lookups, local and routed through the cluster.
 int lookup_bench(int n, int threads);
 

@@ -30,7 +30,8 @@ std::vector<mephisto::kafka::topic_spec> colors_topics(const std::string& id) {
 std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std::string& id,
                                                int threads, int linger_ms,
                                                const std::string& guarantee,
-                                               const std::string& seeds) {
+                                               const std::string& seeds,
+                                               const std::string& web_listen) {
   mephisto::app app{"colors"};
   colors::declare(app);
   mephisto::worker_options opts;
@@ -41,6 +42,7 @@ std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std
   opts.processing_guarantee = guarantee;
   opts.cluster_secret = "bench";
   opts.cluster_seeds = seeds;
+  opts.web_listen = web_listen;
   opts.log_level = std::getenv("BENCH_LOG") ? std::getenv("BENCH_LOG") : "warn";
   auto w = std::make_unique<mephisto::worker>(app.resolve(opts), opts);
   if (auto err = w->start())

@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   // This program's actor system: its own settings, plus what Mephisto needs.
   mephisto::worker_options opts;
   opts.broker = "embedded";
+  opts.web_listen = "127.0.0.1:0"; // /metrics, /ready, ... on a free port (default 6066)
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 2);
   if (auto err = mephisto::configure(cfg, opts)) {

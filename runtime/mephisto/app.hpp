@@ -54,11 +54,26 @@ public:
   template <class K, class V>
   mephisto::table<K, V> table(std::string name, table_options opts = {}) {
     static_assert(encodable<K> && encodable<V>, "no codec<T> for this key or value type");
-    auto index = add_table(name, opts, [](const store_place& place) -> std::shared_ptr<store_base> {
+    auto make_store = [](const store_place& place) -> std::shared_ptr<store_base> {
       if (place.rocks != nullptr)
         return std::make_shared<rocksdb_store<K, V>>(place);
       return std::make_shared<memory_store<K, V>>();
-    });
+    };
+    topology::table_view view;
+    view.key_codec = codec_name<K>();
+    view.value_codec = codec_name<V>();
+    view.check_key = [](std::string_view key, std::string& why) {
+      K k{};
+      return codec<K>::decode(key, k, why);
+    };
+    view.value_json = [](std::string_view value, boost::json::value& out, std::string& why) {
+      V v{};
+      if (!codec<V>::decode(value, v, why))
+        return false;
+      out = json_view(v);
+      return true;
+    };
+    auto index = add_table(name, opts, std::move(make_store), std::move(view));
     return mephisto::table<K, V>{index, std::move(name)};
   }
 
@@ -87,7 +102,8 @@ public:
 private:
   uint32_t add_topic(const std::string& name, const topic_options& opts);
   uint32_t add_table(const std::string& name, const table_options& opts,
-                     std::function<std::shared_ptr<store_base>(const store_place&)> make_store);
+                     std::function<std::shared_ptr<store_base>(const store_place&)> make_store,
+                     topology::table_view view);
   void add_agent(std::string name, uint32_t topic, agent_options opts,
                  std::function<std::unique_ptr<agent_body>()> make_body);
 

@@ -127,4 +127,44 @@ concept encodable = requires(const T& x, std::string& out, std::string_view in, 
   { codec<T>::decode(in, y, out) } -> std::same_as<bool>;
 };
 
+/// The codec's `name` ("raw", "json", ...), "custom" for a codec that has none.
+template <class T>
+const char* codec_name() {
+  if constexpr (requires { codec<T>::name; })
+    return codec<T>::name;
+  else
+    return "custom";
+}
+
+/// `{"hex": "..."}`: bytes shown in JSON.
+inline boost::json::value hex_json(std::string_view raw) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    hex.push_back(digits[c >> 4]);
+    hex.push_back(digits[c & 0xF]);
+  }
+  return boost::json::object{{"hex", hex}};
+}
+
+/// The JSON form of a decoded key or value, for the web views (`/tables/<table>/<key>`):
+/// numbers and booleans as JSON, strings as JSON strings, types with Boost.JSON
+/// conversions as their JSON, bytes and any other type (a codec of the user's own) as
+/// `{"hex": "<encoded bytes>"}`.
+template <encodable T>
+boost::json::value json_view(const T& x) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return boost::json::string(x);
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    return boost::json::value(x);
+  } else if constexpr (!std::is_same_v<T, bytes> && boost::json::has_value_from<T>::value) {
+    return boost::json::value_from(x);
+  } else {
+    std::string raw;
+    codec<T>::encode(x, raw);
+    return hex_json(raw);
+  }
+}
+
 } // namespace mephisto

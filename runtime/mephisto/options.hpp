@@ -84,6 +84,13 @@ struct worker_options {
   /// Warm copies of each table partition kept on other live instances (cluster on): a
   /// failover to an instance with a copy reads only the changelog tail. 0: none.
   int32_t table_standby_replicas = 1;
+  /// Where the web server listens, `host:port` (port 0 picks a free one), or `off`: the
+  /// Prometheus page `/metrics`, the probes `/health` and `/ready`, and the JSON views
+  /// `/tables`, `/tables/<table>/<key>`, `/agents`, `/topology`. Loopback by default; a
+  /// port in use fails `start`. Several workers on one host each need their own port.
+  std::string web_listen = "127.0.0.1:6066";
+  /// When set, every web request must carry `Authorization: Bearer <web_token>` (else 401).
+  std::string web_token;
   /// trace, debug, info, warn, error or off.
   std::string log_level = "info";
   /// Embedded broker only: write `kafka://host:port` here once it is up.

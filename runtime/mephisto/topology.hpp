@@ -4,7 +4,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <boost/json/value.hpp>
 
 namespace mephisto {
 
@@ -28,6 +31,17 @@ class agent_body;
 /// and agents. Built by `app` on the main thread before any actor starts, then shared
 /// read-only (`std::shared_ptr<const topology>`) by every actor of a worker.
 struct topology {
+  /// What the web views need of a table's types, without them: the codecs' names, a check
+  /// that an encoded key decodes (false and `why` if not), and an encoded value as JSON
+  /// (false and `why` when it does not decode).
+  struct table_view {
+    std::string key_codec;
+    std::string value_codec;
+    std::function<bool(std::string_view key, std::string& why)> check_key;
+    std::function<bool(std::string_view value, boost::json::value& out, std::string& why)>
+      value_json;
+  };
+
   struct topic_def {
     std::string name;        ///< as declared, e.g. "colors_topic"
     std::string kafka_name;  ///< on the broker, e.g. "colors-colors_topic" when internal
@@ -40,6 +54,7 @@ struct topology {
     std::string changelog;   ///< `<app-id>-<name>-changelog`
     int32_t partitions = 0;  ///< 0: the worker's `topic_partitions`
     std::function<std::shared_ptr<store_base>(const store_place&)> make_store;
+    table_view view;
   };
 
   struct agent_def {

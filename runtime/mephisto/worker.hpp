@@ -107,6 +107,9 @@ public:
                        std::function<void(table_get_result)> done,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+  /// `host:port` of this worker's web server (`web_listen`; empty when off). Set by `start`.
+  const std::string& web_address() const;
+
   /// `host:port` of this worker's cluster actor (empty when the cluster is off).
   const std::string& cluster_address() const;
 

@@ -23,7 +23,8 @@ uint32_t app::add_topic(const std::string& name, const topic_options& opts) {
 }
 
 uint32_t app::add_table(const std::string& name, const table_options& opts,
-                        std::function<std::shared_ptr<store_base>(const store_place&)> make_store) {
+                        std::function<std::shared_ptr<store_base>(const store_place&)> make_store,
+                        topology::table_view view) {
   for (auto& t : topo_->tables)
     if (t.name == name)
       throw std::invalid_argument("table " + name + " declared twice");
@@ -32,6 +33,7 @@ uint32_t app::add_table(const std::string& name, const table_options& opts,
   def.partitions = opts.partitions;
   def.changelog = topo_->app_id + "-" + name + "-changelog";
   def.make_store = std::move(make_store);
+  def.view = std::move(view);
   topo_->tables.push_back(std::move(def));
   return static_cast<uint32_t>(topo_->tables.size() - 1);
 }

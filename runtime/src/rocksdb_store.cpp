@@ -171,6 +171,14 @@ rocksdb_env::rocksdb_env(std::string root, size_t cache_bytes, size_t write_buff
     write_buffers_(std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_)) {
 }
 
+size_t rocksdb_env::block_cache_bytes() const {
+  return cache_->GetUsage();
+}
+
+size_t rocksdb_env::memtable_bytes() const {
+  return write_buffers_->memory_usage();
+}
+
 expected<std::shared_ptr<rocksdb_partition>>
 rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
                   bool& created) {

@@ -23,6 +23,7 @@ namespace {
 mephisto::worker_options embedded_options() {
   mephisto::worker_options opts;
   opts.broker = "embedded";
+  opts.web_listen = "127.0.0.1:0";
   opts.threads = 2;
   opts.commit_interval_ms = 200;
   opts.log_level = "warn";

@@ -62,6 +62,7 @@ struct colors_app {
 inline mephisto::worker_options options(const std::string& broker) {
   mephisto::worker_options opts;
   opts.broker = broker;
+  opts.web_listen = "off";
   opts.log_level = "warn";
   opts.commit_interval_ms = 200;
   opts.cluster_secret = "s3cret";

@@ -33,6 +33,7 @@ TEST(real_kafka_ask, under_exactly_once_the_reply_waits_for_the_commit) {
   });
   mephisto::worker_options opts;
   opts.broker = "kafka://" + bootstrap;
+  opts.web_listen = "off";
   opts.processing_guarantee = "exactly_once";
   opts.commit_interval_ms = 1000; // a wide window between processing and commit
   opts.topic_partitions = 4;

@@ -46,6 +46,7 @@ inline mephisto::worker_options options(const std::string& broker, const std::st
                                  int standby_replicas) {
   mephisto::worker_options opts;
   opts.broker = broker;
+  opts.web_listen = "off";
   opts.threads = 2;
   opts.commit_interval_ms = 200;
   opts.log_level = "warn";

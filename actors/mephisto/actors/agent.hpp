@@ -57,7 +57,8 @@ struct agent_state : event_reporter {
   void failure(const context& ctx, const rd_kafka_message_t* msg,
                std::string_view what) override;
   bool may_log();
-  /// Adds the counters of the batch just finished to the worker's stats.
+  /// Adds the counters of the batch just finished to the worker's stats: events, errors,
+  /// the agent's own event count, the batch's duration and its events' latencies.
   void publish_counters();
   /// Keeps a copy of `msg` with the reason, to go to the dead-letter topic with the batch.
   void add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
@@ -125,6 +126,9 @@ struct agent_state : event_reporter {
   /// Replies to asking actors, per batch, sent once the batch is confirmed.
   std::deque<std::pair<uint64_t, std::vector<detail::agent_reply>>> replies;
   agent_counters reported;                  ///< counters already added to the stats
+  std::chrono::steady_clock::time_point batch_started{};  ///< of `current`
+  duration_histogram::tally latencies;      ///< of the current batch's events, reused
+  bool record_latency = false;              ///< the web server is on (`web_listen`)
   std::chrono::steady_clock::time_point log_window{};
   int logged_in_window = 0;
   uint64_t suppressed = 0;

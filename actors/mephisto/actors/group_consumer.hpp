@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,8 @@ struct group_consumer_data {
   bool rewind_requested = false;              ///< exactly-once: a partition failed
   uint64_t generation = 0;                    ///< exactly-once: the manager's, after the last rewind
   bool stop_requested = false;
+  /// When the offset commit in flight began (zero: none), for the commit duration metric.
+  std::chrono::steady_clock::time_point commit_started{};
 };
 
 /// Body of the group consumer, a blocking actor on a thread of its own that owns the

@@ -47,6 +47,8 @@ struct partition_supervisor_state {
   ~partition_supervisor_state() {
     if (queue.queue != nullptr)
       rd_kafka_queue_destroy(queue.queue);
+    if (counted_running)
+      env->report.stats->running_pipelines.fetch_sub(1, std::memory_order_relaxed);
   }
 
   env_ptr env;
@@ -57,6 +59,7 @@ struct partition_supervisor_state {
   source_actor source;
   size_t waiting_for_shards = 0;
   pipeline_phase phase = pipeline_phase::recovering;
+  bool counted_running = false;    ///< counted in the stats' `running_pipelines`
   caf::error stop_reason;          ///< stopping: quits with it once the children are gone
   /// Stopping: answered once the children are gone.
   std::vector<caf::typed_response_promise<caf::ok_atom>> rewind_waiters;

@@ -20,6 +20,10 @@
 
 namespace mephisto {
 
+namespace web {
+class http_server;
+} // namespace web
+
 /// What a `worker` holds (worker.cpp starts and stops it; worker_handles.cpp serves the
 /// calls from other threads and actors).
 struct worker::impl {
@@ -43,6 +47,7 @@ struct worker::impl {
   cluster_actor cluster_member;                    ///< null: no cluster
   standby_actor standby;                           ///< null: no standby replicas
   std::string cluster_address;
+  std::unique_ptr<web::http_server> web;           ///< null: `web_listen = off`
   std::shared_ptr<group_consumer_data> group;
   bool started = false;
   bool finished = false;
@@ -68,6 +73,8 @@ struct worker::impl {
   caf::error prepare_topics(std::vector<int32_t>& partitions);
   caf::error start_consumer(env_ptr env);
   caf::error start_cluster(env_ptr env);
+  /// Binds the web server (a port in use fails here, before anything else starts).
+  caf::error listen_web(worker& self);
   void shutdown();
 };
 

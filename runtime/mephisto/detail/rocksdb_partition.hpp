@@ -119,6 +119,12 @@ public:
   expected<std::shared_ptr<rocksdb_partition>>
   open(const std::string& table, int32_t partition, std::string& why, bool& created);
 
+  /// Bytes the shared block cache holds now (memtables charged to it included).
+  size_t block_cache_bytes() const;
+
+  /// Bytes the memtables of every partition hold now.
+  size_t memtable_bytes() const;
+
 private:
   std::string root_;
   std::shared_ptr<rocksdb::Cache> cache_;

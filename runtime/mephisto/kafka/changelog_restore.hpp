@@ -7,6 +7,7 @@
 
 #include "mephisto/error.hpp"
 #include "mephisto/kafka/config.hpp"
+#include "mephisto/partition_gauges.hpp"
 #include "mephisto/store.hpp"
 
 namespace mephisto::kafka {
@@ -20,6 +21,9 @@ struct restore_job {
   std::string table;             ///< for messages
   std::chrono::milliseconds stall_timeout{30000};
   const std::atomic<bool>* cancel = nullptr;  ///< set by the shard to give up early
+  /// Where to show the records left (keyed by changelog and partition) while it runs;
+  /// the entry goes when the restore ends. Null: nowhere.
+  partition_gauges* remaining = nullptr;
 };
 
 /// What a restore did.

@@ -83,6 +83,10 @@ public:
   /// Records that failed for good since start.
   uint64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
 
+  /// Also counts every record that failed for good in `*sink` (a worker's stats, which
+  /// outlive the producer). Call before `start`.
+  void count_failures_in(std::atomic<uint64_t>* sink) noexcept { failure_sink_ = sink; }
+
 private:
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
 
@@ -91,6 +95,7 @@ private:
   std::thread poller_;
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t>* failure_sink_ = nullptr;
   bool transactional_ = false;
 };
 

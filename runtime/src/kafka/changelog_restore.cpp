@@ -108,6 +108,20 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
   stats.start = start;
   if (start >= high)
     return stats;
+  // The records left, for /metrics and /ready: set now, refreshed every 100 ms, gone at the end.
+  struct remaining_entry {
+    const restore_job& job;
+    ~remaining_entry() {
+      if (job.remaining != nullptr)
+        job.remaining->erase(job.changelog, job.partition);
+    }
+    void set(int64_t left) const {
+      if (job.remaining != nullptr)
+        job.remaining->set(job.changelog, job.partition, std::max<int64_t>(0, left));
+    }
+  } remaining{job};
+  remaining.set(high - start);
+  auto last_remaining = clock_type::now();
   auto aerr = tail.assign({{job.changelog, job.partition, start}});
   if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
     return make_error(errc::recovery_failed, where + ": assign: " + rd_kafka_err2str(aerr));
@@ -157,6 +171,10 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
                            where + ": no progress for "
                              + std::to_string(job.stall_timeout.count()) + " ms at offset "
                              + std::to_string(next) + " of " + std::to_string(*again));
+    }
+    if (now - last_remaining > milliseconds{100}) {
+      last_remaining = now;
+      remaining.set(stats.high_watermark - next);
     }
     if (now - last_report > std::chrono::seconds(1) && stats.high_watermark > 0) {
       last_report = now;

@@ -17,6 +17,8 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opa
   bool purged = msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE
                 || msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
   if (!ok && !purged) {
+    if (self->failure_sink_ != nullptr)
+      self->failure_sink_->fetch_add(1, std::memory_order_relaxed);
     if (self->failed_.fetch_add(1, std::memory_order_relaxed) < 10)
       log().error("delivery to {} [{}] failed: {}", rd_kafka_topic_name(msg->rkt),
                   msg->partition, rd_kafka_err2str(msg->err));
