@@ -155,6 +155,11 @@ std::string describe_partitions(const std::map<partition_key, int64_t>& offsets)
   return out.empty() ? "none" : out;
 }
 
+/// "deleted" for "delete", "committed" for "commit".
+std::string done_form(const std::string& verb) {
+  return verb.back() == 'e' ? verb + "d" : verb + "ted";
+}
+
 } // namespace
 
 caf::error run_reset(const topology& topo, const worker_options& opts, const reset_request& req,
@@ -169,51 +174,49 @@ caf::error run_reset(const topology& topo, const worker_options& opts, const res
   if (!plan)
     return plan.error();
   out << "consumer group " << topo.app_id << ": " << plan->group.state << ", no live members\n";
-  auto step = [&](const std::string& doing, const std::string& done, auto action) {
-    if (req.dry_run) {
-      out << "would " << doing << '\n';
-      return caf::error{};
-    }
-    if (auto err = action())
-      return err;
-    out << done << '\n' << std::flush;
+  // Runs `action` (not in a dry run), then prints each of `lines` as done ("deleted ...")
+  // or, in a dry run, as what it would do ("would delete ...").
+  auto step = [&](const std::vector<std::pair<std::string, std::string>>& lines, auto action) {
+    if (!req.dry_run)
+      if (auto err = action())
+        return err;
+    for (auto& [verb, rest] : lines)
+      out << (req.dry_run ? "would " + verb : done_form(verb)) << ' ' << rest << '\n';
+    out << std::flush;
     return caf::error{};
   };
   // The group first: deleting it fails while a worker has joined meanwhile, before anything
   // else changed. It takes every committed offset, the internal topics' too.
-  if (plan->group.exists) {
-    auto what = "consumer group " + topo.app_id + " (committed offsets: "
-                + describe_partitions(plan->committed) + ")";
-    if (auto err = step("delete " + what, "deleted " + what,
+  if (plan->group.exists)
+    if (auto err = step({{"delete", "consumer group " + topo.app_id + " (its committed offsets: "
+                                      + describe_partitions(plan->committed) + ")"}},
                         [&] { return kafka::delete_group(rk->get(), topo.app_id, timeout); }))
       return err;
-  }
   auto target = req.to_timestamp ? "at time " + std::to_string(*req.to_timestamp) + " ms"
                                  : std::string{"earliest"};
+  std::vector<std::pair<std::string, std::string>> commits;
   for (auto& [key, offset] : plan->offsets) {
     auto before = plan->committed.find(key);
-    out << (req.dry_run ? "would commit " : "commit ") << key.first << " [" << key.second
-        << "] offset " << offset << " (" << target << "; was "
-        << (before == plan->committed.end() ? std::string{"-"} : std::to_string(before->second))
-        << ")\n";
+    commits.emplace_back("commit", key.first + " [" + std::to_string(key.second) + "] offset "
+                                     + std::to_string(offset) + " (" + target + "; was "
+                                     + (before == plan->committed.end()
+                                          ? std::string{"-"}
+                                          : std::to_string(before->second))
+                                     + ")");
   }
-  if (!plan->offsets.empty())
-    if (auto err = step("commit these offsets for group " + topo.app_id,
-                        "committed offsets of " + describe_partitions(plan->offsets),
-                        [&] {
-                          return kafka::alter_group_offsets(rk->get(), topo.app_id,
-                                                            plan->offsets, timeout);
-                        }))
-      return err;
+  if (auto err = step(commits, [&] {
+        return kafka::alter_group_offsets(rk->get(), topo.app_id, plan->offsets, timeout);
+      }))
+    return err;
   for (auto& t : plan->missing_sources)
     out << "source topic " << t << ": not on the broker, no offsets to reset\n";
+  std::vector<std::pair<std::string, std::string>> deletions;
   for (auto& t : plan->delete_topics)
-    out << (req.dry_run ? "would delete topic " : "delete topic ") << t << '\n';
-  if (!plan->delete_topics.empty())
-    if (auto err = step("delete these topics", "deleted topics", [&] {
-          return kafka::delete_topics(rk->get(), plan->delete_topics, timeout);
-        }))
-      return err;
+    deletions.emplace_back("delete", "topic " + t);
+  if (auto err = step(deletions, [&] {
+        return kafka::delete_topics(rk->get(), plan->delete_topics, timeout);
+      }))
+    return err;
   for (auto& t : plan->absent_topics)
     out << "topic " << t << ": not on the broker, nothing to delete\n";
   if (!plan->kept_dead_letter.empty())
@@ -222,7 +225,7 @@ caf::error run_reset(const topology& topo, const worker_options& opts, const res
   if (plan->store) {
     auto what = "local store " + plan->store->string() + " ("
                 + std::to_string(plan->store_partitions) + " table partitions)";
-    if (auto err = step("delete " + what, "deleted " + what, [&] {
+    if (auto err = step({{"delete", what}}, [&] {
           std::error_code ec;
           fs::remove_all(*plan->store, ec);
           return ec ? make_error(errc::store_failed, "cannot delete " + plan->store->string()
