@@ -17,13 +17,25 @@ namespace mephisto {
 
 namespace detail {
 
-expected<kafka::handle_ptr> group_admin_client(const worker_options& opts) {
+caf::error group_admin::open(const worker_options& opts) {
   auto bootstrap = kafka::parse_broker_url(opts.broker);
   if (!bootstrap)
     return bootstrap.error();
   if (auto err = kafka::check_client_properties(opts.client_properties))
     return err;
-  return kafka::make_admin_client(*bootstrap, "mephisto-cli", opts.client_properties);
+  auto made = kafka::make_admin_client(*bootstrap, "mephisto-cli", opts.client_properties, &auth);
+  if (!made)
+    return made.error();
+  rk = std::move(*made);
+  return caf::none;
+}
+
+caf::error group_admin::explain(caf::error err) {
+  if (auto refused = auth.failure(rk.get()); !refused.empty())
+    return make_error(errc::authentication_failed,
+                      "Kafka authentication failed (" + refused + "); check the "
+                      "kafka.sasl.* / kafka.ssl.* client properties");
+  return err;
 }
 
 std::vector<kafka::partition_key>
@@ -79,15 +91,16 @@ expected<int64_t> parse_datetime(const std::string& text) {
 
 expected<group_lag> read_lag(const topology& topo, const worker_options& opts) {
   auto timeout = std::chrono::milliseconds{opts.startup_timeout_ms};
-  auto rk = detail::group_admin_client(opts);
-  if (!rk)
-    return rk.error();
-  auto found = kafka::list_topics(rk->get(), timeout);
-  if (!found)
-    return found.error();
+  detail::group_admin admin;
+  if (auto err = admin.open(opts))
+    return err;
+  auto rk = admin.rk.get();
+  auto found = kafka::list_topics(rk, timeout);
+  if (!found) // the first request: where a refused login shows
+    return admin.explain(found.error());
   group_lag out;
   out.group = topo.app_id;
-  auto desc = kafka::describe_group(rk->get(), out.group, timeout);
+  auto desc = kafka::describe_group(rk, out.group, timeout);
   if (!desc)
     return desc.error();
   out.description = *desc;
@@ -95,10 +108,10 @@ expected<group_lag> read_lag(const topology& topo, const worker_options& opts) {
   for (auto i : topo.source_topics())
     sources.push_back(topo.topics[i].kafka_name);
   auto partitions = detail::partitions_of(sources, *found, out.missing_topics);
-  auto committed = kafka::committed_offsets(rk->get(), out.group, partitions, timeout);
+  auto committed = kafka::committed_offsets(rk, out.group, partitions, timeout);
   if (!committed)
     return committed.error();
-  auto marks = kafka::query_watermarks(rk->get(), partitions, timeout);
+  auto marks = kafka::query_watermarks(rk, partitions, timeout);
   if (!marks)
     return marks.error();
   for (auto& key : partitions) {

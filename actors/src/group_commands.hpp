@@ -70,8 +70,23 @@ expected<int64_t> parse_datetime(const std::string& text);
 
 namespace detail {
 
-/// An admin client for `opts`' broker with the user's client properties (checked first).
-expected<kafka::handle_ptr> group_admin_client(const worker_options& opts);
+/// An admin client for `opts`' broker with the user's client properties, and a watch for a
+/// refused login (which shows only as an error event while the request times out). Not
+/// movable: librdkafka holds the watch's address.
+struct group_admin {
+  kafka::auth_watch auth;
+  kafka::handle_ptr rk;
+
+  group_admin() = default;
+  group_admin(const group_admin&) = delete;
+  group_admin& operator=(const group_admin&) = delete;
+
+  /// Checks the client properties and makes the client.
+  caf::error open(const worker_options& opts);
+
+  /// `err`, or `errc::authentication_failed` when the broker refused the login meanwhile.
+  caf::error explain(caf::error err);
+};
 
 /// The partitions of `topics` (Kafka names) as `found` on the broker; the missing ones go to
 /// `missing`.

@@ -165,14 +165,15 @@ std::string done_form(const std::string& verb) {
 caf::error run_reset(const topology& topo, const worker_options& opts, const reset_request& req,
                      std::ostream& out) {
   auto timeout = std::chrono::milliseconds{opts.startup_timeout_ms};
-  auto rk = detail::group_admin_client(opts);
-  if (!rk)
-    return rk.error();
+  detail::group_admin admin;
+  if (auto err = admin.open(opts))
+    return err;
+  auto rk = admin.rk.get();
   out << "reset of app " << topo.app_id << (req.dry_run ? " (dry run: nothing changes)" : "")
       << '\n';
-  auto plan = make_plan(rk->get(), topo, opts, req);
+  auto plan = make_plan(rk, topo, opts, req);
   if (!plan)
-    return plan.error();
+    return admin.explain(plan.error());
   out << "consumer group " << topo.app_id << ": " << plan->group.state << ", no live members\n";
   // Runs `action` (not in a dry run), then prints each of `lines` as done ("deleted ...")
   // or, in a dry run, as what it would do ("would delete ...").
@@ -190,7 +191,7 @@ caf::error run_reset(const topology& topo, const worker_options& opts, const res
   if (plan->group.exists)
     if (auto err = step({{"delete", "consumer group " + topo.app_id + " (its committed offsets: "
                                       + describe_partitions(plan->committed) + ")"}},
-                        [&] { return kafka::delete_group(rk->get(), topo.app_id, timeout); }))
+                        [&] { return kafka::delete_group(rk, topo.app_id, timeout); }))
       return err;
   auto target = req.to_timestamp ? "at time " + std::to_string(*req.to_timestamp) + " ms"
                                  : std::string{"earliest"};
@@ -205,7 +206,7 @@ caf::error run_reset(const topology& topo, const worker_options& opts, const res
                                      + ")");
   }
   if (auto err = step(commits, [&] {
-        return kafka::alter_group_offsets(rk->get(), topo.app_id, plan->offsets, timeout);
+        return kafka::alter_group_offsets(rk, topo.app_id, plan->offsets, timeout);
       }))
     return err;
   for (auto& t : plan->missing_sources)
@@ -214,7 +215,7 @@ caf::error run_reset(const topology& topo, const worker_options& opts, const res
   for (auto& t : plan->delete_topics)
     deletions.emplace_back("delete", "topic " + t);
   if (auto err = step(deletions, [&] {
-        return kafka::delete_topics(rk->get(), plan->delete_topics, timeout);
+        return kafka::delete_topics(rk, plan->delete_topics, timeout);
       }))
     return err;
   for (auto& t : plan->absent_topics)
