@@ -1,7 +1,7 @@
 // `colors lag` and `colors reset` on a real Apache Kafka 4.x broker: the lag read from the
-// group's committed offsets and the watermarks, a reset refused while a worker runs, a dry
-// run that changes nothing, and a reset after which a rerun counts from scratch (the
-// fixture: real_kafka.hpp).
+// group's committed offsets and the watermarks, a reset refused while a worker runs (or when
+// the store directory holds something strange), a dry run that changes nothing, and a reset
+// after which a rerun counts from scratch (the fixture: real_kafka.hpp).
 
 #include <boost/json.hpp>
 
@@ -159,6 +159,14 @@ TEST_F(real_kafka_group, reset_is_refused_while_a_worker_runs_and_a_dry_run_chan
   auto unchanged = lag();
   EXPECT_EQ(unchanged.committed, stopped.committed);
   EXPECT_EQ(unchanged.total, 0);
+  // A store directory holding something that is no table partition: refused before anything
+  // changed (reset deletes nothing it does not recognise as the app's store).
+  std::ofstream{store + "/" + id + "/notes.txt"} << "not a table\n";
+  auto strange = colors_cli({"reset", "--store", "rocksdb://" + store});
+  EXPECT_EQ(strange.code, 1) << strange.out;
+  EXPECT_EQ(testkit::partition_count(bootstrap, internal_topic()), 8);
+  EXPECT_TRUE(std::filesystem::exists(store + "/" + id + "/notes.txt"));
+  EXPECT_EQ(lag().committed, stopped.committed);
 }
 
 TEST_F(real_kafka_group, after_a_reset_a_rerun_counts_from_scratch) {
