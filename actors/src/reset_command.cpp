@@ -22,7 +22,7 @@ struct reset_plan {
   std::map<partition_key, int64_t> offsets;    ///< new offsets of the external source topics
   std::vector<std::string> delete_topics;      ///< internal topics and changelogs found
   std::vector<std::string> absent_topics;      ///< internal ones not on the broker
-  std::string kept_dead_letter;                ///< the dead-letter topic, when kept
+  std::string kept_dead_letter;                ///< the dead-letter topic, when there and kept
   std::vector<std::string> missing_sources;    ///< external source topics not on the broker
   std::optional<fs::path> store;               ///< the app's RocksDB stores, `<dir>/<id>`
   size_t store_partitions = 0;                 ///< table partitions under `store`
@@ -97,12 +97,15 @@ expected<reset_plan> make_plan(rd_kafka_t* rk, const topology& topo, const worke
   for (auto& spec : topo.topic_specs(opts.topic_partitions)) {
     if (!spec.create)
       continue;
-    if (spec.name == topo.dead_letter_topic() && !req.include_dead_letter)
-      plan.kept_dead_letter = spec.name;
-    else if (found->count(spec.name) > 0)
+    auto there = found->count(spec.name) > 0;
+    if (spec.name == topo.dead_letter_topic() && !req.include_dead_letter) {
+      if (there)
+        plan.kept_dead_letter = spec.name;
+    } else if (there) {
       plan.delete_topics.push_back(spec.name);
-    else
+    } else {
       plan.absent_topics.push_back(spec.name);
+    }
   }
   // Source topics the app only reads: their offsets go back.
   std::vector<std::string> external;
