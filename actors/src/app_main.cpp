@@ -1,5 +1,6 @@
-// `app::main`: the command line of every app (worker, broker, send, table get). It runs
-// a worker, so it lives in the layer above the actors, not with the declarations.
+// `app::main`: the command line of every app (worker, broker, send, topics, tables, agents,
+// lag, reset, table get). It runs a worker, so it lives in the layer above the actors, not
+// with the declarations.
 #include "mephisto/app.hpp"
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "mephisto/worker.hpp"
 
 #include "client_properties_cli.hpp"
+#include "group_commands.hpp"
 #include "topology_commands.hpp"
 
 extern char** environ;
@@ -287,6 +289,25 @@ int app::main(int argc, char** argv) {
     "topics", "the app's topics on Kafka: names, partitions (and the broker's, with --broker)");
   auto tables_cmd = cli.add_subcommand("tables", "the app's tables: changelogs, partitions, agents");
   auto agents_cmd = cli.add_subcommand("agents", "the app's agents: source topics, tables");
+  auto lag_cmd = cli.add_subcommand(
+    "lag", "the consumer group's lag per partition of every source topic (real broker)");
+  bool lag_json = false;
+  lag_cmd->add_flag("--json", lag_json, "one JSON object instead of a table");
+  auto reset_cmd = cli.add_subcommand(
+    "reset", "back to the start: delete internal topics, changelogs and local stores, source "
+             "offsets to the earliest (or a time); refused while a worker runs (real broker)");
+  reset_request reset_req;
+  std::string reset_datetime;
+  reset_cmd->add_flag("--dry-run", reset_req.dry_run, "print what it would do, change nothing");
+  auto to_datetime = reset_cmd->add_option(
+    "--to-datetime", reset_datetime,
+    "source offsets to the first record at or after this time, e.g. 2026-12-01T10:00:00Z");
+  int64_t reset_timestamp = 0;
+  auto to_timestamp = reset_cmd->add_option(
+    "--to-timestamp", reset_timestamp, "source offsets to this time, Unix milliseconds");
+  to_datetime->excludes(to_timestamp);
+  reset_cmd->add_flag("--include-dead-letter", reset_req.include_dead_letter,
+                      "delete the dead-letter topic too (default: kept)");
   auto table_cmd = cli.add_subcommand("table", "ask a running cluster about a table");
   table_cmd->require_subcommand(1);
   auto get_cmd = table_cmd->add_subcommand(
@@ -298,7 +319,7 @@ int app::main(int argc, char** argv) {
   get_cmd->add_option("key", get_key, "the key, encoded (raw text for string keys)")->required();
   get_cmd->add_option("--peer", get_peer, "a worker's cluster address, host:port")->required();
   for (auto* sub : {worker_cmd, broker_cmd, send_cmd, topics_cmd, tables_cmd, agents_cmd,
-                    table_cmd, get_cmd})
+                    lag_cmd, reset_cmd, table_cmd, get_cmd})
     sub->fallthrough();
   client_properties from_flags;
   std::string bad_flag;
@@ -344,6 +365,40 @@ int app::main(int argc, char** argv) {
       }
       return 0;
     }
+  }
+  if (*lag_cmd || *reset_cmd) {
+    if (opts.broker == "embedded") {
+      std::cerr << "error: " << (*lag_cmd ? "lag" : "reset")
+                << " needs a real broker: --broker kafka://host:port (the embedded broker "
+                   "lives only inside a worker)\n";
+      return 2;
+    }
+    if (*reset_cmd && to_datetime->count() > 0) {
+      auto ms = parse_datetime(reset_datetime);
+      if (!ms) {
+        std::cerr << "error: --to-datetime: " << render(ms.error()) << '\n';
+        return 2;
+      }
+      reset_req.to_timestamp = *ms;
+    } else if (*reset_cmd && to_timestamp->count() > 0) {
+      reset_req.to_timestamp = reset_timestamp;
+    }
+    auto topo = resolve(opts);
+    caf::error err;
+    if (*lag_cmd) {
+      auto lag = read_lag(*topo, opts);
+      if (lag)
+        print_lag(*lag, lag_json, std::cout);
+      else
+        err = lag.error();
+    } else {
+      err = run_reset(*topo, opts, reset_req, std::cout);
+    }
+    if (err) {
+      std::cerr << "error: " << render(err) << '\n';
+      return 1;
+    }
+    return 0;
   }
   if (*table_cmd) {
     auto value = remote_table_get(get_peer, opts, get_table, get_key,

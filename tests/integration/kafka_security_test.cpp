@@ -1,6 +1,7 @@
 // Kafka client properties against the real broker's SASL listener (tests/kafka/kafka.sh:
 // SASL_PLAINTEXT, mechanism PLAIN, user mephisto / mephisto-secret): the colors app as a
-// separate process, configured by flags and by the environment, as users run it.
+// separate process, configured by flags and by the environment, as users run it; `colors
+// lag` and `colors reset` log in with the same properties.
 
 #include <chrono>
 #include <csignal>
@@ -95,4 +96,24 @@ TEST_F(sasl_kafka, the_environment_carries_the_credentials_too) {
                      "MEPHISTO_KAFKA_SASL_USERNAME", "MEPHISTO_KAFKA_SASL_PASSWORD"})
     ::unsetenv(name);
   expect_exact_colors(*w, 2'000, 32);
+}
+
+TEST_F(sasl_kafka, lag_and_reset_log_in_with_the_client_properties) {
+  testkit::produce(bootstrap, "input", testkit::make_words(100, 33).words);
+  int runs = 0;
+  auto cli = [&](std::vector<std::string> args, const std::string& secret, std::string& out) {
+    args.insert(args.begin(), COLORS_BIN);
+    for (auto& flag : sasl_flags(secret))
+      args.push_back(flag);
+    args.insert(args.end(),
+                {"--broker", "kafka://" + sasl_bootstrap, "--startup_timeout_ms", "5000"});
+    return testkit::run_to_exit(args, dir + "/cli-" + std::to_string(++runs) + ".log", 60s, out);
+  };
+  std::string out;
+  EXPECT_EQ(cli({"lag", "--json"}, password, out), 0) << out;
+  EXPECT_NE(out.find("\"total_lag\":100"), std::string::npos) << out;
+  EXPECT_EQ(cli({"reset", "--dry-run"}, password, out), 0) << out;
+  EXPECT_EQ(cli({"lag"}, "not-the-password", out), 1) << out;
+  EXPECT_NE(out.find("authentication_failed"), std::string::npos) << out;
+  EXPECT_EQ(out.find("not-the-password"), std::string::npos) << "the password was logged";
 }

@@ -1,5 +1,6 @@
 // `colors topics | tables | agents`: the declared topology with Kafka names and partition
-// counts, as a user lists it before deploying (no broker: --broker embedded is not asked).
+// counts, as a user lists it before deploying (no broker: --broker embedded is not asked);
+// `colors lag | reset` refuse the embedded broker and bad arguments (exit 2).
 
 #include <string>
 #include <vector>
@@ -68,4 +69,28 @@ TEST(topology_cli, an_unreachable_broker_is_a_clear_error) {
             1)
     << out;
   EXPECT_NE(out.find("broker_unreachable"), std::string::npos) << out;
+}
+
+TEST(topology_cli, lag_and_reset_need_a_real_broker_and_a_valid_time) {
+  std::string out;
+  EXPECT_EQ(run_colors("lag-embedded", {"lag", "--broker", "embedded"}, out), 2) << out;
+  EXPECT_EQ(run_colors("lag-json-embedded", {"lag", "--json", "--broker", "embedded"}, out), 2)
+    << out;
+  EXPECT_EQ(run_colors("reset-embedded", {"reset", "--broker", "embedded"}, out), 2) << out;
+  EXPECT_EQ(run_colors("reset-dry-embedded", {"reset", "--dry-run", "--broker", "embedded"}, out),
+            2)
+    << out;
+  // A bad time is refused before the broker is asked (port 1: nobody there).
+  EXPECT_EQ(run_colors("reset-bad-time", {"reset", "--broker", "kafka://127.0.0.1:1",
+                                          "--to-datetime", "yesterday"},
+                       out),
+            2)
+    << out;
+  // Both kinds of time at once: a usage error, not a reset.
+  EXPECT_NE(run_colors("reset-two-times", {"reset", "--broker", "kafka://127.0.0.1:1",
+                                           "--to-datetime", "2026-12-01T10:00:00Z",
+                                           "--to-timestamp", "1"},
+                       out),
+            0)
+    << out;
 }
