@@ -9,10 +9,15 @@
 # The command is taken from the compose file as compose would run it ($$ -> $) and run
 # exactly, in a network namespace of its own (unshare -n) so that port 6066 is free;
 # where unshare is not allowed, on the host's loopback with 6066 replaced by a free port.
+# Given a colors binary, it also runs a real worker (embedded broker) the way the compose
+# file does (MEPHISTO_WEB_LISTEN=0.0.0.0:6066) and checks the healthcheck against it as it
+# starts: non-zero before the listener and while /ready is 503, 0 once /ready is 200;
+# then with MEPHISTO_WEB_TOKEN set on the worker: 0 with the token, non-zero without.
 #
-#   tests/package/compose_healthcheck.sh [SOURCE_DIR]
+#   tests/package/compose_healthcheck.sh [SOURCE_DIR [COLORS_BINARY]]
 set -euo pipefail
 src=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
+colors=${2:-}
 fail() { echo "compose_healthcheck: $*" >&2; exit 1; }
 command -v python3 >/dev/null || fail "python3 is missing"
 python3 -c 'import yaml' 2>/dev/null || fail "python3 yaml is missing (apt-get install python3-yaml)"
@@ -72,13 +77,50 @@ timeout 5 "${argv[@]}" 2>/dev/null; rc=$?
 echo "$rc"
 EOF
 
+# The real worker: started, then the healthcheck (and curl for /ready's status) every
+# 0.1 s until the healthcheck passes; prints each change as STATUS:EXIT (000: no answer;
+# BEFORE>AFTER:EXIT when /ready's status changed while the healthcheck ran).
+cat > "$tmp/worker.sh" <<'EOF'
+set -u
+tmp=$1 colors=$2 port=$3 host=$4
+mapfile -d '' argv < "$tmp/argv"
+[ "$port" = 6066 ] || argv=("${argv[@]//\/6066/\/$port}")
+hc() { timeout 5 "${argv[@]}" 2>/dev/null; echo $?; }
+status() {
+  curl -s -o /dev/null -w '%{http_code}' -m 5 \
+    ${MEPHISTO_WEB_TOKEN:+-H "Authorization: Bearer $MEPHISTO_WEB_TOKEN"} "http://127.0.0.1:$port/ready"
+}
+cd "$tmp"
+MEPHISTO_WEB_LISTEN=$host:$port "$colors" worker --broker embedded > "$tmp/worker.log" 2>&1 &
+worker=$!
+seen= last=
+for _ in $(seq 600); do
+  # /ready's status before and after the healthcheck: A>B when it changed meanwhile.
+  s1=$(status) rc=$(hc) s2=$(status)
+  if [ "$s1" = "$s2" ]; then now="$s1:$rc"; else now="$s1>$s2:$rc"; fi
+  [ "$now" = "$last" ] || seen="$seen $now"
+  last=$now
+  [ "${now#*:}" = 0 ] && break
+  sleep 0.1
+done
+echo "sequence:$seen"
+if [ -n "${MEPHISTO_WEB_TOKEN:-}" ]; then
+  echo "without the token: $(MEPHISTO_WEB_TOKEN= status):$(env -u MEPHISTO_WEB_TOKEN bash -c "$(declare -f hc); $(declare -p argv); hc")"
+fi
+kill "$worker"; wait "$worker" 2>/dev/null
+echo "stopped: $(status):$(hc)"
+EOF
+
 if unshare -n true 2>/dev/null; then
   run() { env ${token:+MEPHISTO_WEB_TOKEN=$token} unshare -n bash -c \
             'ip link set lo up 2>/dev/null || true; exec bash "$0" "$@"' "$tmp/case.sh" "$tmp" "$1" 6066; }
+  run_worker() { env ${token:+MEPHISTO_WEB_TOKEN=$token} unshare -n bash -c \
+            'ip link set lo up 2>/dev/null || true; exec bash "$0" "$@"' "$tmp/worker.sh" "$tmp" "$colors" 6066 0.0.0.0; }
   where="its own network namespace, port 6066"
 else
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   run() { env ${token:+MEPHISTO_WEB_TOKEN=$token} bash "$tmp/case.sh" "$tmp" "$1" "$port"; }
+  run_worker() { env ${token:+MEPHISTO_WEB_TOKEN=$token} bash "$tmp/worker.sh" "$tmp" "$colors" "$port" 127.0.0.1; }
   where="the host's loopback, port $port"
 fi
 
@@ -106,5 +148,35 @@ expect nonzero token:s3cret
 expect zero token:s3cret s3cret
 expect nonzero token:s3cret wrong
 expect timeout hang
+
+# Against a real worker: every step's exit status must match /ready's status (0 for 200,
+# non-zero for anything else; a step during which the status changed can go either way),
+# the 503 of joining the group must have been seen, and the healthcheck must end passing
+# (200:0); once the worker is gone, non-zero.
+check_worker() { # check_worker OUTPUT
+  local out=$1 seq stopped ok=1 step
+  seq=$(sed -n 's/^sequence: //p' <<< "$out")
+  stopped=$(sed -n 's/^stopped: //p' <<< "$out")
+  for step in $seq; do
+    case $step in *'>'*) ;; 200:0) ;; 200:*) ok=0 ;; *:0) ok=0 ;; esac
+  done
+  [[ " $seq " == *" 503:"[1-9]* ]] || ok=0
+  [[ "$seq" == *"200:0" || "$seq" == *">200:0" ]] || ok=0
+  [[ "$stopped" == 000:[1-9]* ]] || ok=0
+  if grep -q '^without the token' <<< "$out"; then
+    [[ "$(sed -n 's/^without the token: //p' <<< "$out")" == 401:[1-9]* ]] || ok=0
+  fi
+  if [ $ok = 1 ]; then passed=$((passed + 1)); echo "ok: $what"; else failed=$((failed + 1)); echo "FAILED: $what"; fi
+  sed 's/^/    /' <<< "$out"
+}
+if [ -n "$colors" ]; then
+  [ -x "$colors" ] || fail "no colors binary at $colors"
+  cp "$colors" "$tmp/colors"
+  colors=$tmp/colors
+  token=; what="a real worker, STATUS:EXIT as it starts"
+  check_worker "$(run_worker)"
+  token=s3cret; what="a real worker with MEPHISTO_WEB_TOKEN=s3cret"
+  check_worker "$(run_worker)"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
