@@ -7,8 +7,13 @@
 #      with the embedded broker and RocksDB tables, worker B joining its group later (a
 #      rebalance; B restores the tables it takes over from their changelogs); words are
 #      fed to `input` throughout;
-#   4. a local Prometheus with docker/prometheus/prometheus.yml, its DNS discovery swapped
-#      for the two workers' addresses, scrapes them;
+#   4. a local Prometheus with docker/prometheus/prometheus.yml scrapes them. Run as root,
+#      all of it runs in a network and mount namespace of its own (unshare -mn), like the
+#      compose network: the workers on 127.0.0.1:6066 and 127.0.0.2:6066, Prometheus on
+#      :9090 with the config file unchanged, and a small DNS server standing in for
+#      Docker's, answering `colors` with one A record per worker (worker B's added when it
+#      starts: Prometheus must find it within the 30 s refresh). Elsewhere (or NO_NETNS=1)
+#      the workers take free ports and the DNS discovery becomes their static addresses;
 #   5. every query of the dashboard (panels and variables) goes through Prometheus' HTTP
 #      API (/api/v1/query), $app and $instance and $__rate_interval filled in as Grafana
 #      would. Each must parse and return series; the few that may rightly be empty say why.
@@ -27,6 +32,10 @@ for tool in prometheus promtool python3 curl; do
 done
 [ -x "$colors" ] || fail "no colors binary at $colors"
 "$colors" --help 2>/dev/null | grep -q web_listen || fail "$colors has no web server (web_listen)"
+colors=$(cd "$(dirname "$colors")" && pwd)/$(basename "$colors")
+if [ -z "${CHECK_MONITORING_NETNS:-}" ] && [ -z "${NO_NETNS:-}" ] && unshare -mn true 2>/dev/null; then
+  CHECK_MONITORING_NETNS=1 exec unshare -mn bash "$0" "$colors"
+fi
 
 tmp=$(mktemp -d)
 pids=()
@@ -84,16 +93,61 @@ for v in d["templating"]["list"]:
 print(f"ok: {len(ids)} panels, {targets} queries, data source uid {sorted(uids)}, variables {names}")
 EOF
 
+if [ -n "${CHECK_MONITORING_NETNS:-}" ]; then
+  echo "== in a network namespace of its own: DNS for colors, workers on :6066"
+  ip link set lo up
+  addr_a=127.0.0.1:6066 addr_b=127.0.0.2:6066 prom_addr=127.0.0.1:9090
+  # Docker's DNS stands in: `colors` -> the A records listed in $tmp/colors.addrs.
+  cat > "$tmp/dns.py" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+while True:
+    data, peer = s.recvfrom(512)
+    i, labels = 12, []
+    while data[i]:
+        labels.append(data[i + 1:i + 1 + data[i]].decode().lower()); i += 1 + data[i]
+    qtype = struct.unpack(">H", data[i + 1:i + 3])[0]
+    question = data[12:i + 5]
+    addrs = open(sys.argv[1]).read().split() if labels == ["colors"] else []
+    answers = b"".join(b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 5, 4) + socket.inet_aton(a)
+                       for a in addrs) if qtype == 1 else b""
+    flags = 0x8580 | (0 if labels == ["colors"] else 3)  # answer, authoritative; NXDOMAIN
+    n = len(addrs) if qtype == 1 else 0
+    s.sendto(struct.pack(">HHHHHH", data[0] << 8 | data[1], flags, 1, n, 0, 0) + question + answers, peer)
+EOF
+  echo 127.0.0.1 > "$tmp/colors.addrs"
+  python3 "$tmp/dns.py" "$tmp/colors.addrs" > "$tmp/dns.log" 2>&1 &
+  pids+=($!)
+  echo "nameserver 127.0.0.1" > "$tmp/resolv.conf"
+  mount --bind "$tmp/resolv.conf" /etc/resolv.conf
+  config=$here/prometheus/prometheus.yml
+else
+  addr_a=127.0.0.1:$(free_port) addr_b=127.0.0.1:$(free_port) prom_addr=127.0.0.1:$(free_port)
+  cat > "$tmp/prometheus.yml.py" <<'EOF'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+job = next(j for j in c["scrape_configs"] if j["job_name"] == "colors")
+del job["dns_sd_configs"]
+job["static_configs"] = [{"targets": sys.argv[3:]}]
+c["scrape_configs"] = [job]
+yaml.safe_dump(c, open(sys.argv[2], "w"))
+EOF
+  python3 "$tmp/prometheus.yml.py" "$here/prometheus/prometheus.yml" "$tmp/prometheus.yml" \
+    "$addr_a" "$addr_b"
+  promtool check config "$tmp/prometheus.yml" >/dev/null
+  config=$tmp/prometheus.yml
+fi
+
 echo "== two colors workers ($colors)"
-port_a=$(free_port) port_b=$(free_port) port_p=$(free_port)
 cp "$colors" "$tmp/colors"   # the build tree may be rebuilt meanwhile
 "$tmp/colors" --store "rocksdb://$tmp/rocks" worker --broker embedded \
-  --web_listen "127.0.0.1:$port_a" --bootstrap_file "$tmp/boot" > "$tmp/worker-a.log" 2>&1 &
+  --web_listen "$addr_a" --bootstrap_file "$tmp/boot" > "$tmp/worker-a.log" 2>&1 &
 pids+=($!)
 wait_for 60 "worker A's broker" test -s "$tmp/boot"
 broker=$(cat "$tmp/boot")
-wait_for 60 "worker A's /ready" curl -sf "http://127.0.0.1:$port_a/ready"
-echo "worker A: 127.0.0.1:$port_a (embedded broker $broker, RocksDB tables), ready"
+wait_for 60 "worker A's /ready" curl -sf "http://$addr_a/ready"
+echo "worker A: $addr_a (embedded broker $broker, RocksDB tables), ready"
 
 feed() { # feed N: N words to `input`
   local words=(red green blue red cat yellow red green) n=$1 i
@@ -105,41 +159,37 @@ feed() { # feed N: N words to `input`
   fi
 }
 
-cat > "$tmp/prometheus.yml.py" <<'EOF'
-import sys, yaml
-c = yaml.safe_load(open(sys.argv[1]))
-job = next(j for j in c["scrape_configs"] if j["job_name"] == "colors")
-del job["dns_sd_configs"]
-job["static_configs"] = [{"targets": sys.argv[3:]}]
-c["scrape_configs"] = [job]
-yaml.safe_dump(c, open(sys.argv[2], "w"))
-EOF
-python3 "$tmp/prometheus.yml.py" "$here/prometheus/prometheus.yml" "$tmp/prometheus.yml" \
-  "127.0.0.1:$port_a" "127.0.0.1:$port_b"
-promtool check config "$tmp/prometheus.yml" >/dev/null
-prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
-  --web.listen-address="127.0.0.1:$port_p" > "$tmp/prometheus.log" 2>&1 &
+prometheus --config.file="$config" --storage.tsdb.path="$tmp/tsdb" \
+  --web.listen-address="$prom_addr" > "$tmp/prometheus.log" 2>&1 &
 pids+=($!)
 started=$(date +%s)
-prom=http://127.0.0.1:$port_p
+prom=http://$prom_addr
 wait_for 60 "Prometheus" curl -sf "$prom/-/ready"
-echo "Prometheus: $prom, scraping 127.0.0.1:$port_a and 127.0.0.1:$port_b every 5 s"
-
-for round in 1 2 3 4; do feed 200; sleep 2; done
-"$tmp/colors" worker --broker "$broker" --web_listen "127.0.0.1:$port_b" \
-  > "$tmp/worker-b.log" 2>&1 &
-pids+=($!)
-# Ready with partitions: /ready is 200 with none assigned between two steps of a rebalance.
-b_ready() { curl -sf "http://127.0.0.1:$port_b/ready" | grep -q '"assigned":[1-9]'; }
-wait_for 120 "worker B's /ready with partitions assigned" b_ready
-echo "worker B: 127.0.0.1:$port_b (memory tables), joined, ready: $(curl -s "http://127.0.0.1:$port_b/ready")"
-# Rates need a few scrapes of both workers: feed on for 40 s.
-for round in $(seq 10); do feed 200; sleep 4; done
-curl -s "$prom/api/v1/targets" | python3 -c '
+echo "Prometheus: $prom with $config"
+colors_targets() { # the colors job's targets that are up
+  curl -s "$prom/api/v1/targets" | python3 -c '
 import json, sys
 for t in json.load(sys.stdin)["data"]["activeTargets"]:
-    print("target", t["scrapeUrl"], t["health"], t["lastError"])
-    assert t["health"] == "up", t'
+    if t["labels"]["job"] == "colors" and t["health"] == "up":
+        print(t["scrapeUrl"])'
+}
+up_count() { [ "$(colors_targets | wc -l)" -ge "$1" ]; }
+wait_for 30 "Prometheus scraping worker A" up_count 1
+
+for round in 1 2 3 4; do feed 200; sleep 2; done
+"$tmp/colors" worker --broker "$broker" --web_listen "$addr_b" > "$tmp/worker-b.log" 2>&1 &
+pids+=($!)
+[ -z "${CHECK_MONITORING_NETNS:-}" ] || echo 127.0.0.2 >> "$tmp/colors.addrs"
+# Ready with partitions: /ready is 200 with none assigned between two steps of a rebalance.
+b_ready() { curl -sf "http://$addr_b/ready" | grep -q '"assigned":[1-9]'; }
+wait_for 120 "worker B's /ready with partitions assigned" b_ready
+echo "worker B: $addr_b (memory tables), joined, ready: $(curl -s "http://$addr_b/ready")"
+# The DNS discovery asks again every 30 s: worker B must be scraped within 45 s.
+wait_for 45 "Prometheus scraping worker B too" up_count 2
+echo "Prometheus scrapes:" $(colors_targets)
+# Rates need a few scrapes of both workers: feed on for 40 s.
+for round in $(seq 10); do feed 200; sleep 4; done
+up_count 2 || fail "a worker is no longer scraped: $(colors_targets)"
 
 echo "== the dashboard's queries through $prom/api/v1/query (and query_range)"
 python3 - "$here/grafana/dashboards/mephisto.json" "$prom" "$started" <<'EOF'
