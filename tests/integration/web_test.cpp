@@ -194,6 +194,16 @@ TEST(web, table_views_token_and_errors_from_either_instance) {
   opts_b.cluster_seeds = a.cluster_address();
   mephisto::worker b{app.resolve(opts_b), opts_b};
   ASSERT_FALSE(b.start());
+  // The group settles first: this test is about the views, and a commit the mock broker
+  // refuses mid-rebalance (stale generation) makes at-least-once process events again.
+  ASSERT_TRUE(testkit::eventually(
+    [&] {
+      auto in_a = a.stats().assigned.load();
+      auto in_b = b.stats().assigned.load();
+      return in_a > 0 && in_b > 0 && in_a + in_b == 16 && !a.stats().rebalancing
+             && !b.stats().rebalancing;
+    },
+    60s));
   auto words = testkit::make_words(20'000, 3);
   testkit::produce(a.bootstrap(), "input", words.words);
   auto output = testkit::consume(a.bootstrap(), "output", words.color_words, 90s);
