@@ -186,8 +186,11 @@ void table_value(worker& w, worker::impl& d, std::string_view rest, responder re
     respond(error_answer(404, "expected /tables/<table>/<key> (percent-encoded)"));
     return;
   }
+  // The callback may run after the worker is gone (an embedded worker's system goes on):
+  // it holds the topology it decodes with.
+  std::shared_ptr<const topology> topo = d.topo;
   const topology::table_def* def = nullptr;
-  for (auto& t : d.topo->tables)
+  for (auto& t : topo->tables)
     if (t.name == table)
       def = &t;
   if (def == nullptr) {
@@ -203,7 +206,7 @@ void table_value(worker& w, worker::impl& d, std::string_view rest, responder re
   auto timeout = std::chrono::milliseconds(d.opts.cluster_timeout_ms * 2);
   w.table_get_async(
     table, key,
-    [respond, def, table, key](worker::table_get_result got) {
+    [respond, topo, def, table, key](worker::table_get_result got) {
       if (!got) {
         auto status = is(got.error(), errc::not_ready) || is(got.error(), errc::not_owned)
                           || is(got.error(), errc::timeout)
