@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   cli.add_flag("--latency-probe", probe_mode,
                "feed input at --rate and measure the latency of --output-topic, written by a "
                "system in another process (bench/latency.py)");
-  cli.add_option("--output-topic", output_topic, "--latency-probe: the topic to measure");
+  cli.add_option("--output-topic", output_topic, "--latency-probe: the topic to measure (more, comma-separated: how far records got there)");
   cli.add_option("--warmup-seconds", warmup_s,
                  "--latency-probe: feeding before the measured window, after the first output");
   bool lookup_mode = false;

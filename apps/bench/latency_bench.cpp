@@ -148,35 +148,49 @@ private:
   std::atomic<int64_t> sent_{0}; // written by the feeding thread only
 };
 
-/// Reads `topic` from its end (all partitions) and takes now - CreateTime per record.
+/// Reads `topics` from their ends (all partitions) and takes now - CreateTime per record.
 class output_probe {
 public:
-  output_probe(const std::string& bootstrap, const std::string& topic, int32_t partitions) {
+  output_probe(const std::string& bootstrap, const std::vector<std::string>& topics,
+               int32_t partitions)
+    : topics_(topics) {
     rk_ = counted_client(RD_KAFKA_CONSUMER, bootstrap,
                          {{"group.id", "latency-probe-" + std::to_string(::getpid())},
                           {"enable.auto.commit", "false"},
                           {"fetch.wait.max.ms", "100"}},
                          requests);
+    rd_kafka_poll_set_consumer(rk_.get()); // statistics come with the records
     auto parts = rd_kafka_topic_partition_list_new(partitions);
-    for (int32_t p = 0; p < partitions; ++p)
-      rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
+    for (auto& topic : topics)
+      for (int32_t p = 0; p < partitions; ++p)
+        rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_END;
     rd_kafka_assign(rk_.get(), parts);
     rd_kafka_topic_partition_list_destroy(parts);
   }
   ~output_probe() { rd_kafka_consumer_close(rk_.get()); }
 
   /// Polls up to `timeout`; the latency in ms of every record stamped at or after
-  /// `since_ms` goes to `out`. Returns the records seen (any stamp).
-  size_t poll(milliseconds timeout, int64_t since_ms, std::vector<double>& out) {
+  /// `since_ms` goes to `out` (the first topic's) or `others` (one per other topic, when
+  /// given). Returns the records of the first topic seen (any stamp).
+  size_t poll(milliseconds timeout, int64_t since_ms, std::vector<double>& out,
+              std::vector<std::vector<double>>* others = nullptr) {
     size_t seen = 0;
     auto m = rd_kafka_consumer_poll(rk_.get(), static_cast<int>(timeout.count()));
     if (m == nullptr)
       return 0;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      ++seen;
       auto ts = rd_kafka_message_timestamp(m, nullptr);
-      if (ts >= since_ms)
-        out.push_back(static_cast<double>(now_us() - ts * 1000) / 1000.0);
+      auto ms = static_cast<double>(now_us() - ts * 1000) / 1000.0;
+      auto i = std::find(topics_.begin(), topics_.end(), rd_kafka_topic_name(m->rkt))
+               - topics_.begin();
+      if (i == 0) {
+        ++seen;
+        if (ts >= since_ms)
+          out.push_back(ms);
+      } else if (others != nullptr && ts >= since_ms) {
+        others->resize(topics_.size() - 1);
+        (*others)[i - 1].push_back(ms);
+      }
     }
     rd_kafka_message_destroy(m);
     return seen;
@@ -185,6 +199,7 @@ public:
   request_counts requests;
 
 private:
+  std::vector<std::string> topics_;
   handle_ptr rk_;
 };
 
@@ -208,6 +223,11 @@ struct latency_run {
   int unsent = 0;                   ///< feeder records still unacknowledged when it stopped
   double window_s = 0;              ///< the measured feeding time
   std::map<std::string, int64_t> probe_requests; ///< the feeder's and the probe's, in the window
+  std::vector<std::vector<double>> others; ///< sorted latencies of the other topics
+
+  static double pct(const std::vector<double>& xs, double q) {
+    return xs.empty() ? -1 : xs[static_cast<size_t>(q * static_cast<double>(xs.size() - 1))];
+  }
 
   double pct(double q) const {
     return ms.empty() ? -1 : ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1))];
@@ -219,9 +239,9 @@ struct latency_run {
 /// on_mark("end") at its edges, for counters read outside), then up to 30 s for the
 /// window's outputs to arrive.
 template <class OnMark>
-latency_run measure_latency(const std::string& bootstrap, const std::string& output, int rate,
-                            int seconds, int warmup_s, OnMark on_mark) {
-  output_probe probe{bootstrap, output, colors_partitions};
+latency_run measure_latency(const std::string& bootstrap, const std::vector<std::string>& outputs,
+                            int rate, int seconds, int warmup_s, OnMark on_mark) {
+  output_probe probe{bootstrap, outputs, colors_partitions};
   feeder feed{bootstrap, "input", colors_partitions};
   std::vector<double> ignored;
   feed.start(rate);
@@ -241,7 +261,7 @@ latency_run measure_latency(const std::string& bootstrap, const std::string& out
   on_mark("start");
   auto t0 = steady_clock::now();
   for (auto until = t0 + seconds * 1s; steady_clock::now() < until;)
-    probe.poll(10ms, window_start_ms, run.ms);
+    probe.poll(10ms, window_start_ms, run.ms, &run.others);
   run.window_s = duration<double>(steady_clock::now() - t0).count();
   on_mark("end");
   auto probe_after = plus(feed.requests.snapshot(), probe.requests.snapshot());
@@ -252,8 +272,10 @@ latency_run measure_latency(const std::string& bootstrap, const std::string& out
   run.fed = feed.sent() - fed_before;
   auto deadline = steady_clock::now() + 30s;
   while (static_cast<int64_t>(run.ms.size()) < run.fed && steady_clock::now() < deadline)
-    probe.poll(100ms, window_start_ms, run.ms);
+    probe.poll(100ms, window_start_ms, run.ms, &run.others);
   std::sort(run.ms.begin(), run.ms.end());
+  for (auto& xs : run.others)
+    std::sort(xs.begin(), xs.end());
   return run;
 }
 
@@ -267,7 +289,7 @@ int latency_bench(const std::string& url, int rate, int seconds, int threads, in
   std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
   auto bootstrap = connect(url, embedded, colors_topics(id));
   auto w = start_colors("kafka://" + bootstrap, id, threads, linger_ms);
-  auto run = measure_latency(bootstrap, "output", rate, seconds, 2, [](const char*) {});
+  auto run = measure_latency(bootstrap, {"output"}, rate, seconds, 2, [](const char*) {});
   w->stop();
   w->wait();
   if (run.ms.empty())
@@ -289,7 +311,13 @@ int latency_probe(const std::string& url, const std::string& output_topic, int r
   auto bootstrap = mephisto::kafka::parse_broker_url(url);
   if (!bootstrap)
     throw std::runtime_error(mephisto::render(bootstrap.error()));
-  auto run = measure_latency(*bootstrap, output_topic, rate, seconds, warmup_s,
+  std::vector<std::string> topics;
+  for (size_t pos = 0; pos <= output_topic.size();) {
+    auto end = std::min(output_topic.find(',', pos), output_topic.size());
+    topics.push_back(output_topic.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  auto run = measure_latency(*bootstrap, topics, rate, seconds, warmup_s,
                              [](const char* what) {
                                std::printf("mark %s\n", what);
                                std::fflush(stdout);
@@ -307,6 +335,11 @@ int latency_probe(const std::string& url, const std::string& output_topic, int r
     if (v != 0)
       req[k] = v;
   out["probe_requests"] = std::move(req);
+  // Other topics given (an internal topic, say): how far records got by then.
+  for (size_t i = 0; i < run.others.size(); ++i)
+    out[topics[i + 1]] = {{"records", run.others[i].size()},
+                          {"p50_ms", latency_run::pct(run.others[i], 0.5)},
+                          {"p99_ms", latency_run::pct(run.others[i], 0.99)}};
   std::printf("%s\n", boost::json::serialize(out).c_str());
   return 0;
 }
