@@ -4,6 +4,7 @@
   bench/latency.py [--systems passthrough,kstreams,mephisto] [--lingers 0,1,2,5]
                    [--rounds 3] [--seconds 10] [--rate 5000] [--warmup 3]
                    [--bootstrap HOST:PORT --broker-pid PID]
+                   [--variant 'LABEL=SYSTEM EXTRA ARGS...' ...]
 
 Systems, each a process of its own, each reading `input` (8 partitions) from its end:
   passthrough  build/apps/mephisto-passthrough --follow: a bare librdkafka consumer-group
@@ -28,6 +29,10 @@ Requests: the broker's own counters (JMX, kafka.network RequestMetrics RequestsP
 request type, read by attaching to the broker's JVM: `BenchTool requests PID`) at the window's
 edges, minus the probe's own requests in the window (librdkafka statistics of its feeder
 and consumer), per second. The same counting for all three systems.
+
+--variant adds a system under its own label: SYSTEM with EXTRA ARGS appended to its command
+line (kstreams: KEY=VALUE environment entries), e.g. --variant 'mephisto-nodelay=mephisto
+--kafka.socket.nagle.disable true'; list the label in --systems.
 
 Without --bootstrap it starts a broker with tests/kafka/kafka.sh in build/latency-kafka and
 stops it at the end. Results: a Markdown table of medians over the rounds on stdout, every
@@ -89,7 +94,7 @@ class BrokerRequests:
         self.proc.wait(10)
 
 
-def system_command(name, linger, bootstrap, app_id, work):
+def system_command(name, linger, bootstrap, app_id, work, extra=()):
     env = dict(os.environ)
     if name == "passthrough":
         cmd = [os.path.join(BUILD, "apps", "mephisto-passthrough"), "--broker",
@@ -104,10 +109,12 @@ def system_command(name, linger, bootstrap, app_id, work):
         env.update(BOOTSTRAP=bootstrap, APP_ID=app_id, OUTPUT_TOPIC=OUTPUTS[name],
                    STATE_DIR=state, STREAM_THREADS="1", COMMIT_INTERVAL_MS="1000",
                    LINGER_MS=str(linger))
+        env.update(dict(x.split("=", 1) for x in extra))
+        extra = ()
         cmd = ["java", "-jar", JAR]
     else:
         raise SystemExit(f"unknown system {name} (passthrough, kstreams, mephisto)")
-    return cmd, env
+    return cmd + list(extra), env
 
 
 def stop(proc, grace=30):
@@ -121,10 +128,11 @@ def stop(proc, grace=30):
         proc.wait()
 
 
-def one_run(args, name, linger, rnd, bootstrap, requests, work):
-    app_id = f"lat-{name}-{linger}-{rnd}-{os.getpid()}"
+def one_run(args, label, linger, rnd, bootstrap, requests, work):
+    name, extra = args.variants.get(label, (label, []))
+    app_id = f"lat-{label}-{linger}-{rnd}-{os.getpid()}"
     tool("commit-end", bootstrap, app_id, "input")
-    cmd, env = system_command(name, linger, bootstrap, app_id, work)
+    cmd, env = system_command(name, linger, bootstrap, app_id, work, extra)
     logfile = open(os.path.join(work, "logs", f"{app_id}.log"), "w")
     system = subprocess.Popen(cmd, env=env, stdout=logfile, stderr=subprocess.STDOUT)
     probe = subprocess.Popen([os.path.join(BUILD, "apps", "mephisto-bench"), "--latency-probe",
@@ -147,9 +155,9 @@ def one_run(args, name, linger, rnd, bootstrap, requests, work):
     # drop its internal topics and its group
     tool("reset", bootstrap, "-", app_id, app_id, check=False)
     if result is None:
-        return {"system": name, "linger": linger, "round": rnd, "ok": False,
+        return {"system": label, "linger": linger, "round": rnd, "ok": False,
                 "error": err.strip()[-500:]}
-    result.update(system=name, linger=linger, round=rnd, ok=True)
+    result.update(system=label, linger=linger, round=rnd, ok=True)
     if requests and "start" in marks and "end" in marks:
         a, b = marks["start"], marks["end"]
         secs = (b["ms"] - a["ms"]) / 1000.0
@@ -212,7 +220,13 @@ def main():
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--bootstrap")
     ap.add_argument("--broker-pid", type=int)
+    ap.add_argument("--variant", action="append", default=[])
     args = ap.parse_args()
+    args.variants = {}
+    for v in args.variant:
+        label, rest = v.split("=", 1)
+        words = rest.split()
+        args.variants[label] = (words[0], words[1:])
     systems = args.systems.split(",")
     lingers = [int(x) for x in args.lingers.split(",")]
     work = os.path.join(BUILD, "latency-work")
@@ -227,7 +241,7 @@ def main():
         pid = int(open(os.path.join(broker_dir, "pid")).read().strip())
     requests = None
     try:
-        outs = sorted({OUTPUTS[s] for s in systems})
+        outs = sorted({OUTPUTS[args.variants.get(s, (s,))[0]] for s in systems})
         tool("reset", bootstrap, ",".join(["input", *outs]), "lat-", "-")
         tool("create", bootstrap, "input:8", *[f"{o}:8" for o in outs])
         requests = BrokerRequests(pid) if pid else None
