@@ -2,6 +2,8 @@
 
 #include "agent_delivery.hpp"
 
+#include <algorithm>
+
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -152,6 +154,28 @@ void produce_changelogs(self_ptr self) {
     st.spare_buffers.push_back(std::move(out));
     st.stages.pop_front();
   }
+}
+
+/// At-least-once: the changelog records of batches whose outputs are delivered wait up to
+/// a tenth of the commit interval (at most 100 ms) and then go together: one produce
+/// request per changelog partition and flush instead of one per batch. Per batch, they
+/// cost a request each, a third of a keyed table pipeline's requests, which, on an
+/// idempotent producer's five requests in flight, delayed the outputs behind them. Only
+/// the commit waits longer (the batch completes when its changelog records are in).
+/// A draining agent writes them at once.
+void schedule_changelogs(self_ptr self) {
+  auto& st = self->state;
+  if (st.stages.empty() || !st.stages.front().outputs_delivered)
+    return;
+  if (st.draining) {
+    produce_changelogs(self);
+    return;
+  }
+  if (st.changelog_flush_due)
+    return;
+  st.changelog_flush_due = true;
+  auto delay = std::clamp(st.env->opts.commit_interval_ms / 10, 1, 100);
+  self->delayed_send(self, std::chrono::milliseconds(delay), produce_atom::value);
 }
 
 /// Runs the user function from `event_pos` on; a throwing event is retried after a
@@ -334,6 +358,8 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
       next(self);
     },
     [self](produce_atom) {
+      // A full producer queue's retry, or the changelog flush's timer (both: harmless).
+      self->state.changelog_flush_due = false;
       if (self->state.producing)
         produce(self);
       produce_changelogs(self);
@@ -346,7 +372,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
         for (auto& stage : st.stages)
           if (stage.seq == seq)
             stage.outputs_delivered = true;
-        produce_changelogs(self);
+        schedule_changelogs(self);
         return;
       }
       if (ok) {
@@ -398,6 +424,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
       st.draining = true;
       st.drain_promise = self->make_response_promise<int64_t>();
       auto rp = st.drain_promise;
+      produce_changelogs(self); // those waiting for the flush timer
       check_drained(self);
       return rp;
     },

@@ -10,7 +10,7 @@
 //     Kafka (output high watermarks).
 // Rounds alternate (a) and (b); the machine is shared and noisy, so compare within one run.
 // The mock keeps only ~5 MiB per partition: keep --words at or below 8 x 80k.
-// Other modes, each described at its function: --latency, --restore, --exactly-once,
+// Other modes, each described at its function: --latency, --latency-probe, --restore, --exactly-once,
 // --lookups (bench_modes.hpp, a file each), --actor-api (actor_api_bench.cpp) and
 // --failover (failover.cpp: the pause after kill -9 of a worker process).
 // This file: the command line, which runs one mode.
@@ -46,6 +46,15 @@ int main(int argc, char** argv) {
   int seconds = 20;
   int linger_ms = 1;
   cli.add_flag("--latency", latency_mode, "measure end-to-end latency at a fixed rate instead");
+  bool probe_mode = false;
+  std::string output_topic = "output";
+  int warmup_s = 3;
+  cli.add_flag("--latency-probe", probe_mode,
+               "feed input at --rate and measure the latency of --output-topic, written by a "
+               "system in another process (bench/latency.py)");
+  cli.add_option("--output-topic", output_topic, "--latency-probe: the topic to measure (more, comma-separated: how far records got there)");
+  cli.add_option("--warmup-seconds", warmup_s,
+                 "--latency-probe: feeding before the measured window, after the first output");
   bool lookup_mode = false;
   int lookups = 2000;
   bool api_mode = false;
@@ -125,6 +134,8 @@ int main(int argc, char** argv) {
     return run([&] { return metrics_bench(broker_url, words, rounds, threads); });
   if (restore_mode)
     return run([&] { return restore_bench(broker_url, changelog_records, rounds); });
+  if (probe_mode)
+    return run([&] { return latency_probe(broker_url, output_topic, rate, seconds, warmup_s); });
   if (latency_mode)
     return run([&] { return latency_bench(broker_url, rate, seconds, threads, linger_ms); });
   mephisto::set_log_level("warn");

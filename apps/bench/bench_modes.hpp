@@ -26,6 +26,11 @@ int lookup_bench(int n, int threads);
 /// --latency: end-to-end latency of the colors pipeline at a fixed input rate.
 int latency_bench(const std::string& url, int rate, int seconds, int threads, int linger_ms);
 
+/// --latency-probe: feeds `input` and measures `output_topic` of a system in another
+/// process (bench/latency.py runs it); prints marks at the window's edges and a JSON line.
+int latency_probe(const std::string& url, const std::string& output_topic, int rate,
+                  int seconds, int warmup_s);
+
 /// --restore: table recovery against raw consumption of the same changelog.
 int restore_bench(const std::string& url, int64_t records, int rounds);
 

@@ -37,7 +37,9 @@ struct worker_options {
   /// topic the embedded broker creates).
   int32_t topic_partitions = 8;
   /// How often processed offsets are committed (under exactly-once: how long a
-  /// transaction stays open). 0: 1000 ms at-least-once, 100 ms exactly-once.
+  /// transaction stays open). 0: 1000 ms at-least-once, 100 ms exactly-once. At least
+  /// once, table changelog records wait up to a tenth of it (at most 100 ms) to go out
+  /// together, one produce request per changelog partition.
   int32_t commit_interval_ms = 0;
   /// Most records a source hands to its agents in one message.
   int32_t batch_size = 1000;

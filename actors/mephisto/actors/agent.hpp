@@ -81,7 +81,8 @@ struct agent_state : event_reporter {
     bool delivered = false;
   };
 
-  /// At-least-once: a batch's changelog records, produced once its outputs are delivered.
+  /// At-least-once: a batch's changelog records, produced once its outputs are delivered,
+  /// together with the other ready stages at the next changelog flush (agent.cpp).
   struct changelog_stage {
     uint64_t seq = 0;
     send_buffer records;
@@ -116,6 +117,7 @@ struct agent_state : event_reporter {
   send_buffer staging;                      ///< changelog records of the current batch
   std::vector<send_buffer> spare_buffers;   ///< reused for `stages`
   bool producing = false;                   ///< `produce` waits for queue space
+  bool changelog_flush_due = false;         ///< the changelog flush timer runs
   uint64_t produced_batches = 0;            ///< seq + 1 of the last batch produced
   uint64_t committed_batches = 0;           ///< exactly-once: seqs below this are committed
   uint64_t paused_at = 0;                   ///< produced_batches at the last pause

@@ -50,7 +50,8 @@ using source_actor = caf::typed_actor<caf::reacts_to<wake_atom>,
 /// - `(delivered_atom, seq, outputs_only, ok, next changelog offsets)`: from librdkafka's
 ///   delivery report thread: every record of batch `seq` was delivered (`ok`) or one
 ///   failed; `outputs_only`: the first phase of an at-least-once batch with table changes.
-/// - `produce_atom` (from itself, 1 ms after a full producer queue): produce again.
+/// - `produce_atom` (from itself, 1 ms after a full producer queue): produce again; at
+///   least once, also after the changelog flush delay: produce the waiting changelog records.
 /// - `retry_atom` (from itself, after a backoff): run the failed event again.
 /// - `pause_atom` -> `ok`: exactly-once, from the partition supervisor once its source
 ///   paused: answers when every batch received is produced.

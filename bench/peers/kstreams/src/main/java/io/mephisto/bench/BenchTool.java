@@ -50,6 +50,13 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *                                              "done MS SUM" (SUM >= TARGET); MS: epoch ms
  *   verify  BOOTSTRAP TOPIC RECORDS [KEY=N...] read the topic to its end: RECORDS records, and for
  *                                              each KEY the largest value (a decimal count) is N
+ *   commit-end BOOTSTRAP GROUP TOPIC           commit the topic's end offsets for GROUP (a new
+ *                                              app then starts at the end, whatever it resets to)
+ *   requests PID                               attach to the broker's JVM (PID) and print, per line
+ *                                              read from stdin, one JSON line: the broker's request
+ *                                              counts by type since it started (its JMX meters
+ *                                              kafka.network RequestMetrics RequestsPerSec, summed
+ *                                              over versions), and "ms": the time of the reading
  * </pre>
  */
 public final class BenchTool {
@@ -324,7 +331,52 @@ public final class BenchTool {
     }
   }
 
+  static void commitEnd(String bootstrap, String group, String topic) throws Exception {
+    Properties p = common(bootstrap);
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+      List<TopicPartition> tps = partitions(c, topic);
+      Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> offsets = new java.util.HashMap<>();
+      for (var e : c.endOffsets(tps).entrySet())
+        offsets.put(e.getKey(), new org.apache.kafka.clients.consumer.OffsetAndMetadata(e.getValue()));
+      c.commitSync(offsets, Duration.ofSeconds(60));
+      System.out.println("commit-end: " + group + " at the end of " + topic);
+    }
+  }
+
+  static void requests(String pid) throws Exception {
+    var vm = com.sun.tools.attach.VirtualMachine.attach(pid);
+    String address = vm.startLocalManagementAgent();
+    vm.detach();
+    try (var connector = javax.management.remote.JMXConnectorFactory.connect(
+             new javax.management.remote.JMXServiceURL(address))) {
+      var server = connector.getMBeanServerConnection();
+      var pattern = new javax.management.ObjectName(
+          "kafka.network:type=RequestMetrics,name=RequestsPerSec,*");
+      var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
+      while (in.readLine() != null) {
+        Map<String, Long> counts = new TreeMap<>();
+        for (var name : server.queryNames(pattern, null)) {
+          long n = ((Number) server.getAttribute(name, "Count")).longValue();
+          counts.merge(name.getKeyProperty("request"), n, Long::sum);
+        }
+        StringBuilder json = new StringBuilder("{\"ms\": " + System.currentTimeMillis());
+        for (var e : counts.entrySet())
+          json.append(", \"").append(e.getKey()).append("\": ").append(e.getValue());
+        System.out.println(json.append("}"));
+        System.out.flush();
+      }
+    }
+  }
+
   public static void main(String[] args) throws Exception {
+    if (args.length == 2 && args[0].equals("requests")) {
+      requests(args[1]);
+      return;
+    }
     if (args.length < 2) {
       System.err.println("usage: BenchTool reset|create|produce|watch|verify BOOTSTRAP ...");
       System.exit(64);
@@ -334,6 +386,7 @@ public final class BenchTool {
       case "reset" -> reset(bootstrap, list(args[2]), list(args[3]), list(args[4]));
       case "create" -> create(bootstrap, Arrays.asList(args).subList(2, args.length));
       case "produce" -> produce(bootstrap, args[2], Long.parseLong(args[3]), Long.parseLong(args[4]));
+      case "commit-end" -> commitEnd(bootstrap, args[2], args[3]);
       case "watch" -> watch(bootstrap, args[2], Long.parseLong(args[3]),
                             Arrays.asList(args).subList(4, args.length));
       case "verify" -> {

@@ -29,7 +29,7 @@ import org.apache.kafka.streams.state.Stores;
  * <p>Environment: BOOTSTRAP (host:port), APP_ID, OUTPUT_TOPIC; optional INPUT_TOPIC (input),
  * STATE_DIR (a fresh temp folder), STREAM_THREADS (1, Streams' default), COMMIT_INTERVAL_MS
  * (Streams' default: 30000 with at_least_once), STORE (memory | rocksdb; memory, like Faust's
- * and Mephisto's default tables).
+ * and Mephisto's default tables), LINGER_MS (the producer's linger.ms; Streams' default: 100).
  *
  * <p>The record cache is off (statestore.cache.max.bytes=0) so that every update is forwarded,
  * as Faust and Mephisto do; with the cache on, Streams would only emit the latest count per
@@ -83,6 +83,9 @@ public final class ColorsStreams {
     if (commit != null && !commit.isEmpty())
       props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, Long.parseLong(commit));
     props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+    String linger = System.getenv("LINGER_MS");
+    if (linger != null && !linger.isEmpty())
+      props.put(StreamsConfig.producerPrefix("linger.ms"), Integer.parseInt(linger));
 
     Topology topology = topology(env("INPUT_TOPIC", "input"), env("OUTPUT_TOPIC", null),
                                  !env("STORE", "memory").equals("rocksdb"));
