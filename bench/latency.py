@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""End-to-end latency and broker requests of three systems side by side, on one real Kafka.
+"""End-to-end latency and broker requests of systems side by side, on one real Kafka.
 
-  bench/latency.py [--systems passthrough,kstreams,mephisto] [--lingers 0,1,2,5]
+  bench/latency.py [--systems passthrough,relay,kstreams,mephisto] [--lingers 0,1,2,5]
                    [--rounds 3] [--seconds 10] [--rate 5000] [--warmup 3]
                    [--bootstrap HOST:PORT --broker-pid PID]
                    [--variant 'LABEL=SYSTEM EXTRA ARGS...' ...]
@@ -14,6 +14,9 @@ Systems, each a process of its own, each reading `input` (8 partitions) from its
                repartition, count in an in-memory store with a changelog, record cache off)
   mephisto     build/apps/colors worker (filter agent -> internal topic -> count agent with a
                table and its changelog -> output)
+  relay        build/apps/mephisto-relay worker: Mephisto doing the pass-through's one hop
+               (one agent sending every record to `latency_relay_output`), so that Mephisto's
+               cost per hop compares with the bare client's
 Every system runs with its producer's linger.ms set to the value under test and offsets
 committed every 1000 ms (Mephisto's at-least-once default; the pass-through likewise; Kafka
 Streams' COMMIT_INTERVAL_MS=1000 instead of its 30 s).
@@ -55,7 +58,7 @@ JAR = os.path.join(PEERS, "kstreams", "target", "colors-streams.jar")
 CLASSPATH = JAR + ":" + os.path.join(PEERS, "kstreams", "target", "lib", "*")
 BUILD = os.path.join(ROOT, "build")
 OUTPUTS = {"passthrough": "latency_raw_output", "kstreams": "latency_kstreams_output",
-           "mephisto": "output"}
+           "mephisto": "output", "relay": "latency_relay_output"}
 # Requests of the broker's own machinery (KRaft controller, in the same JVM), not clients'.
 INTERNAL = {"BrokerHeartbeat", "BrokerRegistration", "ControllerRegistration", "Vote",
             "BeginQuorumEpoch", "EndQuorumEpoch", "FetchFollower", "FetchSnapshot",
@@ -104,6 +107,10 @@ def system_command(name, linger, bootstrap, app_id, work, extra=()):
         cmd = [os.path.join(BUILD, "apps", "colors"), "worker", "--broker",
                f"kafka://{bootstrap}", "--id", app_id, "--linger_ms", str(linger),
                "--log_level", "warn"]
+    elif name == "relay":  # Mephisto, one hop: the same work as the pass-through
+        cmd = [os.path.join(BUILD, "apps", "mephisto-relay"), "worker", "--broker",
+               f"kafka://{bootstrap}", "--id", app_id, "--linger_ms", str(linger),
+               "--log_level", "warn"]
     elif name == "kstreams":
         state = os.path.join(work, "kstreams-state", app_id)
         env.update(BOOTSTRAP=bootstrap, APP_ID=app_id, OUTPUT_TOPIC=OUTPUTS[name],
@@ -113,7 +120,7 @@ def system_command(name, linger, bootstrap, app_id, work, extra=()):
         extra = ()
         cmd = ["java", "-jar", JAR]
     else:
-        raise SystemExit(f"unknown system {name} (passthrough, kstreams, mephisto)")
+        raise SystemExit(f"unknown system {name} (passthrough, relay, kstreams, mephisto)")
     return cmd + list(extra), env
 
 
@@ -212,7 +219,7 @@ def table(runs, systems, lingers):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--systems", default="passthrough,kstreams,mephisto")
+    ap.add_argument("--systems", default="passthrough,relay,kstreams,mephisto")
     ap.add_argument("--lingers", default="0,1,2,5")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
