@@ -133,7 +133,13 @@ caf::error ensure_topics(rd_kafka_t* rk, std::vector<topic_spec>& specs,
                             + "' does not exist; Mephisto never creates source or other "
                               "external topics, only internal ones and changelogs: create "
                               "it first (e.g. kafka-topics.sh --create)");
-      missing.push_back(&spec);
+      // Once per name: librdkafka 2.0.2 crashes reading a CreateTopics answer for a
+      // request that named a topic twice.
+      bool listed = false;
+      for (auto* m : missing)
+        listed = listed || m->name == spec.name;
+      if (!listed)
+        missing.push_back(&spec);
     } else if (spec.partitions == 0) {
       spec.partitions = i->second;
     } else if (spec.partitions != i->second) {
