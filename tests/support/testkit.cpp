@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "mephisto/kafka/admin.hpp"
+#include "mephisto/testing.hpp"
 
 namespace testkit {
 
@@ -330,24 +331,17 @@ void expect_exact_running_counts(const std::vector<record>& output,
                                  const std::map<std::string, int64_t>& truth) {
   // Java's Utils.murmur2 / toPositive % 8, computed with kafka-clients 3.7.0.
   const std::map<std::string, int32_t> java_partition{{"red", 4}, {"green", 7}, {"blue", 0}};
-  std::map<std::string, std::vector<int64_t>> seen;
+  std::vector<mephisto::testing::topic_record> records;
+  records.reserve(output.size());
   for (auto& r : output) {
-    seen[r.key].push_back(std::stoll(r.value));
     auto jp = java_partition.find(r.key);
     ASSERT_NE(jp, java_partition.end()) << "unexpected key on output: " << r.key;
     EXPECT_EQ(r.partition, jp->second) << "key " << r.key << " is not where Java puts it";
+    records.push_back({r.key, r.value, r.partition, r.offset, r.has_value, {}});
   }
-  for (auto& [color, n] : truth) {
-    auto& xs = seen[color];
-    std::sort(xs.begin(), xs.end());
-    ASSERT_EQ(static_cast<int64_t>(xs.size()), n) << color << ": wrong number of outputs";
-    for (int64_t i = 0; i < n; ++i)
-      if (xs[i] != i + 1) {
-        ADD_FAILURE() << color << ": running counts are not 1.." << n << " (at " << i
-                      << ": " << xs[i] << ")";
-        break;
-      }
-  }
+  // The public checker (mephisto::testing): exactly 1..n per key, in offset order.
+  auto checked = mephisto::testing::check_exactly_once(records, truth);
+  EXPECT_TRUE(checked) << checked.message();
 }
 
 count_report check_running_counts(const std::vector<record>& output,
