@@ -1,7 +1,7 @@
 # Two commands on a fresh Debian 12 machine:
 #   make demo   install the Debian packages, build, run the colors demo on the embedded broker
 #   make test   install the Debian packages, build, run the whole test suite
-# Also: make deps | build | embed | bench | asan | tsan | clean
+# Also: make deps | build | embed | bench | asan | tsan | fuzz | clean
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -18,7 +18,7 @@ RUNTIME_PACKAGES := libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 librdkafka1
 TEST_PACKAGES := kcat openjdk-17-jre-headless maven python3 python3-yaml openssl
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
-.PHONY: demo test deps build embed bench asan tsan clean packages-build packages-runtime
+.PHONY: demo test deps build embed bench asan tsan fuzz clean packages-build packages-runtime
 
 demo: build
 	apps/colors/demo.sh $(BUILD)/apps/colors
@@ -65,5 +65,18 @@ tsan: deps
 	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp second_deadlock_stack=1 history_size=7" \
 	  ctest --output-on-failure --timeout 900 -j2
 
+# libFuzzer targets (tests/fuzz): clang, ASan and UBSan, in build-fuzz; each target runs
+# FUZZ_RUNS executions (FUZZ_MAX_TIME > 0: at most that many seconds each), one at a time.
+FUZZ_RUNS ?= 10000000
+FUZZ_MAX_TIME ?= 0
+FUZZ_TARGETS ?= fuzz_codec fuzz_changelog fuzz_rocksdb_value fuzz_config
+fuzz: deps
+	@dpkg -s clang libclang-rt-14-dev >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev; }
+	CC=clang CXX=clang++ nice -n 19 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMEPHISTO_FUZZ=ON -DMEPHISTO_BUILD_TESTS=OFF
+	nice -n 19 cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	tests/fuzz/run.sh build-fuzz $(FUZZ_RUNS) $(FUZZ_MAX_TIME) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

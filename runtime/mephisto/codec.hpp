@@ -1,6 +1,7 @@
 #pragma once
 
 #include <charconv>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 namespace mephisto {
 
@@ -94,6 +96,109 @@ struct codec<T, std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, b
   }
 };
 
+namespace detail {
+
+/// Builds the same value as `boost::json::parse`, except that every number with a fraction
+/// or an exponent is converted from its text by `std::from_chars` (correctly rounded).
+/// Boost.JSON 1.81's own conversion may give a neighbour of the nearest double (1.83 added
+/// `parse_options::numbers` for that): the double a codec wrote, e.g. 2.2233720368547758E18,
+/// would come back one ulp off, and drift on every changelog round trip. A number beyond
+/// the doubles (1e400) is an error.
+struct json_handler {
+  static constexpr std::size_t max_object_size = boost::json::object::max_size();
+  static constexpr std::size_t max_array_size = boost::json::array::max_size();
+  static constexpr std::size_t max_key_size = boost::json::string::max_size();
+  static constexpr std::size_t max_string_size = boost::json::string::max_size();
+  using string_view = boost::json::string_view;
+  using error_code = boost::json::error_code;
+
+  boost::json::value_stack st;
+  std::string number; ///< the text of the number being parsed
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) { return true; }
+  bool on_object_end(std::size_t n, error_code&) {
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(error_code&) { return true; }
+  bool on_array_end(std::size_t n, error_code&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(string_view s, std::size_t, error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(string_view s, std::size_t, error_code&) {
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(string_view s, std::size_t, error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(string_view s, std::size_t, error_code&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(string_view s, error_code&) {
+    number.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, string_view, error_code&) {
+    number.clear();
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, string_view, error_code&) {
+    number.clear();
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, string_view s, error_code& ec) {
+    number.append(s.data(), s.size());
+    double precise = 0;
+    auto last = number.data() + number.size();
+    auto res = std::from_chars(number.data(), last, precise);
+    if (res.ec == std::errc{} && res.ptr == last)
+      d = precise; // else (out of range): Boost.JSON's value
+    number.clear();
+    if (!std::isfinite(d)) {
+      // 1e400: no double holds it, and the infinity would encode as "Infinity", not JSON.
+      ec = boost::json::error::exponent_overflow;
+      return false;
+    }
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(error_code&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(string_view, error_code&) { return true; }
+  bool on_comment(string_view, error_code&) { return true; }
+};
+
+/// `boost::json::parse(in, ec)` with correctly rounded doubles (see `json_handler`).
+inline boost::json::value parse_json(std::string_view in, boost::json::error_code& ec) {
+  boost::json::basic_parser<json_handler> p{boost::json::parse_options{}};
+  p.handler().st.reset();
+  auto n = p.write_some(false, in.data(), in.size(), ec);
+  if (!ec && n < in.size())
+    ec = boost::json::error::extra_data;
+  if (ec)
+    return nullptr;
+  return p.handler().st.release();
+}
+
+} // namespace detail
+
 /// JSON through Boost.JSON for user types that define `tag_invoke` conversions.
 template <class T>
 struct codec<T, std::enable_if_t<!std::is_arithmetic_v<T>
@@ -105,7 +210,7 @@ struct codec<T, std::enable_if_t<!std::is_arithmetic_v<T>
   }
   static bool decode(std::string_view in, T& out, std::string& why) {
     boost::json::error_code ec;
-    auto jv = boost::json::parse(in, ec);
+    auto jv = detail::parse_json(in, ec);
     if (ec) {
       why = "malformed JSON: " + ec.message();
       return false;

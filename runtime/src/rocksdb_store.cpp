@@ -18,22 +18,6 @@ namespace {
 
 constexpr const char* offset_key = "changelog-offset";
 
-std::string encode_offset(int64_t offset) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(offset & 0xff);
-    offset >>= 8;
-  }
-  return out;
-}
-
-int64_t decode_offset(const std::string& in) {
-  int64_t offset = 0;
-  for (unsigned char c : in)
-    offset = (offset << 8) | c;
-  return offset;
-}
-
 caf::error io_error(const std::string& what, const rocksdb::Status& st) {
   return make_error(errc::store_failed, what + ": " + st.ToString());
 }
@@ -78,6 +62,24 @@ rocksdb::WriteBatch& rocksdb_batch::native() {
 
 // -- rocksdb_partition ------------------------------------------------------------------
 
+std::string rocksdb_partition::encode_offset(int64_t offset) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(offset & 0xff);
+    offset >>= 8;
+  }
+  return out;
+}
+
+int64_t rocksdb_partition::decode_offset(std::string_view stored) {
+  if (stored.size() != 8)
+    return 0;
+  int64_t offset = 0;
+  for (unsigned char c : stored)
+    offset = (offset << 8) | c;
+  return offset;
+}
+
 rocksdb_partition::rocksdb_partition(std::string path, rocksdb::DB* db,
                                      std::vector<rocksdb::ColumnFamilyHandle*> handles)
   : path_(std::move(path)), db_(db), handles_(std::move(handles)) {
@@ -93,7 +95,7 @@ rocksdb_partition::~rocksdb_partition() {
 int64_t rocksdb_partition::offset() const {
   std::string value;
   auto st = db_->Get(rocksdb::ReadOptions{}, handles_[2], offset_key, &value);
-  return st.ok() && value.size() == 8 ? decode_offset(value) : 0;
+  return st.ok() ? decode_offset(value) : 0;
 }
 
 bool rocksdb_partition::get(std::string_view key, std::string& value) {

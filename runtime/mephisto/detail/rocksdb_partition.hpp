@@ -70,6 +70,12 @@ public:
   /// The changelog offset the data reflects (0 for a new store).
   int64_t offset() const;
 
+  /// The stored form of a changelog offset in `meta`: 8 bytes, big-endian.
+  static std::string encode_offset(int64_t offset);
+
+  /// The offset of a stored `meta` value; 0 (restore everything) for one that is not 8 bytes.
+  static int64_t decode_offset(std::string_view stored);
+
   /// Reads `key`; false when absent. Throws `std::runtime_error` on an I/O error.
   bool get(std::string_view key, std::string& value);
 
