@@ -5,6 +5,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include <cstdio>
+
+#include <unistd.h>
+
+#include "bench_kit.hpp"
 #include "colors_app.hpp"
 #include "mephisto/app.hpp"
 
@@ -50,6 +55,41 @@ std::unique_ptr<mephisto::worker> start_colors(const std::string& url, const std
   while (w->stats().assigned.load() == 0)
     std::this_thread::sleep_for(1ms);
   return w;
+}
+
+std::string colors_input::id(int run) const {
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(run);
+}
+
+int64_t colors_input::outputs() const {
+  return records_in(probe.get(), "output", colors_partitions);
+}
+
+double colors_input::wait_for_outputs(int64_t before,
+                                      std::chrono::steady_clock::time_point start) const {
+  auto target = before + static_cast<int64_t>(expected);
+  while (outputs() < target) {
+    std::this_thread::sleep_for(2ms);
+    if (steady_clock::now() - start > 300s)
+      throw std::runtime_error("the pipeline did not finish within 300 s");
+  }
+  return duration<double>(steady_clock::now() - start).count();
+}
+
+colors_input prepare_colors_input(const std::string& url, const std::string& prefix, int runs,
+                                  size_t words) {
+  colors_input in;
+  in.prefix = prefix;
+  std::vector<mephisto::kafka::topic_spec> topics;
+  for (int r = 0; r < runs; ++r)
+    for (auto& spec : colors_topics(in.id(r)))
+      topics.push_back(spec);
+  in.bootstrap = connect(url, in.embedded, topics);
+  in.expected = produce_words(in.bootstrap, "input", words, colors_partitions);
+  in.probe = client(RD_KAFKA_PRODUCER, in.bootstrap, {});
+  std::printf("input: %zu words (%zu colors) on %d partitions, %s, %u cores\n", words,
+              in.expected, colors_partitions, url.c_str(), std::thread::hardware_concurrency());
+  return in;
 }
 
 } // namespace bench

@@ -9,11 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include "bench_kit.hpp"
 #include "colors_runs.hpp"
-#include "mephisto/kafka/embedded_broker.hpp"
 #include "support/http_client.hpp"
 
 namespace bench {
@@ -23,48 +20,45 @@ namespace bench {
 /// per-event latency histogram) and (b) the web server on, scraped every second (a busy
 /// Prometheus), in alternating order. A round ends when every output is in `output`.
 int metrics_bench(const std::string& url, size_t words, int rounds, int threads) {
-  auto tag = std::to_string(::getpid());
-  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
-  std::vector<mephisto::kafka::topic_spec> topics;
-  for (int r = 0; r < 2 * rounds; ++r)
-    for (auto& spec : colors_topics("colors-metrics-" + tag + "-" + std::to_string(r)))
-      topics.push_back(spec);
-  auto bootstrap = connect(url, embedded, topics);
-  auto expected = produce_words(bootstrap, "input", words, colors_partitions);
-  auto probe = client(RD_KAFKA_PRODUCER, bootstrap, {});
-  std::printf("input: %zu words (%zu colors) on %d partitions, %s, %u cores\n", words,
-              expected, colors_partitions, url.c_str(), std::thread::hardware_concurrency());
+  auto in = prepare_colors_input(url, "colors-metrics", 2 * rounds, words);
   auto run = [&](int r, bool metrics_on) {
-    auto before = records_in(probe.get(), "output", colors_partitions);
-    auto w = start_colors("kafka://" + bootstrap, "colors-metrics-" + tag + "-" + std::to_string(r),
-                          threads, 5, "at_least_once", "", metrics_on ? "127.0.0.1:0" : "off");
+    auto before = in.outputs();
+    auto w = start_colors("kafka://" + in.bootstrap, in.id(r), threads, 5, "at_least_once", "",
+                          metrics_on ? "127.0.0.1:0" : "off");
     std::atomic<bool> done{false};
     std::atomic<int> scrapes{0};
+    std::string scrape_error; // written by the scraper, read after it joined
     std::thread scraper;
     if (metrics_on)
       scraper = std::thread([&] {
         while (!done) {
           auto page = testkit::http_get(w->web_address(), "/metrics");
-          if (page.status != 200)
-            throw std::runtime_error("a scrape failed: " + page.error);
+          if (page.status != 200) {
+            scrape_error = "a scrape failed: " + page.error;
+            return;
+          }
           ++scrapes;
           for (int i = 0; i < 100 && !done; ++i)
             std::this_thread::sleep_for(10ms);
         }
       });
-    auto start = steady_clock::now();
-    auto target = before + static_cast<int64_t>(expected);
-    while (records_in(probe.get(), "output", colors_partitions) < target) {
-      std::this_thread::sleep_for(2ms);
-      if (steady_clock::now() - start > 300s)
-        throw std::runtime_error("the pipeline did not finish within 300 s");
+    auto stop_scraping = [&] {
+      done = true;
+      if (scraper.joinable())
+        scraper.join();
+    };
+    double secs = 0;
+    try {
+      secs = in.wait_for_outputs(before, steady_clock::now());
+    } catch (...) {
+      stop_scraping();
+      throw;
     }
-    auto secs = duration<double>(steady_clock::now() - start).count();
-    done = true;
-    if (scraper.joinable())
-      scraper.join();
+    stop_scraping();
     w->stop();
     w->wait();
+    if (!scrape_error.empty())
+      throw std::runtime_error(scrape_error);
     return std::pair{words / secs, scrapes.load()};
   };
   std::vector<double> ratios;

@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
 
 #include "bench_kit.hpp"
 #include "colors_runs.hpp"
@@ -79,30 +78,12 @@ int throughput_bench(size_t words, int rounds, int threads) {
 /// input from the beginning (a new app id each round), alternating guarantees; a round ends
 /// when every output is in `output` and, under exactly-once, committed.
 int guarantee_bench(const std::string& url, size_t words, int rounds, int threads) {
-  auto tag = std::to_string(::getpid());
-  std::unique_ptr<mephisto::kafka::embedded_broker> embedded;
-  std::vector<mephisto::kafka::topic_spec> topics;
-  for (int r = 0; r < 2 * rounds; ++r)
-    for (auto& spec : colors_topics("colors-guarantee-" + tag + "-" + std::to_string(r)))
-      topics.push_back(spec);
-  auto bootstrap = connect(url, embedded, topics);
-  auto expected = produce_words(bootstrap, "input", words, colors_partitions);
-  auto probe = client(RD_KAFKA_PRODUCER, bootstrap, {});
-  std::printf("input: %zu words (%zu colors) on %d partitions, %s, %u cores\n", words,
-              expected, colors_partitions, url.c_str(), std::thread::hardware_concurrency());
+  auto in = prepare_colors_input(url, "colors-guarantee", 2 * rounds, words);
   auto run = [&](int r, const std::string& guarantee) {
-    auto before = records_in(probe.get(), "output", colors_partitions);
-    auto w = start_colors("kafka://" + bootstrap,
-                          "colors-guarantee-" + tag + "-" + std::to_string(r), threads, 5,
-                          guarantee);
+    auto before = in.outputs();
+    auto w = start_colors("kafka://" + in.bootstrap, in.id(r), threads, 5, guarantee);
     auto start = steady_clock::now();
-    auto target = before + static_cast<int64_t>(expected);
-    while (records_in(probe.get(), "output", colors_partitions) < target) {
-      std::this_thread::sleep_for(2ms);
-      if (steady_clock::now() - start > 300s)
-        throw std::runtime_error("the pipeline did not finish within 300 s");
-    }
-    auto end = steady_clock::now();
+    auto secs = in.wait_for_outputs(before, start);
     if (guarantee == "exactly_once") {
       // ... and committed: the next commit, or an idle commit cycle if the last one
       // already held them (then it ended at the last commit).
@@ -112,9 +93,8 @@ int guarantee_bench(const std::string& url, size_t words, int rounds, int thread
       while (stats.commits.load() == commits && stats.idle_commits.load() == idle)
         std::this_thread::sleep_for(1ms);
       if (stats.commits.load() > commits)
-        end = steady_clock::now();
+        secs = duration<double>(steady_clock::now() - start).count();
     }
-    auto secs = duration<double>(end - start).count();
     w->stop();
     w->wait();
     return words / secs;
