@@ -94,7 +94,7 @@ void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err, kafka::delivery_batc
 /// one could not be enqueued (`pos` then names it, and a retry or failure is under way).
 bool send_records(self_ptr self, const send_buffer& out, size_t& pos,
                   kafka::delivery_batch* delivery) {
-  auto* prod = self->state.env->services.producer; // null only in tests that produce nothing
+  auto* prod = self->state.env->services.output; // null only in tests that produce nothing
   while (pos < out.size()) {
     auto& r = out[pos];
     auto key = out.key(r);
@@ -114,7 +114,7 @@ bool send_records(self_ptr self, const send_buffer& out, size_t& pos,
 
 void produce(self_ptr self) {
   auto& st = self->state;
-  auto* prod = st.env->services.producer;
+  auto* prod = st.env->services.output;
   st.producing = true;
   if (!send_records(self, st.out, st.produce_pos, st.delivery))
     return;
@@ -183,7 +183,7 @@ void schedule_changelogs(self_ptr self) {
 /// and produces the batch.
 void continue_batch(self_ptr self) {
   auto& st = self->state;
-  auto msgs = st.current->messages();
+  auto msgs = st.current->records();
   auto& counters = detail::context_access::counters(*st.ctx);
   auto& opts = st.env->opts;
   while (st.event_pos < msgs.size()) {

@@ -13,13 +13,12 @@
 
 namespace mephisto {
 
-void agent_delivery::on_record(const rd_kafka_message_t& msg) noexcept {
-  if (msg.partition != partition_ || changelogs_.empty())
+void agent_delivery::on_record(const char* topic, int32_t partition, int64_t offset) noexcept {
+  if (partition != partition_ || changelogs_.empty())
     return;
-  auto name = rd_kafka_topic_name(msg.rkt);
   for (size_t i = 0; i < changelogs_.size(); ++i)
-    if (changelogs_[i] != nullptr && std::strcmp(name, changelogs_[i]) == 0)
-      next_offsets_[i] = std::max(next_offsets_[i], msg.offset + 1);
+    if (changelogs_[i] != nullptr && std::strcmp(topic, changelogs_[i]) == 0)
+      next_offsets_[i] = std::max(next_offsets_[i], offset + 1);
 }
 
 void agent_delivery::on_complete(bool ok) noexcept {
@@ -50,15 +49,15 @@ bool agent_state::may_log() {
   return false;
 }
 
-void agent_state::decode_error(const context& c, const rd_kafka_message_t* msg,
+void agent_state::decode_error(const context& c, const consumed_record& rec,
                                std::string_view why) {
   if (may_log())
     log().warn("{}: undecodable event at {} [{}] offset {} goes to the dead-letter topic: {}",
                where, c.topic_name(), c.partition(), c.offset(), why);
-  add_dead_letter(msg, "decode", why, 1);
+  add_dead_letter(rec, "decode", why, 1);
 }
 
-void agent_state::failure(const context& c, const rd_kafka_message_t*, std::string_view what) {
+void agent_state::failure(const context& c, const consumed_record&, std::string_view what) {
   if (may_log())
     log().warn("{}: user function failed at {} [{}] offset {} (attempt {} of {}): {}", where,
                c.topic_name(), c.partition(), c.offset(), attempts + 1,
@@ -66,21 +65,21 @@ void agent_state::failure(const context& c, const rd_kafka_message_t*, std::stri
   last_error.assign(what.data(), what.size());
 }
 
-void agent_state::add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
+void agent_state::add_dead_letter(const consumed_record& rec, std::string_view kind,
                                   std::string_view why, int attempts_made) {
   dead_letter dl;
-  dl.has_key = msg->key != nullptr;
+  dl.has_key = rec.key != nullptr;
   if (dl.has_key)
-    dl.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-  dl.has_value = msg->payload != nullptr;
+    dl.key.assign(rec.key, rec.key_size);
+  dl.has_value = rec.value != nullptr;
   if (dl.has_value)
-    dl.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    dl.value.assign(rec.value, rec.value_size);
   dl.headers = {
     {"mephisto.error", std::string{why}},
     {"mephisto.error.kind", std::string{kind}},
     {"mephisto.topic", ctx->topic_name()},
-    {"mephisto.partition", std::to_string(msg->partition)},
-    {"mephisto.offset", std::to_string(msg->offset)},
+    {"mephisto.partition", std::to_string(rec.partition)},
+    {"mephisto.offset", std::to_string(rec.offset)},
     {"mephisto.agent", ctx->agent_name()},
     {"mephisto.attempts", std::to_string(attempts_made)},
   };
@@ -112,11 +111,9 @@ void agent_state::publish_counters() {
     auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-    for (auto* msg : current->messages()) {
-      auto ts = rd_kafka_message_timestamp(msg, nullptr);
-      if (ts > 0)
-        latencies.observe(std::chrono::milliseconds{wall_ms - ts});
-    }
+    for (auto& rec : current->records())
+      if (rec.timestamp > 0)
+        latencies.observe(std::chrono::milliseconds{wall_ms - rec.timestamp});
     s.event_latency.add(latencies);
   }
 }

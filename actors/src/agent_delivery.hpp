@@ -25,7 +25,7 @@ public:
   }
 
   /// On librdkafka's delivery report thread: notes a changelog record's offset.
-  void on_record(const rd_kafka_message_t& msg) noexcept override;
+  void on_record(const char* topic, int32_t partition, int64_t offset) noexcept override;
 
 protected:
   /// On librdkafka's delivery report thread, once: tells the agent.

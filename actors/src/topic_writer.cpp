@@ -21,9 +21,9 @@ class writer_core::job final : public kafka::delivery_batch {
 public:
   job(uint64_t id, caf::actor to) : id_(id), to_(std::move(to)) {}
 
-  void on_record(const rd_kafka_message_t& msg) noexcept override {
-    partition_ = msg.partition;
-    offset_ = msg.offset;
+  void on_record(const char*, int32_t partition, int64_t offset) noexcept override {
+    partition_ = partition;
+    offset_ = offset;
   }
 
   /// A record could not be enqueued: the job fails (set before `seal`).

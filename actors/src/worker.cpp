@@ -235,6 +235,7 @@ caf::error worker::start() {
   env->opts = d.opts;
   env->layout.bootstrap = d.bootstrap;
   env->services.producer = &d.producer;
+  env->services.output = &d.producer;
   env->layout.partitions.assign(partitions.begin(), partitions.begin() + d.topo->topics.size());
   env->layout.table_partitions.assign(partitions.begin() + d.topo->topics.size(), partitions.end());
   env->report.stats = d.stats;

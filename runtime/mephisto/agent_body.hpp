@@ -8,28 +8,10 @@
 #include <type_traits>
 
 #include "mephisto/codec.hpp"
+#include "mephisto/consumed_record.hpp"
 #include "mephisto/context.hpp"
 
-/// librdkafka's consumed record (`rd_kafka_message_t`), opaque to user code.
-struct rd_kafka_message_s;
-
 namespace mephisto {
-
-namespace detail {
-
-/// The fields of a consumed record that an agent body reads.
-struct record_fields {
-  std::string_view key;   ///< empty for a null key
-  const char* value;      ///< null for a null value
-  size_t value_size;
-  int64_t offset;
-  int64_t timestamp;      ///< ms since the epoch, -1 if unknown
-};
-
-/// Reads `msg`'s fields (defined where librdkafka's header is seen).
-record_fields fields_of(const rd_kafka_message_s* msg) noexcept;
-
-} // namespace detail
 
 /// Where an agent reports events that failed. Implemented by the agent actor, which logs
 /// them (rate-limited) with topic, partition and offset, retries failed user functions and
@@ -37,11 +19,11 @@ record_fields fields_of(const rd_kafka_message_s* msg) noexcept;
 class event_reporter {
 public:
   virtual ~event_reporter();
-  /// `msg` cannot be decoded (or has no value): it goes to the dead-letter topic.
-  virtual void decode_error(const context& ctx, const rd_kafka_message_s* msg,
+  /// `rec` cannot be decoded (or has no value): it goes to the dead-letter topic.
+  virtual void decode_error(const context& ctx, const consumed_record& rec,
                             std::string_view why) = 0;
-  /// The user function threw `what` for `msg`; `process` stops there.
-  virtual void failure(const context& ctx, const rd_kafka_message_s* msg,
+  /// The user function threw `what` for `rec`; `process` stops there.
+  virtual void failure(const context& ctx, const consumed_record& rec,
                        std::string_view what) = 0;
 };
 
@@ -55,7 +37,7 @@ public:
   /// rejects is reported and skipped; when the user function throws, its staged sends are
   /// rolled back, the failure reported, and `process` returns that event's index (so the
   /// agent can retry it). Returns `batch.size()` when every event went through.
-  virtual size_t process(std::span<rd_kafka_message_s* const> batch, context& ctx,
+  virtual size_t process(std::span<const consumed_record> batch, context& ctx,
                          event_reporter& report) = 0;
 };
 
@@ -66,30 +48,29 @@ class typed_agent_body final : public agent_body {
 public:
   explicit typed_agent_body(F fn) : fn_(std::move(fn)) {}
 
-  size_t process(std::span<rd_kafka_message_s* const> batch, context& ctx,
+  size_t process(std::span<const consumed_record> batch, context& ctx,
                  event_reporter& report) override {
     auto& counters = ctx.counters();
     for (size_t i = 0; i < batch.size(); ++i) {
-      auto* msg = batch[i];
-      auto rec = detail::fields_of(msg);
-      auto key = rec.key;
-      ctx.begin_event(msg, rec.offset, key, rec.timestamp);
+      auto& rec = batch[i];
+      auto key = rec.key_view();
+      ctx.begin_event(&rec, rec.offset, key, rec.timestamp);
       ++counters.events;
       if (rec.value == nullptr) {
         ++counters.decode_errors;
-        report.decode_error(ctx, msg, "the record has no value (null)");
+        report.decode_error(ctx, rec, "the record has no value (null)");
         continue;
       }
       std::string_view payload{rec.value, rec.value_size};
       if (!codec<V>::decode(payload, value_, why_)) {
         ++counters.decode_errors;
-        report.decode_error(ctx, msg, why_);
+        report.decode_error(ctx, rec, why_);
         continue;
       }
       if constexpr (std::is_invocable_v<F&, const K&, const V&, context&>) {
         if (!codec<K>::decode(key, key_, why_)) {
           ++counters.decode_errors;
-          report.decode_error(ctx, msg, "key: " + why_);
+          report.decode_error(ctx, rec, "key: " + why_);
           continue;
         }
       }
@@ -106,11 +87,11 @@ public:
         throw; // the agent stops; its supervisor restarts the partition
       } catch (const std::exception& e) {
         undo(ctx, mark, replies);
-        report.failure(ctx, msg, e.what());
+        report.failure(ctx, rec, e.what());
         return i;
       } catch (...) {
         undo(ctx, mark, replies);
-        report.failure(ctx, msg, "unknown exception");
+        report.failure(ctx, rec, "unknown exception");
         return i;
       }
     }

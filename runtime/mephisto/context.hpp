@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "mephisto/consumed_record.hpp"
 #include "mephisto/send_buffer.hpp"
 #include "mephisto/store.hpp"
 #include "mephisto/table.hpp"
@@ -29,8 +30,8 @@ struct agent_reply {
   std::string value; ///< encoded
 };
 
-/// Reads the reply headers of `msg` (a `rd_kafka_message_t`); false when it was not asked.
-bool reply_route_of(const void* msg, std::string& to, std::string& id);
+/// Reads the reply headers of `rec`; false when it was not asked.
+bool reply_route_of(const consumed_record& rec, std::string& to, std::string& id);
 } // namespace detail
 
 /// Thrown by a user function that cannot go on with this partition for now (say, a
@@ -113,7 +114,7 @@ public:
   template <class R>
   bool reply(const R& value) {
     detail::agent_reply r;
-    if (msg_ == nullptr || !detail::reply_route_of(msg_, r.to, r.id))
+    if (record_ == nullptr || !detail::reply_route_of(*record_, r.to, r.id))
       return false;
     codec<R>::encode(value, r.value);
     replies_.push_back(std::move(r));
@@ -148,9 +149,9 @@ private:
   /// Starts a batch that stages its output in `out`.
   void begin_batch(send_buffer* out) noexcept { out_ = out; }
 
-  void begin_event(const void* msg, int64_t offset, std::string_view key,
+  void begin_event(const consumed_record* rec, int64_t offset, std::string_view key,
                    int64_t timestamp) noexcept {
-    msg_ = msg;
+    record_ = rec;
     offset_ = offset;
     key_ = key;
     timestamp_ = timestamp;
@@ -193,7 +194,7 @@ private:
   send_buffer* out_ = nullptr;
   std::vector<store_base*> leased_;
   agent_counters counters_;
-  const void* msg_ = nullptr;                ///< the current event's librdkafka record
+  const consumed_record* record_ = nullptr;   ///< the current event
   std::vector<detail::agent_reply> replies_; ///< of the current batch
 };
 

@@ -27,6 +27,7 @@ struct topic_record {
   int64_t offset = 0;
   bool has_value = true;  ///< false: a null value (a tombstone on a changelog)
   std::map<std::string, std::string> headers;
+  int64_t timestamp = -1; ///< ms since the epoch, -1 if unknown
 };
 
 /// The first place where a topic differs from what was expected.
@@ -81,3 +82,6 @@ check_result check_no_event_lost(const std::string& input_topic,
                                  const std::vector<topic_record>& dead_letters);
 
 } // namespace mephisto::testing
+
+// The test driver (an app without a broker) is part of the kit.
+#include "mephisto/test_driver.hpp"

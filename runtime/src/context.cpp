@@ -2,25 +2,16 @@
 
 #include <stdexcept>
 
-#include <librdkafka/rdkafka.h>
-
 namespace mephisto {
 
-bool detail::reply_route_of(const void* msg, std::string& to, std::string& id) {
-  rd_kafka_headers_t* headers = nullptr;
-  auto* m = static_cast<rd_kafka_message_t*>(const_cast<void*>(msg));
-  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+bool detail::reply_route_of(const consumed_record& rec, std::string& to, std::string& id) {
+  std::string_view value;
+  if (!rec.header("mephisto.reply-to", value))
     return false;
-  const void* value = nullptr;
-  size_t size = 0;
-  if (rd_kafka_header_get_last(headers, "mephisto.reply-to", &value, &size)
-      != RD_KAFKA_RESP_ERR_NO_ERROR)
+  to.assign(value);
+  if (!rec.header("mephisto.ask-id", value))
     return false;
-  to.assign(static_cast<const char*>(value), size);
-  if (rd_kafka_header_get_last(headers, "mephisto.ask-id", &value, &size)
-      != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return false;
-  id.assign(static_cast<const char*>(value), size);
+  id.assign(value);
   return true;
 }
 

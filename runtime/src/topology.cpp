@@ -15,10 +15,26 @@ agent_body::~agent_body() = default;
 
 event_reporter::~event_reporter() = default;
 
-detail::record_fields detail::fields_of(const rd_kafka_message_s* msg) noexcept {
-  return {std::string_view{static_cast<const char*>(msg->key), msg->key_len},
-          static_cast<const char*>(msg->payload), msg->len, msg->offset,
-          rd_kafka_message_timestamp(msg, nullptr)};
+bool consumed_record::header(const char* name, std::string_view& out) const noexcept {
+  if (headers != nullptr) {
+    for (auto i = headers->rbegin(); i != headers->rend(); ++i)
+      if (i->first == name) {
+        out = i->second;
+        return true;
+      }
+    return false;
+  }
+  if (message == nullptr)
+    return false;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(message, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return false;
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(hdrs, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return false;
+  out = std::string_view{static_cast<const char*>(value), size};
+  return true;
 }
 
 std::vector<std::string> topology::producer_topics() const {

@@ -48,3 +48,11 @@ cmake -S "$work/checker" -B "$work/checker/build" -G Ninja -DCMAKE_PREFIX_PATH="
   >"$work/checker.log" || { cat "$work/checker.log"; exit 1; }
 cmake --build "$work/checker/build" >>"$work/checker.log" || { tail -30 "$work/checker.log"; exit 1; }
 "$work/checker/build/checker"
+
+# The README's "Testing your app" examples (examples/testing) against the installed
+# package: a GoogleTest test of the colors app with the test driver.
+cmake -S "$src/examples/testing" -B "$work/testing" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$work/prefix" -DCOLORS_APP_DIR="$src/apps/colors" \
+  >"$work/testing.log" || { cat "$work/testing.log"; exit 1; }
+cmake --build "$work/testing" >>"$work/testing.log" || { tail -50 "$work/testing.log"; exit 1; }
+"$work/testing/colors_test"

@@ -52,16 +52,16 @@ struct agent_state : event_reporter {
   /// Lets go of delivery accounting a dying agent still holds (its guards).
   ~agent_state();
 
-  void decode_error(const context& ctx, const rd_kafka_message_t* msg,
+  void decode_error(const context& ctx, const consumed_record& rec,
                     std::string_view why) override;
-  void failure(const context& ctx, const rd_kafka_message_t* msg,
+  void failure(const context& ctx, const consumed_record& rec,
                std::string_view what) override;
   bool may_log();
   /// Adds the counters of the batch just finished to the worker's stats: events, errors,
   /// the agent's own event count, the batch's duration and its events' latencies.
   void publish_counters();
-  /// Keeps a copy of `msg` with the reason, to go to the dead-letter topic with the batch.
-  void add_dead_letter(const rd_kafka_message_t* msg, std::string_view kind,
+  /// Keeps a copy of `rec` with the reason, to go to the dead-letter topic with the batch.
+  void add_dead_letter(const consumed_record& rec, std::string_view kind,
                        std::string_view why, int attempts);
 
   /// An event that could not be processed, with its reason as headers.

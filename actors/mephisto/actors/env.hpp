@@ -26,6 +26,8 @@ struct kafka_layout {
 /// The shared services the actors use; each is safe to use from any thread.
 struct worker_services {
   kafka::producer* producer = nullptr;   ///< the pipeline's producer (owned by the worker)
+  /// Where the agents produce: `producer`, or the test driver's topics (no `producer`).
+  kafka::record_sink* output = nullptr;
   std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
 };
 

@@ -22,8 +22,12 @@ public:
   void add(int64_t n) noexcept { pending_.fetch_add(n, std::memory_order_relaxed); }
 
   /// Sees every record of the batch acknowledged, before its `release` (on the producer's
-  /// poll thread, one record at a time), e.g. to note the offsets it got.
-  virtual void on_record(const rd_kafka_message_t& msg) noexcept { (void) msg; }
+  /// poll thread, one record at a time): its topic's name, partition and offset.
+  virtual void on_record(const char* topic, int32_t partition, int64_t offset) noexcept {
+    (void) topic;
+    (void) partition;
+    (void) offset;
+  }
 
   /// One record acknowledged (`ok`) or failed for good.
   void release(bool ok = true) noexcept {

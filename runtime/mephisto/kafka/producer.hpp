@@ -13,6 +13,7 @@
 #include "mephisto/error.hpp"
 #include "mephisto/kafka/config.hpp"
 #include "mephisto/kafka/delivery.hpp"
+#include "mephisto/kafka/record_sink.hpp"
 
 namespace mephisto::kafka {
 
@@ -22,12 +23,12 @@ namespace mephisto::kafka {
 /// Owned by the worker. `send` is thread-safe and never blocks (librdkafka's queue is
 /// bounded: a full queue is reported, and the caller retries later). A dedicated poll
 /// thread serves delivery reports, which release the records' `delivery_batch`.
-class producer {
+class producer final : public record_sink {
 public:
   producer() = default;
   producer(const producer&) = delete;
   producer& operator=(const producer&) = delete;
-  ~producer();
+  ~producer() override;
 
   /// Connects to `bootstrap` and prepares handles for `topics` (index = position). With a
   /// `transactional_id` the producer is transactional: `start` fences older producers of
@@ -61,7 +62,7 @@ public:
   /// final for this record. `batch` is released on delivery.
   rd_kafka_resp_err_t send(uint32_t topic, int32_t partition, const void* key,
                            size_t key_size, const void* value, size_t value_size,
-                           int64_t timestamp, delivery_batch* batch) noexcept;
+                           int64_t timestamp, delivery_batch* batch) noexcept override;
 
   /// Enqueues a record with headers (name, value), e.g. a dead letter and its reason.
   /// Same contract as `send`.
@@ -69,7 +70,7 @@ public:
   send_with_headers(uint32_t topic, const void* key, size_t key_size, const void* value,
                     size_t value_size,
                     const std::vector<std::pair<std::string, std::string>>& headers,
-                    delivery_batch* batch) noexcept;
+                    delivery_batch* batch) noexcept override;
 
   /// Waits up to `timeout_ms` for every queued record to be delivered. Returns false on
   /// timeout. For shutdown, never for the hot path.

@@ -25,7 +25,7 @@ void producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opa
   }
   if (auto batch = static_cast<delivery_batch*>(msg->_private)) {
     if (ok)
-      batch->on_record(*msg);
+      batch->on_record(rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
     batch->release(ok);
   }
 }
