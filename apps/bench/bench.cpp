@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
                "measure topic writers, subscriptions and table readers against their baselines");
   cli.add_option("--api-records", api_records, "--actor-api: records per round");
   cli.add_option("--api-window", api_window, "--actor-api: write batches (1000 records) unanswered at once");
+  bool driver_mode = false;
+  cli.add_flag("--driver", driver_mode,
+               "the colors app through the test driver (no broker): events/s, --words, --rounds");
   cli.add_flag("--lookups", lookup_mode,
                "measure routed table lookups (two workers, embedded broker) instead");
   cli.add_option("--lookup-count", lookups, "--lookups: lookups per color and instance");
@@ -123,6 +126,8 @@ int main(int argc, char** argv) {
     });
   if (lookup_mode)
     return run([&] { return lookup_bench(lookups, threads); });
+  if (driver_mode)
+    return run([&] { return driver_bench(words, rounds); });
   if (api_mode)
     return run([&] {
       return actor_api_bench(broker_url, api_records, rounds_opt->count() > 0 ? rounds : 3,

@@ -31,6 +31,9 @@ int latency_bench(const std::string& url, int rate, int seconds, int threads, in
 int latency_probe(const std::string& url, const std::string& output_topic, int rate,
                   int seconds, int warmup_s);
 
+/// --driver: the colors app through the test driver (no broker), memory and RocksDB tables.
+int driver_bench(size_t words, int rounds);
+
 /// --restore: table recovery against raw consumption of the same changelog.
 int restore_bench(const std::string& url, int64_t records, int rounds);
 

@@ -85,3 +85,5 @@ check_result check_no_event_lost(const std::string& input_topic,
 
 // The test driver (an app without a broker) is part of the kit.
 #include "mephisto/test_driver.hpp"
+// Running workers: a real broker, processes, fault injection.
+#include "mephisto/test_harness.hpp"

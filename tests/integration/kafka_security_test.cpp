@@ -22,7 +22,7 @@ namespace {
 
 const std::string password = "mephisto-secret";
 
-struct sasl_kafka : testing::Test {
+struct sasl_kafka : ::testing::Test {
   void SetUp() override {
     std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
     std::ifstream{std::string{KAFKA_DIR} + "/sasl_bootstrap"} >> sasl_bootstrap;
@@ -30,7 +30,7 @@ struct sasl_kafka : testing::Test {
       << "NO REAL KAFKA BROKER WITH A SASL LISTENER: " << KAFKA_DIR
       << "/sasl_bootstrap is missing; the ctest fixture kafka.start (tests/kafka/kafka.sh) "
          "must run first";
-    auto name = testing::UnitTest::GetInstance()->current_test_info()->name();
+    auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     id = std::string{"sasl-"} + name + "-" + std::to_string(::getpid());
     dir = testkit::temp_dir(name);
     testkit::recreate_topic(bootstrap, "input", 8);

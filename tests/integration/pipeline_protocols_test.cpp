@@ -38,7 +38,7 @@ caf::behavior probe_agent(caf::event_based_actor*, received got) {
   return {[=](batch_atom, kafka::batch_ptr& batch) { got->push_back(batch->size()); }};
 }
 
-struct pipeline_protocols : testing::Test {
+struct pipeline_protocols : ::testing::Test {
   static constexpr int records = 2500;
 
   pipeline_protocols() {

@@ -22,9 +22,9 @@ namespace {
 
 const std::string colors_bin = COLORS_BIN;
 
-struct cluster : testing::Test {
+struct cluster : ::testing::Test {
   void SetUp() override {
-    dir = testkit::temp_dir(testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = testkit::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     broker = std::make_unique<child>(
       std::vector<std::string>{colors_bin, "broker", "--bootstrap_file", dir + "/bs.txt"},
       dir + "/broker.log");

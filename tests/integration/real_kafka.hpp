@@ -60,7 +60,7 @@ struct outcome {
 
 /// Every test gets fresh `input` and `output` topics and an app id of its own, so its
 /// internal topics and consumer group are new too.
-struct real_kafka : testing::Test {
+struct real_kafka : ::testing::Test {
   void SetUp() override {
     std::ifstream in{std::string{KAFKA_DIR} + "/bootstrap"};
     std::getline(in, bootstrap);
@@ -69,7 +69,7 @@ struct real_kafka : testing::Test {
       << "kafka.start (tests/kafka/kafka.sh) must run first. Use `ctest -LE kafka` to run "
       << "without Java.";
     url = "kafka://" + bootstrap;
-    auto name = testing::UnitTest::GetInstance()->current_test_info()->name();
+    auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     // Unique per run, so that a re-run on the same broker starts with new internal topics.
     id = std::string{"colors-"} + name + "-" + std::to_string(::getpid());
     dir = testkit::temp_dir(name);

@@ -19,7 +19,7 @@ using mephisto::kafka::restore_job;
 
 namespace {
 
-struct table_restore : testing::Test {
+struct table_restore : ::testing::Test {
   void SetUp() override {
     ASSERT_FALSE(broker.start());
     ASSERT_FALSE(broker.create_topic("log", 1));

@@ -50,9 +50,12 @@ cmake --build "$work/checker/build" >>"$work/checker.log" || { tail -30 "$work/c
 "$work/checker/build/checker"
 
 # The README's "Testing your app" examples (examples/testing) against the installed
-# package: a GoogleTest test of the colors app with the test driver.
+# package: a GoogleTest test of the colors app with the test driver (run here), and its
+# crash test under kill -9s on a real broker (built here; the kafka label runs it).
 cmake -S "$src/examples/testing" -B "$work/testing" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" -DCOLORS_APP_DIR="$src/apps/colors" \
+  -DCOLORS_BIN="$build/apps/colors" \
   >"$work/testing.log" || { cat "$work/testing.log"; exit 1; }
 cmake --build "$work/testing" >>"$work/testing.log" || { tail -50 "$work/testing.log"; exit 1; }
 "$work/testing/colors_test"
+test -x "$work/testing/colors_crash_test"

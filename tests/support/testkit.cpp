@@ -38,108 +38,24 @@ rd_kafka_t* make_client(rd_kafka_type_t type, const std::string& bootstrap,
   return rk;
 }
 
-void produce_all(const std::string& bootstrap, const std::string& topic,
-                 const std::vector<std::pair<std::string, std::string>>& records, bool keyed) {
-  auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap,
-                        {{"partitioner", "murmur2_random"},
-                         {"sticky.partitioning.linger.ms", "0"},
-                         {"linger.ms", "5"},
-                         {"queue.buffering.max.messages", "1000000"}});
-  ASSERT_NE(rk, nullptr);
-  for (auto& [k, v] : records) {
-    for (;;) {
-      auto err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
-        RD_KAFKA_V_KEY(keyed ? k.data() : nullptr, keyed ? k.size() : 0), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        rd_kafka_poll(rk, 10);
-        continue;
-      }
-      ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
-      break;
-    }
-  }
-  EXPECT_EQ(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-  EXPECT_EQ(rd_kafka_outq_len(rk), 0);
-  rd_kafka_destroy(rk);
-}
-
 } // namespace
 
 void produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::string>& values) {
-  std::vector<std::pair<std::string, std::string>> records;
+  std::vector<mephisto::testing::input_record> records;
   records.reserve(values.size());
   for (auto& v : values)
-    records.emplace_back(std::string{}, v);
-  produce_all(bootstrap, topic, records, false);
+    records.emplace_back(std::nullopt, v);
+  mephisto::testing::produce(bootstrap, topic, records);
 }
 
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records) {
-  produce_all(bootstrap, topic, records, true);
-}
-
-std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
-                            size_t expected, std::chrono::milliseconds timeout,
-                            isolation level) {
-  std::vector<record> out;
-  auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
-                        {{"enable.auto.commit", "false"},
-                         {"group.id", "testkit-reader"},
-                         {"enable.partition.eof", "false"},
-                         {"isolation.level", level == isolation::read_committed
-                                               ? "read_committed" : "read_uncommitted"},
-                         {"fetch.wait.max.ms", "50"}});
-  if (rk == nullptr)
-    return out;
-  const rd_kafka_metadata_t* md = nullptr;
-  auto rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  auto err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-  rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1) {
-    ADD_FAILURE() << "metadata for " << topic << ": " << rd_kafka_err2str(err);
-    rd_kafka_destroy(rk);
-    return out;
-  }
-  auto parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-  for (int p = 0; p < md->topics[0].partition_cnt; ++p)
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_metadata_destroy(md);
-  rd_kafka_assign(rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (out.size() < expected && std::chrono::steady_clock::now() < deadline) {
-    auto m = rd_kafka_consumer_poll(rk, 100);
-    if (m == nullptr)
-      continue;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      record r;
-      if (m->key)
-        r.key.assign(static_cast<const char*>(m->key), m->key_len);
-      if (m->payload)
-        r.value.assign(static_cast<const char*>(m->payload), m->len);
-      r.has_value = m->payload != nullptr;
-      rd_kafka_headers_t* hdrs = nullptr;
-      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name = nullptr;
-        const void* val = nullptr;
-        size_t size = 0;
-        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size)
-                           == RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i)
-          r.headers[name] = std::string{static_cast<const char*>(val), size};
-      }
-      r.partition = m->partition;
-      r.offset = m->offset;
-      out.push_back(std::move(r));
-    }
-    rd_kafka_message_destroy(m);
-  }
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
-  return out;
+  std::vector<mephisto::testing::input_record> keyed;
+  keyed.reserve(records.size());
+  for (auto& [k, v] : records)
+    keyed.emplace_back(k, v);
+  mephisto::testing::produce(bootstrap, topic, keyed);
 }
 
 std::map<std::string, std::string> replay(const std::vector<record>& changelog) {
@@ -166,52 +82,7 @@ rd_kafka_event_t* admin_wait(rd_kafka_queue_t* q) {
   return rd_kafka_queue_poll(q, 30000);
 }
 
-void delete_topic(rd_kafka_t* rk, const std::string& name) {
-  auto q = rd_kafka_queue_new(rk);
-  auto dt = rd_kafka_DeleteTopic_new(name.c_str());
-  rd_kafka_DeleteTopics(rk, &dt, 1, nullptr, q);
-  rd_kafka_DeleteTopic_destroy(dt);
-  if (auto ev = admin_wait(q))
-    rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(q);
-}
-
-/// Creates `name` (replication factor 1); false with the broker's reason (or "no answer"
-/// within 30 s) when it did not, an existing topic of that name included.
-bool create_topic(rd_kafka_t* rk, const std::string& name, int32_t partitions,
-                  std::string& why) {
-  auto answers = mephisto::kafka::create_topics(
-    rk, {{.name = name, .partitions = partitions, .replication_factor = 1}}, 30s);
-  if (!answers) {
-    why = mephisto::is(answers.error(), mephisto::errc::timeout)
-            ? "no answer" : mephisto::render(answers.error());
-    return false;
-  }
-  bool ok = answers->size() == 1 && answers->front().error == RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (!ok && answers->size() == 1)
-    why = answers->front().message;
-  return ok;
-}
-
 } // namespace
-
-void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions) {
-  auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap);
-  ASSERT_NE(rk, nullptr);
-  delete_topic(rk, name);
-  // A deleted topic takes a moment to go; creating it again fails until then.
-  std::string why;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  bool created = false;
-  while (!(created = create_topic(rk, name, partitions, why))
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(200ms);
-  rd_kafka_destroy(rk);
-  ASSERT_TRUE(created) << "cannot create " << name << ": " << why;
-  while (partition_count(bootstrap, name) != partitions
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(100ms);
-}
 
 int64_t records_in_open_transactions(const std::string& bootstrap, const std::string& topic,
                                      const std::set<int32_t>& partitions) {
@@ -239,20 +110,6 @@ int64_t records_in_open_transactions(const std::string& bootstrap, const std::st
   for (auto p : partitions)
     open += std::max<int64_t>(0, high[p] - stable[p]);
   return open;
-}
-
-int32_t partition_count(const std::string& bootstrap, const std::string& topic) {
-  auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap);
-  const rd_kafka_metadata_t* md = nullptr;
-  int32_t n = 0;
-  if (rd_kafka_metadata(rk, 1, nullptr, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < md->topic_cnt; ++i)
-      if (topic == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        n = md->topics[i].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-  }
-  rd_kafka_destroy(rk);
-  return n;
 }
 
 std::map<std::string, std::string> topic_config(const std::string& bootstrap,

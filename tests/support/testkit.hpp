@@ -1,7 +1,8 @@
 #pragma once
 
-// Test support: a real Kafka client (librdkafka) to feed and read topics, word streams
-// with known counts, and child processes for the multi-process tests.
+// The suite's own helpers on top of the public test kit (mephisto/testing.hpp): word and
+// keyed-event streams with known counts, the colors checks, and the kit's Kafka access,
+// processes and directories under the names the suite has always used.
 
 #include <chrono>
 #include <thread>
@@ -15,18 +16,19 @@
 
 #include <sys/types.h>
 
+#include "mephisto/testing.hpp"
+
 namespace testkit {
 
 using namespace std::chrono_literals;
 
-struct record {
-  std::string key;
-  std::string value;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  bool has_value = true;
-  std::map<std::string, std::string> headers;
-};
+using record = mephisto::testing::topic_record;
+using isolation = mephisto::testing::isolation;
+using child = mephisto::testing::process;
+using mephisto::testing::consume;
+using mephisto::testing::partition_count;
+using mephisto::testing::recreate_topic;
+using mephisto::testing::temp_dir;
 
 /// Produces `values` (null keys, so the partitioner spreads them over all partitions)
 /// and waits until every record is acknowledged. Fails the current test otherwise.
@@ -37,17 +39,6 @@ void produce(const std::string& bootstrap, const std::string& topic,
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records);
 
-/// Which records a reader sees: `read_committed` (the default) hides records of open and
-/// aborted transactions, as downstream consumers of an exactly-once app must read;
-/// `read_uncommitted` sees every record written, aborted ones included.
-enum class isolation { read_committed, read_uncommitted };
-
-/// Reads `topic` from the beginning until `expected` records arrived or `timeout`
-/// passed; returns what it read (possibly more than expected), each partition in offset
-/// order.
-std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
-                            size_t expected, std::chrono::milliseconds timeout,
-                            isolation level = isolation::read_committed);
 
 /// Records in open transactions at the end of `partitions` of `topic`: the high watermark
 /// minus the last stable offset, summed. Not 0: a transaction writing there is open now.
@@ -58,12 +49,6 @@ int64_t records_in_open_transactions(const std::string& bootstrap, const std::st
 /// (null value) deletes the key.
 std::map<std::string, std::string> replay(const std::vector<record>& changelog);
 
-/// Creates `name` with `partitions` partitions on a real broker (waits until it exists),
-/// replacing an existing topic of that name.
-void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions);
-
-/// Partition count of `topic` (0 if it does not exist).
-int32_t partition_count(const std::string& bootstrap, const std::string& topic);
 
 /// The configuration of `topic` as the broker reports it (DescribeConfigs).
 std::map<std::string, std::string> topic_config(const std::string& bootstrap,
@@ -111,31 +96,6 @@ struct count_report {
 count_report check_running_counts(const std::vector<record>& output,
                                   const std::map<std::string, int64_t>& truth);
 
-/// A child process with its output (stdout and stderr) in a log file.
-class child {
-public:
-  child(std::vector<std::string> argv, std::string log_path);
-  child(const child&) = delete;
-  child& operator=(const child&) = delete;
-  ~child(); ///< kills it (SIGKILL) if it still runs
-
-  void signal(int sig);
-  /// Waits up to `timeout` for the exit; returns the exit code, -1 on timeout,
-  /// 128+N for a signal.
-  int wait(std::chrono::milliseconds timeout);
-  bool running();
-  std::string log() const;
-  /// Waits until the log contains `needle` `times` times; false on timeout or exit.
-  bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout,
-                    size_t times = 1);
-
-private:
-  pid_t pid_ = -1;
-  int status_ = 0;
-  bool exited_ = false;
-  std::string log_path_;
-};
-
 /// Runs `argv` with its output in `log_path` until it exits (killed after `timeout`);
 /// returns the exit code (as `child::wait`) and puts its output in `log`.
 int run_to_exit(std::vector<std::string> argv, const std::string& log_path,
@@ -150,8 +110,6 @@ std::unique_ptr<child> start_worker(const std::string& bin, const std::string& u
 /// Waits until `path` exists and holds a line; returns it ("" on timeout).
 std::string wait_for_line(const std::string& path, std::chrono::milliseconds timeout);
 
-/// A fresh, empty directory for one test.
-std::string temp_dir(const std::string& name);
 
 /// `kafka://127.0.0.1:P` -> `127.0.0.1:P`.
 std::string strip_scheme(const std::string& url);

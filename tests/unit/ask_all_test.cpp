@@ -39,7 +39,7 @@ struct round_log {
   std::vector<std::string> events;
 };
 
-struct ask_rounds : testing::Test {
+struct ask_rounds : ::testing::Test {
   ask_rounds() {
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);

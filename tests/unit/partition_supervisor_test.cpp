@@ -23,7 +23,7 @@ using namespace mephisto;
 
 namespace {
 
-struct partition_supervisor_stop : testing::Test {
+struct partition_supervisor_stop : ::testing::Test {
   partition_supervisor_stop() {
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);

@@ -23,7 +23,7 @@ namespace {
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
 
-struct table_shard_lending : testing::Test {
+struct table_shard_lending : ::testing::Test {
   table_shard_lending() {
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);

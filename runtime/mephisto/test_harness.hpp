@@ -1,0 +1,210 @@
+#pragma once
+
+// Crash-recovery tests against running workers (part of `mephisto/testing.hpp`, target
+// mephisto::testing): a real Kafka broker for tests, Kafka access for a test's input and
+// output, worker processes, and a harness that starts N instances of an app and injects
+// faults on a reproducible, printed timeline. Blocking calls, meant for a test's thread;
+// every failure throws std::runtime_error with the reason.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "mephisto/app.hpp"
+#include "mephisto/testing.hpp"
+
+namespace mephisto::testing {
+
+// -- Kafka for tests --------------------------------------------------------------------
+
+/// A record to produce: no key (`nullopt`) lets the partitioner spread records.
+using input_record = std::pair<std::optional<std::string>, std::string>;
+
+/// Produces `records` to `topic` (Java's murmur2 partitioner for keys) and waits until
+/// every one is acknowledged.
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<input_record>& records);
+
+/// Which records a reader sees: `read_committed` hides records of open and aborted
+/// transactions, as downstream consumers of an exactly-once app read.
+enum class isolation { read_committed, read_uncommitted };
+
+/// Reads `topic` from the beginning until `expected` records arrived or `timeout` passed;
+/// returns what it read (possibly more), each partition in offset order, with headers.
+std::vector<topic_record> consume(const std::string& bootstrap, const std::string& topic,
+                                  size_t expected, std::chrono::milliseconds timeout,
+                                  isolation level = isolation::read_committed);
+
+/// Creates `name` with `partitions` partitions (replication 1), replacing an existing
+/// topic of that name; returns once the broker shows it.
+void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions);
+
+/// Partition count of `topic` (0 if it does not exist).
+int32_t partition_count(const std::string& bootstrap, const std::string& topic);
+
+// -- processes --------------------------------------------------------------------------
+
+/// A child process with its output (stdout and stderr) in a log file. Killed (SIGKILL)
+/// with the object if it still runs.
+class process {
+public:
+  process(std::vector<std::string> argv, std::string log_path,
+          std::vector<std::string> env = {});
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+  ~process();
+
+  pid_t pid() const noexcept { return pid_; }
+  void signal(int sig);
+  /// Waits up to `timeout` for the exit; the exit code, -1 on timeout, 128+N for signal N.
+  int wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string log() const;
+  const std::string& log_path() const noexcept { return log_path_; }
+  /// Waits until the log holds `needle` `times` times; false on timeout or exit.
+  bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout,
+                    size_t times = 1);
+
+private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool exited_ = false;
+  std::string log_path_;
+};
+
+/// A fresh, empty directory under the system's temporary directory.
+std::string temp_dir(const std::string& name);
+
+// -- a real broker ----------------------------------------------------------------------
+
+/// The kit's `kafka.sh` (a single-node Apache Kafka 4.x in KRaft mode; needs Java 17,
+/// Maven, kcat and python3): `MEPHISTO_TESTING_KAFKA_SCRIPT` from the environment, else where the
+/// package installed it.
+std::string kafka_script();
+
+/// A real Apache Kafka broker for tests, with its files in `dir`. Either started here
+/// (and stopped with the object) or attached to one started before (`kafka.sh start DIR`,
+/// e.g. a ctest fixture). `pause` makes it unreachable (SIGSTOP) until `resume`.
+class kafka_broker {
+public:
+  /// Starts a broker (the first start resolves the jars with Maven: minutes).
+  static std::unique_ptr<kafka_broker> start(const std::string& dir);
+  /// Attaches to the broker `kafka.sh start dir` started.
+  static std::unique_ptr<kafka_broker> attach(const std::string& dir);
+  /// The broker of `$MEPHISTO_TESTING_KAFKA_DIR` when that names one (a suite's shared broker,
+  /// e.g. a ctest fixture's), else a new one in a temporary directory.
+  static std::unique_ptr<kafka_broker> for_tests();
+  ~kafka_broker();
+
+  const std::string& bootstrap() const noexcept { return bootstrap_; }
+  std::string url() const { return "kafka://" + bootstrap_; }
+  pid_t pid() const noexcept { return pid_; }
+  void pause();
+  void resume();
+
+private:
+  kafka_broker(std::string dir, bool owned);
+  std::string dir_;
+  std::string bootstrap_;
+  pid_t pid_ = -1;
+  bool owned_ = false;
+  bool paused_ = false;
+};
+
+// -- the harness ------------------------------------------------------------------------
+
+/// How a harness runs an app's instances.
+struct harness_options {
+  /// The app's executable: each instance runs its `worker` command (`app.main`). Empty:
+  /// this executable, whose `main` must start with `worker_main_if_child` (see there).
+  std::string binary;
+  /// Where the instances connect: `kafka://host:port`.
+  std::string broker;
+  /// Logs and stores: instance i logs to `dir/instance-<i>.log` and keeps RocksDB stores
+  /// (with `rocksdb`) in `dir/store-<i>`, reused across its restarts.
+  std::string dir;
+  bool rocksdb = false;
+  /// More flags for every instance, e.g. {"--processing_guarantee", "exactly_once"}.
+  std::vector<std::string> worker_args;
+  /// Seeds `random()`: a schedule drawn from it is the same on every run.
+  uint64_t seed = 1;
+};
+
+/// Starts instances of an app as child processes and injects faults: kill -9, a clean
+/// stop, a paused broker, a deleted or corrupted table store. Readiness is the worker's
+/// own `/ready` probe (each instance's web server on a port the harness picks). Every
+/// step is noted with its time on a timeline, which `timeline()` prints; put it in a
+/// failing check's message. One test thread uses it.
+class harness {
+public:
+  explicit harness(harness_options opts);
+  ~harness();  ///< kills what still runs
+  harness(const harness&) = delete;
+  harness& operator=(const harness&) = delete;
+
+  /// Starts a new instance; returns its index.
+  int start();
+  /// Starts instance `i` again (it must have exited), with the same store directory.
+  void restart(int i);
+  /// Waits until instance `i` answers `/ready` with 200 (it joined, runs every assigned
+  /// partition and is not rebalancing); false on timeout or exit.
+  bool wait_ready(int i, std::chrono::milliseconds timeout);
+  /// SIGKILL, then waits for the exit.
+  void kill(int i);
+  /// SIGTERM (a clean stop: drain and commit); returns the exit code (-1: timeout).
+  int stop(int i, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  bool running(int i);
+  /// Instance `i` (not running): deletes its RocksDB stores / flips bytes in their files.
+  void delete_store(int i);
+  void corrupt_store(int i);
+  /// Makes `broker` unreachable for `duration` (SIGSTOP ... SIGCONT), blocking meanwhile.
+  void pause_broker(kafka_broker& broker, std::chrono::milliseconds duration);
+
+  /// Notes a step of the test itself on the timeline.
+  void note(const std::string& what);
+  /// Every step so far, one per line: seconds since the start, what happened.
+  std::string timeline() const;
+  /// The seeded generator for fault schedules.
+  std::mt19937_64& random() noexcept { return random_; }
+  /// A duration in [lo, hi] drawn from `random()`.
+  std::chrono::milliseconds between(std::chrono::milliseconds lo, std::chrono::milliseconds hi);
+
+  int instances() const noexcept { return static_cast<int>(procs_.size()); }
+  std::string log(int i) const;
+  /// `host:port` of instance `i`'s web server (`/metrics`, `/ready`, `/tables/...`).
+  std::string web_address(int i) const;
+
+private:
+  void launch(int i);
+
+  harness_options opts_;
+  std::vector<std::unique_ptr<process>> procs_;
+  std::vector<int> ports_;
+  std::vector<std::string> timeline_;
+  std::chrono::steady_clock::time_point started_;
+  std::mt19937_64 random_;
+};
+
+/// For a harness without `binary`: runs this executable as a worker when the harness
+/// started it (it sets `MEPHISTO_TESTING_WORKER`), and returns its exit code; `nullopt`
+/// otherwise. Call it first in `main`, with the app declared:
+///
+///   int main(int argc, char** argv) {
+///     mephisto::app app{"colors"};
+///     colors::declare(app);
+///     if (auto code = mephisto::testing::worker_main_if_child(app, argc, argv))
+///       return *code;
+///     testing::InitGoogleTest(&argc, argv);
+///     return RUN_ALL_TESTS();
+///   }
+std::optional<int> worker_main_if_child(app& a, int argc, char** argv);
+
+} // namespace mephisto::testing
