@@ -47,6 +47,17 @@ void fail(self_ptr self, caf::error err) {
   self->quit(std::move(err));
 }
 
+/// A table read found the local store untrustworthy (the store condemned itself): the
+/// partition restarts, its table partition rebuilt from the whole changelog, and the
+/// batch runs again from the last committed offset. Not the event's fault: no retry, no
+/// dead letter.
+void store_failed(self_ptr self, const store_error& e) {
+  self->state.env->report.stats->store_errors.fetch_add(1, std::memory_order_relaxed);
+  fail(self, make_error(errc::store_failed,
+                        std::string{e.what()} + "; restarting the partition with the local "
+                                                "store rebuilt from the changelog"));
+}
+
 void check_drained(self_ptr self) {
   auto& st = self->state;
   if (st.pause_pending && !st.current && st.pending.empty()) {
@@ -193,7 +204,16 @@ void continue_batch(self_ptr self) {
       fail(self, make_error(errc::partition_failed,
                             std::string{"the user function asked for a restart: "} + e.what()));
       return;
+    } catch (const store_error& e) {
+      store_failed(self, e);
+      return;
     }
+    // A store error the user function caught still makes the store untrustworthy.
+    for (auto& lease : st.leases)
+      if (auto* err = lease ? lease->failure() : nullptr) {
+        store_failed(self, *err);
+        return;
+      }
     if (st.event_pos == msgs.size())
       break;
     if (++st.attempts < opts.retry_attempts) {

@@ -25,7 +25,17 @@ void serve(self_ptr self) {
   std::string why;
   while (!st.lookup_waiters.empty()) {
     auto& [rp, key] = st.lookup_waiters.front();
-    bool found = st.store->lookup(key, value, why);
+    bool found = false;
+    try {
+      found = st.store->lookup(key, value, why);
+    } catch (const store_error& e) {
+      // Condemned: the partition's next restart rebuilds it; its agent's next read of
+      // the key restarts it. The asker gets an error, never a wrong value.
+      log().error("{}: {}", st.where, e.what());
+      rp.deliver(make_error(errc::store_failed, st.where + ": " + e.what()));
+      st.lookup_waiters.pop_front();
+      continue;
+    }
     if (!why.empty())
       rp.deliver(make_error(errc::decode_failed, st.where + ": the key cannot be decoded: " + why));
     else

@@ -33,10 +33,11 @@ class agent_body {
 public:
   virtual ~agent_body();
 
-  /// Runs the user function over `batch` in offset order. Never throws: an event the codec
-  /// rejects is reported and skipped; when the user function throws, its staged sends are
-  /// rolled back, the failure reported, and `process` returns that event's index (so the
-  /// agent can retry it). Returns `batch.size()` when every event went through.
+  /// Runs the user function over `batch` in offset order. An event the codec rejects is
+  /// reported and skipped; when the user function throws, its staged sends are rolled
+  /// back, the failure reported, and `process` returns that event's index (so the agent
+  /// can retry it). Returns `batch.size()` when every event went through. Throws only
+  /// `restart_partition` and `store_error` (after the same rollback).
   virtual size_t process(std::span<const consumed_record> batch, context& ctx,
                          event_reporter& report) = 0;
 };
@@ -85,6 +86,9 @@ public:
       } catch (const restart_partition&) {
         undo(ctx, mark, replies);
         throw; // the agent stops; its supervisor restarts the partition
+      } catch (const store_error&) {
+        undo(ctx, mark, replies);
+        throw; // not the user's failure: the partition restarts with its store rebuilt
       } catch (const std::exception& e) {
         undo(ctx, mark, replies);
         report.failure(ctx, rec, e.what());

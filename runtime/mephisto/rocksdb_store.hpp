@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +44,10 @@ public:
   }
 
   int64_t restored_offset() const override { return db_->offset(); }
+
+  const store_error* failure() const noexcept override {
+    return failure_ ? &*failure_ : nullptr;
+  }
 
   caf::error discard() override {
     cache_.clear();
@@ -241,17 +246,51 @@ private:
     if (added) {
       key_text_.clear();
       codec<K>::encode(key, key_text_);
-      if (db_->get(key_text_, value_text_)) {
-        std::string why;
-        if (!codec<V>::decode(value_text_, it->second.value, why)) {
+      std::string why;
+      switch (db_->read(key_text_, value_text_, why)) {
+        case rocksdb_partition::read_result::missing:
+          break;
+        case rocksdb_partition::read_result::failed:
           cache_.erase(it);
-          throw std::runtime_error("table " + place_.table + ": stored value of a key cannot "
-                                   "be decoded: " + why);
-        }
-        it->second.present = true;
+          fail("RocksDB read failed: " + why);
+        case rocksdb_partition::read_result::found:
+          if (!codec<V>::decode(value_text_, it->second.value, why)) {
+            cache_.erase(it);
+            fail("the stored value cannot be decoded: " + why);
+          }
+          it->second.present = true;
+          break;
       }
     }
     return *it;
+  }
+
+  /// The store cannot be trusted: the next open rebuilds it from the whole changelog, and
+  /// the read of `key_text_` throws.
+  [[noreturn]] void fail(std::string reason) {
+    place_.rocks->condemn(place_.table, place_.partition, reason);
+    store_error err{place_.table, place_.partition, printable(key_text_), std::move(reason)};
+    if (!failure_)
+      failure_.emplace(err);
+    throw err;
+  }
+
+  /// `text` with bytes outside printable ASCII as \xNN, cut after 200 bytes.
+  static std::string printable(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text.substr(0, 200)) {
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        out += static_cast<char>(c);
+      } else {
+        out += "\\x";
+        out += hex[c >> 4];
+        out += hex[c & 0xf];
+      }
+    }
+    if (text.size() > 200)
+      out += "...";
+    return out;
   }
 
   void mark(typename map_type::value_type& kv) {
@@ -297,6 +336,7 @@ private:
   uint64_t restored_ = 0;
   std::string key_text_;
   std::string value_text_;
+  std::optional<store_error> failure_; ///< the first store error a read raised
   K key_buf_{};
   V value_buf_{};
 };

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +18,34 @@
 namespace mephisto {
 
 class rocksdb_env;
+
+/// Thrown by a table read when the local store cannot be trusted: RocksDB failed the read
+/// (a status other than NotFound, e.g. `Corruption` or `IOError`) or the stored value does
+/// not decode. Not a failure of the user function (no retry, no dead letter): the store is
+/// marked for rebuilding, the partition restarts as after `restart_partition`, its table
+/// partition is rebuilt from the whole changelog and the event runs again. User code should
+/// let it through; an agent that swallows it still restarts its partition after the batch.
+class store_error : public std::runtime_error {
+public:
+  store_error(std::string table, int32_t partition, std::string key, std::string reason)
+    : std::runtime_error("table " + table + " [" + std::to_string(partition) + "], key '" + key
+                         + "': " + reason),
+      table_(std::move(table)), partition_(partition), key_(std::move(key)),
+      reason_(std::move(reason)) {}
+
+  const std::string& table() const noexcept { return table_; }
+  int32_t partition() const noexcept { return partition_; }
+  /// The key as stored (its codec's encoding; bytes outside printable ASCII escaped).
+  const std::string& key() const noexcept { return key_; }
+  /// RocksDB's status (`Corruption: block checksum mismatch ...`) or the decoder's reason.
+  const std::string& reason() const noexcept { return reason_; }
+
+private:
+  std::string table_;
+  int32_t partition_;
+  std::string key_;
+  std::string reason_;
+};
 
 /// Where a store lives: the worker's RocksDB environment (null: memory) and which table
 /// partition it holds.
@@ -64,6 +93,10 @@ public:
 
   /// Forgets everything (a local store that cannot be trusted), before a full restore.
   virtual caf::error discard() { return caf::none; }
+
+  /// The store error a read of this store raised, null if none: the store is then not to
+  /// be trusted any more (its partition must restart, even if user code caught the error).
+  virtual const store_error* failure() const noexcept { return nullptr; }
 
   /// Applies one changelog record while recovering; `value == nullopt` deletes the key.
   /// Returns false with a reason when the record cannot be decoded.

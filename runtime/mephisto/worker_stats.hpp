@@ -32,6 +32,9 @@ struct worker_stats {
   std::atomic<int64_t> idle_commits{0};  ///< exactly-once: commit cycles with nothing to commit
   std::atomic<int64_t> last_commit_ns{0}; ///< steady clock of the last commit
   std::atomic<int64_t> restarts{0};      ///< partition pipelines restarted after a failure
+  /// Table reads that found the local store untrustworthy (a RocksDB read error, or a
+  /// stored value that does not decode): each restarts its partition with the store rebuilt.
+  std::atomic<uint64_t> store_errors{0};
   std::atomic<int64_t> standby_partitions{0}; ///< table partitions kept warm here for others
   std::atomic<uint64_t> standby_records{0};   ///< changelog records applied to them
   std::atomic<int64_t> standby_handovers{0};  ///< warm copies taken over by a local shard

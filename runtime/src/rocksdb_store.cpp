@@ -99,13 +99,23 @@ int64_t rocksdb_partition::offset() const {
 }
 
 bool rocksdb_partition::get(std::string_view key, std::string& value) {
+  std::string error;
+  auto res = read(key, value, error);
+  if (res == read_result::failed)
+    throw std::runtime_error("RocksDB read in " + path_ + ": " + error);
+  return res == read_result::found;
+}
+
+rocksdb_partition::read_result rocksdb_partition::read(std::string_view key, std::string& value,
+                                                       std::string& error) {
   auto st = db_->Get(rocksdb::ReadOptions{}, data(), rocksdb::Slice{key.data(), key.size()},
                      &value);
   if (st.ok())
-    return true;
+    return read_result::found;
   if (st.IsNotFound())
-    return false;
-  throw std::runtime_error("RocksDB read in " + path_ + ": " + st.ToString());
+    return read_result::missing;
+  error = st.ToString();
+  return read_result::failed;
 }
 
 caf::error rocksdb_partition::write(rocksdb_batch& data, int64_t next_offset) {
@@ -181,22 +191,32 @@ size_t rocksdb_env::memtable_bytes() const {
   return write_buffers_->memory_usage();
 }
 
+std::shared_ptr<rocksdb_env::slot> rocksdb_env::slot_of(const std::string& path) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& s = open_[path];
+  if (!s)
+    s = std::make_shared<slot>();
+  return s;
+}
+
+void rocksdb_env::condemn(const std::string& table, int32_t partition,
+                          const std::string& reason) {
+  auto place = slot_of(root_ + "/" + table + "/" + std::to_string(partition));
+  std::lock_guard<std::mutex> guard{place->mtx};
+  if (place->condemned.empty())
+    place->condemned = reason.empty() ? "condemned" : reason;
+}
+
 expected<std::shared_ptr<rocksdb_partition>>
 rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
                   bool& created) {
   namespace fs = std::filesystem;
   why.clear();
   auto path = root_ + "/" + table + "/" + std::to_string(partition);
-  std::shared_ptr<slot> place;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto& s = open_[path];
-    if (!s)
-      s = std::make_shared<slot>();
-    place = s;
-  }
+  auto place = slot_of(path);
   std::unique_lock<std::mutex> guard{place->mtx};
-  if (auto db = place->db.lock()) {
+  // A condemned database is never shared: wait for its users to let go, then start over.
+  if (auto db = place->db.lock(); db && place->condemned.empty()) {
     created = false;
     return db;
   }
@@ -235,15 +255,23 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
     {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"data", cf_opts}, {"meta", cf_opts}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  auto st = rocksdb::DB::Open(rocksdb::DBOptions{opts}, path, families, &handles, &db);
-  if (!st.ok() && !st.IsBusy() && !st.IsIOError()) {
-    // Corrupt or not ours: never serve it; start over (the changelog has everything).
-    why = "local store discarded (" + st.ToString() + ")";
+  // Corrupt, not ours, or condemned: never serve it; start over (the changelog has
+  // everything).
+  auto start_over = [&](const std::string& reason) {
+    why = "local store discarded (" + reason + ")";
     log().warn("{}: {}; rebuilding it from the changelog", path, why);
     rocksdb::DestroyDB(path, opts);
     fs::remove_all(path, ec);
     fs::create_directories(path, ec);
     handles.clear();
+  };
+  if (!place->condemned.empty()) {
+    start_over(place->condemned);
+    place->condemned.clear();
+  }
+  auto st = rocksdb::DB::Open(rocksdb::DBOptions{opts}, path, families, &handles, &db);
+  if (!st.ok() && !st.IsBusy() && !st.IsIOError()) {
+    start_over(st.ToString());
     st = rocksdb::DB::Open(rocksdb::DBOptions{opts}, path, families, &handles, &db);
   }
   if (!st.ok())

@@ -91,6 +91,7 @@ TEST(metrics_page, shows_the_stats_in_prometheus_text) {
   s.agent_events[1] = 10;
   s.batches = 3;
   s.dead_letters = 1;
+  s.store_errors = 4;
   s.assigned = 2;
   s.consumer_lag.set("orders", 1, 42);
   s.note_mailbox(7);
@@ -105,6 +106,7 @@ TEST(metrics_page, shows_the_stats_in_prometheus_text) {
   EXPECT_EQ(page.at("mephisto_agent_events_total{app=\"shop\",agent=\"audit\"}"), 10);
   EXPECT_EQ(page.at("mephisto_batches_total{app=\"shop\"}"), 3);
   EXPECT_EQ(page.at("mephisto_dead_letters_total{app=\"shop\"}"), 1);
+  EXPECT_EQ(page.at("mephisto_store_errors_total{app=\"shop\"}"), 4);
   EXPECT_EQ(page.at("mephisto_assigned_partitions{app=\"shop\"}"), 2);
   EXPECT_EQ(page.at("mephisto_consumer_lag{app=\"shop\",topic=\"orders\",partition=\"1\"}"), 42);
   EXPECT_EQ(page.at("mephisto_agent_mailbox_peak{app=\"shop\"}"), 7);

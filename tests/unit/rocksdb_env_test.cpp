@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -56,5 +58,61 @@ TEST(rocksdb_env, a_partition_let_go_on_another_thread_reopens_while_it_closes) 
     EXPECT_EQ((*again)->offset(), round + 1);
   }
   EXPECT_EQ(failures, 0) << "first: " << first_error;
+  std::filesystem::remove_all(dir);
+}
+
+// A stored value the table cannot decode is a store error naming table, partition, key and
+// reason, not a user failure; the store condemns its database, whose next open (once the
+// last user let go, on another thread here) starts it over empty.
+TEST(rocksdb_env, an_undecodable_value_condemns_the_database_until_it_is_started_over) {
+  auto dir = fresh_dir("condemn");
+  mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
+  mephisto::store_place place{&env, "t", 3, 100};
+  auto store = std::make_unique<mephisto::rocksdb_store<std::string, int64_t>>(place);
+  std::string why;
+  ASSERT_FALSE(store->open(why));
+  {
+    bool created = false;
+    auto db = env.open("t", 3, why, created);
+    ASSERT_TRUE(db);
+    mephisto::rocksdb_batch batch;
+    batch.put((*db)->data(), "good", "41");
+    batch.put((*db)->data(), "bad\x01", "forty-two");
+    ASSERT_FALSE((*db)->write(batch, 7));
+  }
+  ASSERT_NE(store->find("good"), nullptr);
+  EXPECT_EQ(*store->find("good"), 41);
+  EXPECT_EQ(store->failure(), nullptr);
+  std::optional<mephisto::store_error> caught;
+  try {
+    ++store->at("bad\x01");
+  } catch (const mephisto::store_error& e) {
+    caught = e;
+  }
+  ASSERT_TRUE(caught);
+  EXPECT_EQ(caught->table(), "t");
+  EXPECT_EQ(caught->partition(), 3);
+  EXPECT_EQ(caught->key(), "bad\\x01");
+  EXPECT_NE(caught->reason().find("cannot be decoded"), std::string::npos) << caught->reason();
+  ASSERT_NE(store->failure(), nullptr);
+  EXPECT_EQ(store->failure()->key(), caught->key());
+  // Still open here: the next open waits for this user, then discards the database.
+  std::thread closer{[s = std::move(store)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s.reset();
+  }};
+  auto next = std::make_unique<mephisto::rocksdb_store<std::string, int64_t>>(place);
+  ASSERT_FALSE(next->open(why));
+  closer.join();
+  EXPECT_NE(why.find("local store discarded (the stored value cannot be decoded"),
+            std::string::npos) << why;
+  EXPECT_EQ(next->restored_offset(), 0);
+  EXPECT_EQ(next->find("good"), nullptr);
+  EXPECT_EQ(next->size(), 0u);
+  // Started over once: the open after that keeps what is there.
+  next.reset();
+  auto third = std::make_unique<mephisto::rocksdb_store<std::string, int64_t>>(place);
+  ASSERT_FALSE(third->open(why));
+  EXPECT_EQ(why, "");
   std::filesystem::remove_all(dir);
 }

@@ -132,6 +132,9 @@ std::string metrics_page(worker_stats& s, const topology& topo, const rocksdb_en
             value(s.produce_errors));
   p.counter("mephisto_restarts_total", "Partition pipelines restarted after a failure.",
             value(s.restarts));
+  p.counter("mephisto_store_errors_total",
+            "Table reads that found the local store corrupt (it is rebuilt from the changelog).",
+            value(s.store_errors));
   p.counter("mephisto_commits_total", "Offset commits (exactly-once: transactions committed).",
             value(s.commits));
   p.counter("mephisto_aborts_total", "Transactions aborted (exactly-once).", value(s.aborts));

@@ -79,6 +79,13 @@ public:
   /// Reads `key`; false when absent. Throws `std::runtime_error` on an I/O error.
   bool get(std::string_view key, std::string& value);
 
+  /// What `read` found.
+  enum class read_result { found, missing, failed };
+
+  /// Reads `key` without throwing: `failed` (with RocksDB's status in `error`) when the
+  /// read failed for another reason than a missing key (corruption, I/O error).
+  read_result read(std::string_view key, std::string& value, std::string& error);
+
   /// Writes `batch` (data puts and deletes) and, if `next_offset >= 0`, the offset.
   caf::error write(rocksdb_batch& batch, int64_t next_offset);
 
@@ -125,6 +132,12 @@ public:
   expected<std::shared_ptr<rocksdb_partition>>
   open(const std::string& table, int32_t partition, std::string& why, bool& created);
 
+  /// Marks the partition's database as not to be trusted (a read failed, or a stored value
+  /// did not decode): its next `open` waits until every current user let go, deletes it and
+  /// creates it anew (`why` then says `local store discarded (<reason>)`), so that the
+  /// table partition is rebuilt from its whole changelog. Thread-safe.
+  void condemn(const std::string& table, int32_t partition, const std::string& reason);
+
   /// Bytes the shared block cache holds now (memtables charged to it included).
   size_t block_cache_bytes() const;
 
@@ -144,7 +157,9 @@ private:
     std::condition_variable closed;
     std::weak_ptr<rocksdb_partition> db;
     int open_dbs = 0;
+    std::string condemned; ///< not empty: why the next open starts the database over
   };
+  std::shared_ptr<slot> slot_of(const std::string& path);
   std::mutex mtx_; ///< guards `open_`
   std::map<std::string, std::shared_ptr<slot>> open_;
 };
