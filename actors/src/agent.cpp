@@ -82,7 +82,14 @@ void finish(self_ptr self) {
   auto delivery = st.delivery;
   st.delivery = nullptr;
   delivery->release(); // drop the guard: may complete right here
-  self->send(st.current_source, credit_atom::value, st.spec.slot);
+  auto& topic = st.env->topo->topics[st.topic];
+  auto slow = st.env->services.faults ? st.env->services.faults->delay_of(
+                topic.name, topic.kafka_name, st.spec.partition)
+                                      : std::chrono::milliseconds{0};
+  if (slow.count() > 0) // an injected slow partition (crash tests)
+    self->delayed_send(st.current_source, slow, credit_atom::value, st.spec.slot);
+  else
+    self->send(st.current_source, credit_atom::value, st.spec.slot);
   st.publish_counters();
   st.env->report.stats->note_mailbox(self->mailbox().size());
   st.current.reset();
@@ -298,8 +305,27 @@ void send_replies(self_ptr self, uint64_t upto, uint64_t only) {
   }
 }
 
+/// Crash tests: a failure injected at an offset of this batch stops the agent, as a
+/// `restart_partition` would, or (a crash) by an exception that escapes the handler.
+bool inject_failure(self_ptr self) {
+  auto& st = self->state;
+  auto& topic = st.env->topo->topics[st.topic];
+  auto* f = st.env->services.faults->take_failure(topic.name, topic.kafka_name,
+                                                  st.spec.partition,
+                                                  st.current->first_offset(),
+                                                  st.current->next_offset());
+  if (f == nullptr)
+    return false;
+  if (f->crash)
+    throw std::runtime_error("injected fault " + f->describe());
+  fail(self, make_error(errc::partition_failed, "injected fault " + f->describe()));
+  return true;
+}
+
 void run(self_ptr self) {
   auto& st = self->state;
+  if (st.env->services.faults && inject_failure(self))
+    return;
   st.out.clear();
   st.dead_letters.clear();
   detail::context_access::begin_batch(*st.ctx, &st.out);

@@ -204,6 +204,9 @@ caf::error worker::start() {
     return make_error(errc::bad_config, "log_level '" + d.opts.log_level + "' is unknown");
   if (auto err = d.check_options())
     return err;
+  auto faults = fault_plan::parse(d.opts.inject_faults);
+  if (!faults)
+    return faults.error();
   if (auto err = d.listen_web(*this))
     return err;
   if (auto err = d.connect())
@@ -236,6 +239,14 @@ caf::error worker::start() {
   env->layout.bootstrap = d.bootstrap;
   env->services.producer = &d.producer;
   env->services.output = &d.producer;
+  if (*faults) {
+    log().warn("injecting faults (crash tests): {}", d.opts.inject_faults);
+    env->services.faults = *faults;
+    if ((*faults)->produce_fail_from.count() >= 0) {
+      d.faulty = std::make_unique<faulty_output>(&d.producer, *faults);
+      env->services.output = d.faulty.get();
+    }
+  }
   env->layout.partitions.assign(partitions.begin(), partitions.begin() + d.topo->topics.size());
   env->layout.table_partitions.assign(partitions.begin() + d.topo->topics.size(), partitions.end());
   env->report.stats = d.stats;

@@ -61,6 +61,10 @@ struct worker_options {
   int32_t retry_backoff_max_ms = 1000;
   /// Producer `linger.ms`.
   int32_t linger_ms = 5;
+  /// For crash-recovery tests only (mephisto::testing's harness sets it): faults to
+  /// inject, e.g. `fail@input/3/1200;slow@input/1/20;produce-fail@2000-4000` (see
+  /// `fault_plan`). Empty: none.
+  std::string inject_faults;
   /// Where this worker's cluster actor listens (CAF io middleman), `host:port`; port 0
   /// picks a free one; `off` disables the cluster (no routed lookups).
   std::string cluster_listen = "127.0.0.1:0";

@@ -121,6 +121,22 @@ private:
 
 // -- the harness ------------------------------------------------------------------------
 
+/// Faults an instance injects into itself (its `inject_faults` option), for
+/// `harness::start` and `harness::restart`. Each failure fires once per process.
+namespace faults {
+
+/// The agents of `topic` (declared or Kafka name) stop at the batch holding `offset` of
+/// `partition`, as if the function threw `restart_partition`.
+std::string fail_at(const std::string& topic, int32_t partition, int64_t offset);
+/// The same batch ends in an exception escaping the agent's handler (a hard failure).
+std::string crash_at(const std::string& topic, int32_t partition, int64_t offset);
+/// The partition's agents give each batch's credit back `delay` late.
+std::string slow(const std::string& topic, int32_t partition, std::chrono::milliseconds delay);
+/// Every record produced between `from` and `to` after the start fails its delivery.
+std::string produce_failures(std::chrono::milliseconds from, std::chrono::milliseconds to);
+
+} // namespace faults
+
 /// How a harness runs an app's instances.
 struct harness_options {
   /// The app's executable: each instance runs its `worker` command (`app.main`). Empty:
@@ -150,10 +166,10 @@ public:
   harness(const harness&) = delete;
   harness& operator=(const harness&) = delete;
 
-  /// Starts a new instance; returns its index.
-  int start();
+  /// Starts a new instance that injects `faults` (see `faults::`); returns its index.
+  int start(std::vector<std::string> faults = {});
   /// Starts instance `i` again (it must have exited), with the same store directory.
-  void restart(int i);
+  void restart(int i, std::vector<std::string> faults = {});
   /// Waits until instance `i` answers `/ready` with 200 (it joined, runs every assigned
   /// partition and is not rebalancing); false on timeout or exit.
   bool wait_ready(int i, std::chrono::milliseconds timeout);
@@ -181,9 +197,13 @@ public:
   std::string log(int i) const;
   /// `host:port` of instance `i`'s web server (`/metrics`, `/ready`, `/tables/...`).
   std::string web_address(int i) const;
+  /// A counter or gauge of running instance `i` from its `/metrics` (the sample without
+  /// labels, or the sum over its labelled ones), e.g. `mephisto_restarts_total`;
+  /// `nullopt` when it does not answer or has no such metric.
+  std::optional<double> metric(int i, const std::string& name) const;
 
 private:
-  void launch(int i);
+  void launch(int i, const std::vector<std::string>& faults);
 
   harness_options opts_;
   std::vector<std::unique_ptr<process>> procs_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mephisto/actors/fault_plan.hpp"
 #include "mephisto/actors/protocols.hpp"
 
 #include "mephisto/kafka/producer.hpp"
@@ -29,6 +30,7 @@ struct worker_services {
   /// Where the agents produce: `producer`, or the test driver's topics (no `producer`).
   kafka::record_sink* output = nullptr;
   std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
+  std::shared_ptr<fault_plan> faults;    ///< crash tests' injected faults; null: none
 };
 
 /// Where the actors report to.

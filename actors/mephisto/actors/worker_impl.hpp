@@ -32,6 +32,7 @@ struct worker::impl {
   std::shared_ptr<worker_stats> stats = std::make_shared<worker_stats>();
   std::unique_ptr<kafka::embedded_broker> embedded;
   kafka::producer producer;
+  std::unique_ptr<faulty_output> faulty;          ///< crash tests' produce failures
   std::string bootstrap;
   std::unique_ptr<caf::actor_system_config> cfg;  ///< owning mode only
   std::unique_ptr<caf::actor_system> owned_sys;   ///< owning mode only

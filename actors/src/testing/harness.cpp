@@ -149,7 +149,7 @@ std::chrono::milliseconds harness::between(std::chrono::milliseconds lo,
   return std::chrono::milliseconds{d(random_)};
 }
 
-void harness::launch(int i) {
+void harness::launch(int i, const std::vector<std::string>& faults) {
   auto n = std::to_string(i);
   ports_[static_cast<size_t>(i)] = free_port();
   auto exe = opts_.binary.empty() ? fs::read_symlink("/proc/self/exe").string() : opts_.binary;
@@ -158,27 +158,33 @@ void harness::launch(int i) {
   if (opts_.rocksdb)
     args.insert(args.end(), {"--store", "rocksdb://" + opts_.dir + "/store-" + n});
   args.insert(args.end(), opts_.worker_args.begin(), opts_.worker_args.end());
+  std::string plan;
+  for (auto& f : faults)
+    plan += (plan.empty() ? "" : ";") + f;
+  if (!plan.empty())
+    args.insert(args.end(), {"--inject_faults", plan});
   std::vector<std::string> env;
   if (opts_.binary.empty())
     env.push_back("MEPHISTO_TESTING_WORKER=1");
   auto& slot = procs_[static_cast<size_t>(i)];
   slot.reset(); // the previous run's process object (it has exited)
   slot = std::make_unique<process>(args, opts_.dir + "/instance-" + n + ".log", env);
-  note("start instance " + n + " (pid " + std::to_string(slot->pid()) + ")");
+  note("start instance " + n + " (pid " + std::to_string(slot->pid()) + ")"
+       + (plan.empty() ? "" : ", faults " + plan));
 }
 
-int harness::start() {
+int harness::start(std::vector<std::string> faults) {
   procs_.emplace_back();
   ports_.push_back(0);
   auto i = static_cast<int>(procs_.size()) - 1;
-  launch(i);
+  launch(i, faults);
   return i;
 }
 
-void harness::restart(int i) {
+void harness::restart(int i, std::vector<std::string> faults) {
   if (running(i))
     throw std::logic_error("instance " + std::to_string(i) + " still runs");
-  launch(i);
+  launch(i, faults);
 }
 
 bool harness::running(int i) {
@@ -266,9 +272,56 @@ std::string harness::log(int i) const {
   return p ? p->log() : std::string{};
 }
 
+std::optional<double> harness::metric(int i, const std::string& name) const {
+  auto page = detail::http_get(web_address(i), "/metrics");
+  if (page.status != 200)
+    return std::nullopt;
+  std::istringstream in{page.body};
+  std::string line;
+  std::optional<double> sum;
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size())
+      continue;
+    auto next = line[name.size()];
+    if (next != ' ' && next != '{')
+      continue;
+    auto space = line.rfind(' ');
+    sum = sum.value_or(0) + std::stod(line.substr(space + 1));
+  }
+  return sum;
+}
+
 std::string harness::web_address(int i) const {
   return "127.0.0.1:" + std::to_string(ports_.at(static_cast<size_t>(i)));
 }
+
+namespace faults {
+
+namespace {
+
+std::string target(const std::string& topic, int32_t partition, int64_t n) {
+  return topic + "/" + std::to_string(partition) + "/" + std::to_string(n);
+}
+
+} // namespace
+
+std::string fail_at(const std::string& topic, int32_t partition, int64_t offset) {
+  return "fail@" + target(topic, partition, offset);
+}
+
+std::string crash_at(const std::string& topic, int32_t partition, int64_t offset) {
+  return "crash@" + target(topic, partition, offset);
+}
+
+std::string slow(const std::string& topic, int32_t partition, std::chrono::milliseconds delay) {
+  return "slow@" + target(topic, partition, delay.count());
+}
+
+std::string produce_failures(std::chrono::milliseconds from, std::chrono::milliseconds to) {
+  return "produce-fail@" + std::to_string(from.count()) + "-" + std::to_string(to.count());
+}
+
+} // namespace faults
 
 std::optional<int> worker_main_if_child(app& a, int argc, char** argv) {
   auto role = std::getenv("MEPHISTO_TESTING_WORKER");
