@@ -228,7 +228,7 @@ caf::error worker::start() {
         d.bootstrap, d.topo->producer_topics(),
         kafka::with_client_properties({{"linger.ms", std::to_string(d.opts.linger_ms)}},
                                       d.opts.client_properties, kafka::client_kind::producer),
-        txn_id))
+        txn_id, d.max_message_bytes))
     return err;
   auto env = std::make_shared<worker_env>();
   env->topo = d.topo;

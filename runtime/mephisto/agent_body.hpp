@@ -43,6 +43,10 @@ public:
   /// The user function threw `what` for `msg`; `process` stops there.
   virtual void failure(const context& ctx, const rd_kafka_message_s* msg,
                        std::string_view what) = 0;
+  /// The user function sent a record for `msg` that its topic cannot take (`too_large`):
+  /// what it sent is dropped and `msg` goes to the dead-letter topic; `process` goes on.
+  virtual void too_large(const context& ctx, const rd_kafka_message_s* msg,
+                         const send_buffer::oversize& too_large) = 0;
 };
 
 /// The user's function behind a type-erased interface: one virtual call per batch, a
@@ -54,7 +58,8 @@ public:
   /// Runs the user function over `batch` in offset order. Never throws: an event the codec
   /// rejects is reported and skipped; when the user function throws, its staged sends are
   /// rolled back, the failure reported, and `process` returns that event's index (so the
-  /// agent can retry it). Returns `batch.size()` when every event went through.
+  /// agent can retry it); when it sent a record too large for its topic, its sends and
+  /// table changes are undone and the event reported (`too_large`). Returns `batch.size()` when every event went through.
   virtual size_t process(std::span<rd_kafka_message_s* const> batch, context& ctx,
                          event_reporter& report) = 0;
 };
@@ -112,6 +117,13 @@ public:
         undo(ctx, mark, replies);
         report.failure(ctx, msg, "unknown exception");
         return i;
+      }
+      // A record larger than its topic takes would fail its whole batch in Kafka: the
+      // event is dead-lettered instead (retrying would only send it again).
+      if (auto* big = ctx.output().oversized_since(mark)) [[unlikely]] {
+        auto what = *big;
+        undo(ctx, mark, replies);
+        report.too_large(ctx, msg, what);
       }
     }
     return batch.size();

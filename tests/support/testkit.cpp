@@ -39,7 +39,8 @@ rd_kafka_t* make_client(rd_kafka_type_t type, const std::string& bootstrap,
 }
 
 void produce_all(const std::string& bootstrap, const std::string& topic,
-                 const std::vector<std::pair<std::string, std::string>>& records, bool keyed) {
+                 const std::vector<std::pair<std::string, std::string>>& records, bool keyed,
+                 std::chrono::milliseconds timeout = 30s) {
   auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap,
                         {{"partitioner", "murmur2_random"},
                          {"sticky.partitioning.linger.ms", "0"},
@@ -60,7 +61,7 @@ void produce_all(const std::string& bootstrap, const std::string& topic,
       break;
     }
   }
-  EXPECT_EQ(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_EQ(rd_kafka_flush(rk, static_cast<int>(timeout.count())), RD_KAFKA_RESP_ERR_NO_ERROR);
   EXPECT_EQ(rd_kafka_outq_len(rk), 0);
   rd_kafka_destroy(rk);
 }
@@ -79,6 +80,46 @@ void produce(const std::string& bootstrap, const std::string& topic,
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records) {
   produce_all(bootstrap, topic, records, true);
+}
+
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::string>& values, std::chrono::milliseconds timeout) {
+  std::vector<std::pair<std::string, std::string>> records;
+  records.reserve(values.size());
+  for (auto& v : values)
+    records.emplace_back(std::string{}, v);
+  produce_all(bootstrap, topic, records, false, timeout);
+}
+
+int64_t end_offsets_total(const std::string& bootstrap, const std::string& topic,
+                          isolation level, std::chrono::milliseconds timeout) {
+  auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
+                        {{"group.id", "testkit-reader"},
+                         {"isolation.level", level == isolation::read_committed
+                                               ? "read_committed" : "read_uncommitted"}});
+  if (rk == nullptr)
+    return -1;
+  int64_t total = 0;
+  const rd_kafka_metadata_t* md = nullptr;
+  auto rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  auto err = rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(timeout.count()));
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1
+      || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    total = -1;
+  for (int p = 0; total >= 0 && p < md->topics[0].partition_cnt; ++p) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high,
+                                         static_cast<int>(timeout.count()))
+        != RD_KAFKA_RESP_ERR_NO_ERROR)
+      total = -1;
+    else
+      total += high;
+  }
+  if (md != nullptr)
+    rd_kafka_metadata_destroy(md);
+  rd_kafka_destroy(rk);
+  return total;
 }
 
 std::vector<record> consume(const std::string& bootstrap, const std::string& topic,
@@ -179,9 +220,10 @@ void delete_topic(rd_kafka_t* rk, const std::string& name) {
 /// Creates `name` (replication factor 1); false with the broker's reason (or "no answer"
 /// within 30 s) when it did not, an existing topic of that name included.
 bool create_topic(rd_kafka_t* rk, const std::string& name, int32_t partitions,
-                  std::string& why) {
+                  const std::map<std::string, std::string>& configs, std::string& why) {
   auto answers = mephisto::kafka::create_topics(
-    rk, {{.name = name, .partitions = partitions, .replication_factor = 1}}, 30s);
+    rk, {{.name = name, .partitions = partitions, .replication_factor = 1, .configs = configs}},
+    30s);
   if (!answers) {
     why = mephisto::is(answers.error(), mephisto::errc::timeout)
             ? "no answer" : mephisto::render(answers.error());
@@ -195,7 +237,8 @@ bool create_topic(rd_kafka_t* rk, const std::string& name, int32_t partitions,
 
 } // namespace
 
-void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions) {
+void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions,
+                    const std::map<std::string, std::string>& configs) {
   auto rk = make_client(RD_KAFKA_PRODUCER, bootstrap);
   ASSERT_NE(rk, nullptr);
   delete_topic(rk, name);
@@ -203,7 +246,7 @@ void recreate_topic(const std::string& bootstrap, const std::string& name, int32
   std::string why;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   bool created = false;
-  while (!(created = create_topic(rk, name, partitions, why))
+  while (!(created = create_topic(rk, name, partitions, configs, why))
          && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(200ms);
   rd_kafka_destroy(rk);

@@ -37,6 +37,11 @@ void produce(const std::string& bootstrap, const std::string& topic,
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records);
 
+/// `produce`, waiting up to `timeout` for the acknowledgements (e.g. across an outage of
+/// the broker: librdkafka keeps the records and sends them when it is back).
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::string>& values, std::chrono::milliseconds timeout);
+
 /// Which records a reader sees: `read_committed` (the default) hides records of open and
 /// aborted transactions, as downstream consumers of an exactly-once app must read;
 /// `read_uncommitted` sees every record written, aborted ones included.
@@ -54,13 +59,20 @@ std::vector<record> consume(const std::string& bootstrap, const std::string& top
 int64_t records_in_open_transactions(const std::string& bootstrap, const std::string& topic,
                                      const std::set<int32_t>& partitions);
 
+/// The end offsets of every partition of `topic`, summed: the high watermarks, or under
+/// `read_committed` the last stable offsets (records of open transactions not counted).
+/// -1 when the broker does not answer within `timeout` (per partition).
+int64_t end_offsets_total(const std::string& bootstrap, const std::string& topic,
+                          isolation level, std::chrono::milliseconds timeout = 5s);
+
 /// Replays a changelog as a table does: the last value per key by offset, a tombstone
 /// (null value) deletes the key.
 std::map<std::string, std::string> replay(const std::vector<record>& changelog);
 
 /// Creates `name` with `partitions` partitions on a real broker (waits until it exists),
-/// replacing an existing topic of that name.
-void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions);
+/// replacing an existing topic of that name, with topic `configs` (e.g. max.message.bytes).
+void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions,
+                    const std::map<std::string, std::string>& configs = {});
 
 /// Partition count of `topic` (0 if it does not exist).
 int32_t partition_count(const std::string& bootstrap, const std::string& topic);

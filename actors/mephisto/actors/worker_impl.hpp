@@ -33,6 +33,9 @@ struct worker::impl {
   std::unique_ptr<kafka::embedded_broker> embedded;
   kafka::producer producer;
   std::string bootstrap;
+  /// max.message.bytes of each topic the producer writes (producer_topics() order; -1:
+  /// unknown, e.g. on the embedded broker, which has no DescribeConfigs).
+  std::vector<int64_t> max_message_bytes;
   std::unique_ptr<caf::actor_system_config> cfg;  ///< owning mode only
   std::unique_ptr<caf::actor_system> owned_sys;   ///< owning mode only
   caf::actor_system* sys = nullptr;               ///< the one the actors run in
