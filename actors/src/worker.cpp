@@ -78,6 +78,8 @@ caf::error worker::impl::start_consumer(env_ptr env) {
     {"heartbeat.interval.ms", std::to_string(std::min(1000, opts.session_timeout_ms / 3))},
     {"fetch.wait.max.ms", "100"},
     {"queued.max.messages.kbytes", "16384"},
+    // As the producer's: back within a second of a broker that refused connections.
+    {"reconnect.backoff.max.ms", "1000"},
   }, opts.client_properties, kafka::client_kind::consumer));
   if (!conf)
     return conf.error();
