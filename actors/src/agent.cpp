@@ -103,6 +103,10 @@ void enqueue_failed(self_ptr self, rd_kafka_resp_err_t err, kafka::delivery_batc
   delivery->add(-1);
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
     self->delayed_send(self, std::chrono::milliseconds(1), produce_atom::value);
+  else if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) // outputs are checked before: a
+    fail(self, make_error(errc::produce_failed,  // changelog record or a dead letter
+                          "cannot produce a table's changelog record or a dead letter: "
+                          "larger than the producer's message.max.bytes"));
   else
     fail(self, make_error(errc::produce_failed,
                           std::string{"cannot produce: "} + rd_kafka_err2str(err)));
@@ -395,6 +399,9 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
     return make_error(errc::partition_failed, self->state.where + ": " + what);
   });
   st.spec = std::move(spec);
+  // Outputs larger than their topic takes are caught when sent (see agent_body.hpp).
+  if (auto* prod = st.env->services.producer; prod != nullptr && !prod->record_limits().empty())
+    st.out.limit(prod->record_limits().data());
   st.record_latency = st.env->opts.web_listen != "off";
   return {
     [self](batch_atom, kafka::batch_ptr& batch) {

@@ -65,6 +65,22 @@ void agent_state::failure(const context& c, const consumed_record&, std::string_
   last_error.assign(what.data(), what.size());
 }
 
+void agent_state::too_large(const context& c, const consumed_record& rec,
+                            const send_buffer::oversize& big) {
+  auto topics = env->topo->producer_topics();
+  auto topic = big.topic < topics.size() ? topics[big.topic] : std::to_string(big.topic);
+  auto why = "an output record to topic '" + topic + "' has " + std::to_string(big.size)
+             + " bytes of key and value, more than the " + std::to_string(big.limit)
+             + " bytes it can take (the smaller of the topic's max.message.bytes and the "
+               "producer's message.max.bytes, less "
+             + std::to_string(kafka::producer::record_overhead)
+             + " bytes of framing); the event's outputs and table changes were dropped";
+  if (may_log())
+    log().warn("{}: event at {} [{}] offset {} goes to the dead-letter topic: {}", where,
+               c.topic_name(), c.partition(), c.offset(), why);
+  add_dead_letter(rec, "record-too-large", why, 1);
+}
+
 void agent_state::add_dead_letter(const consumed_record& rec, std::string_view kind,
                                   std::string_view why, int attempts_made) {
   dead_letter dl;

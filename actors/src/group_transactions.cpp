@@ -67,6 +67,43 @@ void stop_on_failure(group_consumer_data& d) {
   d.stop_requested = true;
 }
 
+/// Exactly-once: the producer cannot go on (a fatal error, `why`). When this instance is
+/// still a member of its group, that is no takeover by another instance (one with the same
+/// instance_id would have fenced the consumer's static membership too; without one the
+/// transactional id is unique per process) but, e.g., the transaction coordinator aborting
+/// the transaction on its timeout while the broker was unreachable, bumping the producer's
+/// epoch. Then drop the pipelines, start a new producer with the same transactional id and
+/// rewind to the committed offsets, as after an abort; three times in a row without a
+/// commit between them is a takeover after all, and fails the worker (`d.failure`).
+void restart_producer(group_consumer_data& d, const std::string& why) {
+  char errstr[256];
+  if (rd_kafka_fatal_error(d.rk, errstr, sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    d.failure = make_error(errc::fenced, "the transaction cannot go on (" + why
+                                           + ") and the consumer is fenced (" + errstr
+                                           + "): another instance took over; stopping");
+    return;
+  }
+  if (++d.producer_restarts > 3) {
+    d.failure = make_error(errc::fenced, "the transaction cannot go on (" + why
+                                           + "), even with a new producer three times: "
+                                             "another instance with the same transactional "
+                                             "id took over, or the producer keeps failing; "
+                                             "stopping");
+    return;
+  }
+  log().warn("transaction: the producer cannot go on ({}); starting a new one with the same "
+             "transactional id and rewinding to the committed offsets", why);
+  if (!drop_pipelines(d))
+    return;
+  if (auto err = d.env->services.producer->restart()) {
+    d.failure = make_error(errc::fenced, "cannot start a new transactional producer: "
+                                           + render(err));
+    return;
+  }
+  d.env->report.stats->aborts.fetch_add(1, std::memory_order_relaxed);
+  restart_from_committed(d);
+}
+
 void abort_and_rewind(group_consumer_data& d) {
   if (d.failure)
     return;
@@ -76,7 +113,7 @@ void abort_and_rewind(group_consumer_data& d) {
       d.env->report.stats->aborts.fetch_add(1, std::memory_order_relaxed);
       restart_from_committed(d);
     } else {
-      d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
+      restart_producer(d, "cannot abort the transaction: " + why);
     }
   }
   stop_on_failure(d);
@@ -105,9 +142,15 @@ void commit_transaction(group_consumer_data& d, bool resume) {
       d.rewind_requested = false;
       abort_and_rewind(d);
     } else if (drop_pipelines(d)) {
+      // A revoke: the partitions go; what they produced in this transaction must not stay.
       std::string why;
-      if (!d.env->services.producer->abort_transaction(30000, why))
-        d.failure = make_error(errc::fenced, "cannot abort the transaction: " + why);
+      if (!d.env->services.producer->abort_transaction(30000, why)) {
+        log().warn("transaction: cannot abort ({}); starting a new producer", why);
+        if (auto err = d.env->services.producer->restart())
+          d.failure = make_error(errc::fenced, "cannot abort the transaction (" + why
+                                                 + ") nor start a new producer: "
+                                                 + render(err));
+      }
       d.env->report.stats->aborts.fetch_add(1, std::memory_order_relaxed);
     }
     stop_on_failure(d);
@@ -131,6 +174,7 @@ void commit_transaction(group_consumer_data& d, bool resume) {
   }
   switch (result) {
     case kafka::producer::txn_result::committed:
+      d.producer_restarts = 0;
       for (int i = 0; i < list->cnt; ++i) {
         auto index = topic_index(topo, list->elems[i].topic);
         d.committed[{static_cast<uint32_t>(index), list->elems[i].partition}]
@@ -152,10 +196,7 @@ void commit_transaction(group_consumer_data& d, bool resume) {
         restart_from_committed(d);
       break;
     case kafka::producer::txn_result::fatal:
-      d.failure = make_error(errc::fenced, "the transaction cannot go on (" + why
-                                             + "): another instance with the same "
-                                               "transactional id took over, or the "
-                                               "producer failed; stopping");
+      restart_producer(d, why);
       break;
   }
   rd_kafka_topic_partition_list_destroy(list);

@@ -78,6 +78,8 @@ caf::error worker::impl::start_consumer(env_ptr env) {
     {"heartbeat.interval.ms", std::to_string(std::min(1000, opts.session_timeout_ms / 3))},
     {"fetch.wait.max.ms", "100"},
     {"queued.max.messages.kbytes", "16384"},
+    // As the producer's: back within a second of a broker that refused connections.
+    {"reconnect.backoff.max.ms", "1000"},
   }, opts.client_properties, kafka::client_kind::consumer));
   if (!conf)
     return conf.error();
@@ -231,7 +233,7 @@ caf::error worker::start() {
         d.bootstrap, d.topo->producer_topics(),
         kafka::with_client_properties({{"linger.ms", std::to_string(d.opts.linger_ms)}},
                                       d.opts.client_properties, kafka::client_kind::producer),
-        txn_id))
+        txn_id, d.max_message_bytes))
     return err;
   auto env = std::make_shared<worker_env>();
   env->topo = d.topo;

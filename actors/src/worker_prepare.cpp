@@ -106,6 +106,25 @@ caf::error worker::impl::connect() {
   return caf::none;
 }
 
+namespace {
+
+/// Whether the cluster names a controller among its brokers.
+bool has_controller(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
+  auto controller = rd_kafka_controllerid(rk, static_cast<int>(timeout.count()));
+  const rd_kafka_metadata_t* md = nullptr;
+  if (controller < 0
+      || rd_kafka_metadata(rk, 0, nullptr, &md, static_cast<int>(timeout.count()))
+           != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return false;
+  bool found = false;
+  for (int i = 0; i < md->broker_cnt; ++i)
+    found = found || md->brokers[i].id == controller;
+  rd_kafka_metadata_destroy(md);
+  return found;
+}
+
+} // namespace
+
 caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
   auto specs = topo->topic_specs(opts.topic_partitions);
   auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
@@ -121,6 +140,22 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
                         "Kafka authentication failed (" + refused + "); check the "
                         "kafka.sasl.* / kafka.ssl.* client properties");
     return err;
+  }
+  // The topics' size limits, so that an output too large is dead-lettered when sent
+  // instead of failing its batch at the broker (the embedded broker has no
+  // DescribeConfigs: only the producer's own limit applies there).
+  // A cluster whose controller is none of its brokers cannot answer DescribeConfigs
+  // (librdkafka's mock names controller 0 and brokers 1..n; so also when reached through
+  // its URL); one that refuses (e.g. ACLs) leaves the limits unknown: a warning, not a
+  // reason to stop.
+  if (!embedded && has_controller(admin->get(), timeout)) {
+    auto limits = kafka::max_message_bytes(admin->get(), topo->producer_topics(), timeout);
+    if (limits)
+      max_message_bytes = std::move(*limits);
+    else
+      log().warn("cannot read the topics' max.message.bytes ({}): only the producer's "
+                 "message.max.bytes bounds the records",
+                 render(limits.error()));
   }
   partitions.clear();
   for (size_t i = 0; i < topo->topics.size(); ++i)

@@ -25,6 +25,10 @@ public:
   /// The user function threw `what` for `rec`; `process` stops there.
   virtual void failure(const context& ctx, const consumed_record& rec,
                        std::string_view what) = 0;
+  /// The user function sent a record for `rec` that its topic cannot take (`too_large`):
+  /// what it sent is dropped and `rec` goes to the dead-letter topic; `process` goes on.
+  virtual void too_large(const context& ctx, const consumed_record& rec,
+                         const send_buffer::oversize& too_large) = 0;
 };
 
 /// The user's function behind a type-erased interface: one virtual call per batch, a
@@ -36,8 +40,10 @@ public:
   /// Runs the user function over `batch` in offset order. An event the codec rejects is
   /// reported and skipped; when the user function throws, its staged sends are rolled
   /// back, the failure reported, and `process` returns that event's index (so the agent
-  /// can retry it). Returns `batch.size()` when every event went through. Throws only
-  /// `restart_partition` and `store_error` (after the same rollback).
+  /// can retry it); when it sent a record too large for its topic, its sends and table
+  /// changes are undone and the event reported (`too_large`). Returns `batch.size()` when
+  /// every event went through. Throws only `restart_partition` and `store_error` (after
+  /// the same rollback).
   virtual size_t process(std::span<const consumed_record> batch, context& ctx,
                          event_reporter& report) = 0;
 };
@@ -97,6 +103,13 @@ public:
         undo(ctx, mark, replies);
         report.failure(ctx, rec, "unknown exception");
         return i;
+      }
+      // A record larger than its topic takes would fail its whole batch in Kafka: the
+      // event is dead-lettered instead (retrying would only send it again).
+      if (auto* big = ctx.output().oversized_since(mark)) [[unlikely]] {
+        auto what = *big;
+        undo(ctx, mark, replies);
+        report.too_large(ctx, rec, what);
       }
     }
     return batch.size();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +48,8 @@ public:
     if (value != nullptr)
       codec<V>::encode(*value, arena_);
     r.value_size = static_cast<uint32_t>(arena_.size() - r.value_offset);
+    if (limits_ != nullptr && r.key_size + r.value_size > limits_[topic]) [[unlikely]]
+      note_oversize(r);
     records_.push_back(r);
   }
 
@@ -73,17 +76,47 @@ public:
   mark position() const noexcept { return {records_.size(), arena_.size()}; }
 
   void rollback(mark m) {
+    if (oversize_.record != SIZE_MAX && oversize_.record >= m.records)
+      oversize_ = {};
     records_.resize(m.records);
     arena_.resize(m.bytes);
   }
 
+  /// Checks each record added from now on against `limits[topic]`, the largest key +
+  /// value size its topic takes (the producer's `record_limits()`; null: no check). The
+  /// array must outlive the buffer. One comparison per record.
+  void limit(const uint32_t* limits) noexcept { limits_ = limits; }
+
+  /// A record larger than its topic's limit.
+  struct oversize {
+    size_t record = SIZE_MAX; ///< its index; SIZE_MAX: none
+    uint32_t topic = 0;
+    size_t size = 0;          ///< key + value bytes
+    uint32_t limit = 0;
+  };
+
+  /// The first record added at or after `m` that exceeds its topic's limit, or null.
+  const oversize* oversized_since(mark m) const noexcept {
+    return oversize_.record != SIZE_MAX && oversize_.record >= m.records ? &oversize_
+                                                                          : nullptr;
+  }
+
   /// Forgets all records, keeps the capacity.
   void clear() noexcept {
+    oversize_ = {};
     records_.clear();
     arena_.clear();
   }
 
 private:
+  void note_oversize(const record& r) noexcept {
+    if (oversize_.record == SIZE_MAX)
+      oversize_ = {records_.size(), r.topic, size_t{r.key_size} + r.value_size,
+                   limits_[r.topic]};
+  }
+
+  const uint32_t* limits_ = nullptr;
+  oversize oversize_;
   std::string arena_;
   std::vector<record> records_;
   int64_t timestamp_ = 0;

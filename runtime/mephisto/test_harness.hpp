@@ -28,10 +28,12 @@ namespace mephisto::testing {
 /// A record to produce: no key (`nullopt`) lets the partitioner spread records.
 using input_record = std::pair<std::optional<std::string>, std::string>;
 
-/// Produces `records` to `topic` (Java's murmur2 partitioner for keys) and waits until
-/// every one is acknowledged.
+/// Produces `records` to `topic` (Java's murmur2 partitioner for keys) and waits up to
+/// `timeout` until every one is acknowledged (librdkafka keeps them across a broker
+/// outage shorter than that).
 void produce(const std::string& bootstrap, const std::string& topic,
-             const std::vector<input_record>& records);
+             const std::vector<input_record>& records,
+             std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 /// Which records a reader sees: `read_committed` hides records of open and aborted
 /// transactions, as downstream consumers of an exactly-once app read.
@@ -43,9 +45,11 @@ std::vector<topic_record> consume(const std::string& bootstrap, const std::strin
                                   size_t expected, std::chrono::milliseconds timeout,
                                   isolation level = isolation::read_committed);
 
-/// Creates `name` with `partitions` partitions (replication 1), replacing an existing
-/// topic of that name; returns once the broker shows it.
-void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions);
+/// Creates `name` with `partitions` partitions (replication 1) and topic `configs` (e.g.
+/// max.message.bytes), replacing an existing topic of that name; returns once the broker
+/// shows it.
+void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions,
+                    const std::map<std::string, std::string>& configs = {});
 
 /// Partition count of `topic` (0 if it does not exist).
 int32_t partition_count(const std::string& bootstrap, const std::string& topic);

@@ -58,6 +58,46 @@ void produce_keyed(const std::string& bootstrap, const std::string& topic,
   mephisto::testing::produce(bootstrap, topic, keyed);
 }
 
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::string>& values, std::chrono::milliseconds timeout) {
+  std::vector<mephisto::testing::input_record> records;
+  records.reserve(values.size());
+  for (auto& v : values)
+    records.emplace_back(std::nullopt, v);
+  mephisto::testing::produce(bootstrap, topic, records, timeout);
+}
+
+int64_t end_offsets_total(const std::string& bootstrap, const std::string& topic,
+                          isolation level, std::chrono::milliseconds timeout) {
+  auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
+                        {{"group.id", "testkit-reader"},
+                         {"isolation.level", level == isolation::read_committed
+                                               ? "read_committed" : "read_uncommitted"}});
+  if (rk == nullptr)
+    return -1;
+  int64_t total = 0;
+  const rd_kafka_metadata_t* md = nullptr;
+  auto rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  auto err = rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(timeout.count()));
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1
+      || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    total = -1;
+  for (int p = 0; total >= 0 && p < md->topics[0].partition_cnt; ++p) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high,
+                                         static_cast<int>(timeout.count()))
+        != RD_KAFKA_RESP_ERR_NO_ERROR)
+      total = -1;
+    else
+      total += high;
+  }
+  if (md != nullptr)
+    rd_kafka_metadata_destroy(md);
+  rd_kafka_destroy(rk);
+  return total;
+}
+
 std::map<std::string, std::string> replay(const std::vector<record>& changelog) {
   // A key lives on one partition: in (partition, offset) order its last record wins.
   std::vector<const record*> rs;

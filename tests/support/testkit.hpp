@@ -39,11 +39,22 @@ void produce(const std::string& bootstrap, const std::string& topic,
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records);
 
+/// `produce`, waiting up to `timeout` for the acknowledgements (e.g. across an outage of
+/// the broker: librdkafka keeps the records and sends them when it is back).
+void produce(const std::string& bootstrap, const std::string& topic,
+             const std::vector<std::string>& values, std::chrono::milliseconds timeout);
+
 
 /// Records in open transactions at the end of `partitions` of `topic`: the high watermark
 /// minus the last stable offset, summed. Not 0: a transaction writing there is open now.
 int64_t records_in_open_transactions(const std::string& bootstrap, const std::string& topic,
                                      const std::set<int32_t>& partitions);
+
+/// The end offsets of every partition of `topic`, summed: the high watermarks, or under
+/// `read_committed` the last stable offsets (records of open transactions not counted).
+/// -1 when the broker does not answer within `timeout` (per partition).
+int64_t end_offsets_total(const std::string& bootstrap, const std::string& topic,
+                          isolation level, std::chrono::milliseconds timeout = 5s);
 
 /// Replays a changelog as a table does: the last value per key by offset, a tombstone
 /// (null value) deletes the key.

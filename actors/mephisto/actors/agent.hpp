@@ -56,6 +56,8 @@ struct agent_state : event_reporter {
                     std::string_view why) override;
   void failure(const context& ctx, const consumed_record& rec,
                std::string_view what) override;
+  void too_large(const context& ctx, const consumed_record& rec,
+                 const send_buffer::oversize& too_large) override;
   bool may_log();
   /// Adds the counters of the batch just finished to the worker's stats: events, errors,
   /// the agent's own event count, the batch's duration and its events' latencies.

@@ -31,6 +31,7 @@ struct group_consumer_data {
   bool manager_down = false;
   caf::error failure;                         ///< exactly-once: the worker must stop
   bool rewind_requested = false;              ///< exactly-once: a partition failed
+  int producer_restarts = 0;                  ///< exactly-once: in a row, without a commit
   uint64_t generation = 0;                    ///< exactly-once: the manager's, after the last rewind
   bool stop_requested = false;
   /// When the offset commit in flight began (zero: none), for the commit duration metric.

@@ -34,6 +34,9 @@ struct worker::impl {
   kafka::producer producer;
   std::unique_ptr<faulty_output> faulty;          ///< crash tests' produce failures
   std::string bootstrap;
+  /// max.message.bytes of each topic the producer writes (producer_topics() order; -1:
+  /// unknown, e.g. on the embedded broker, which has no DescribeConfigs).
+  std::vector<int64_t> max_message_bytes;
   std::unique_ptr<caf::actor_system_config> cfg;  ///< owning mode only
   std::unique_ptr<caf::actor_system> owned_sys;   ///< owning mode only
   caf::actor_system* sys = nullptr;               ///< the one the actors run in

@@ -74,7 +74,7 @@ void delete_topic(rd_kafka_t* rk, const std::string& name) {
 } // namespace
 
 void produce(const std::string& bootstrap, const std::string& topic,
-             const std::vector<input_record>& records) {
+             const std::vector<input_record>& records, std::chrono::milliseconds timeout) {
   client_guard c{make_client(RD_KAFKA_PRODUCER, bootstrap,
                              {{"partitioner", "murmur2_random"},
                               {"sticky.partitioning.linger.ms", "0"},
@@ -97,9 +97,10 @@ void produce(const std::string& bootstrap, const std::string& topic,
       break;
     }
   }
-  if (rd_kafka_flush(c.rk, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_outq_len(c.rk) != 0)
+  if (rd_kafka_flush(c.rk, static_cast<int>(timeout.count())) != RD_KAFKA_RESP_ERR_NO_ERROR
+      || rd_kafka_outq_len(c.rk) != 0)
     throw std::runtime_error("produce to " + topic + ": not every record was acknowledged "
-                             "within 60 s");
+                             "within " + std::to_string(timeout.count()) + " ms");
 }
 
 std::vector<topic_record> consume(const std::string& bootstrap, const std::string& topic,
@@ -158,7 +159,8 @@ int32_t partition_count(const std::string& bootstrap, const std::string& topic) 
   return n;
 }
 
-void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions) {
+void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions,
+                    const std::map<std::string, std::string>& configs) {
   client_guard c{make_client(RD_KAFKA_PRODUCER, bootstrap)};
   delete_topic(c.rk, name);
   // A deleted topic takes a moment to go; creating it again fails until then.
@@ -166,7 +168,9 @@ void recreate_topic(const std::string& bootstrap, const std::string& name, int32
   auto deadline = std::chrono::steady_clock::now() + 60s;
   for (;;) {
     auto answers = kafka::create_topics(
-      c.rk, {{.name = name, .partitions = partitions, .replication_factor = 1}}, 30s);
+      c.rk,
+      {{.name = name, .partitions = partitions, .replication_factor = 1, .configs = configs}},
+      30s);
     if (answers && answers->size() == 1 && answers->front().error == RD_KAFKA_RESP_ERR_NO_ERROR)
       break;
     why = !answers ? render(answers.error())

@@ -28,6 +28,7 @@ struct new_topic {
   int32_t partitions = 1;          ///< default 1
   int32_t replication_factor = -1; ///< default -1: the broker's default.replication.factor
   bool compacted = false;          ///< cleanup.policy=compact (default false)
+  std::map<std::string, std::string> configs; ///< more topic configs (default none)
 };
 
 /// The broker's answer to `create_topics` for one topic.
@@ -55,5 +56,12 @@ expected<std::map<std::string, int32_t>> list_topics(rd_kafka_t* rk,
 /// topic or a partition count that differs. Fills in `partitions` where it was 0.
 caf::error ensure_topics(rd_kafka_t* rk, std::vector<topic_spec>& specs,
                          std::chrono::milliseconds timeout);
+
+/// The effective `max.message.bytes` of each of `topics` (the topic's own, or the broker's
+/// default it inherits) in one DescribeConfigs request; -1 where the broker did not say.
+/// A request without an answer within `timeout` is `errc::timeout`.
+expected<std::vector<int64_t>> max_message_bytes(rd_kafka_t* rk,
+                                                 const std::vector<std::string>& topics,
+                                                 std::chrono::milliseconds timeout);
 
 } // namespace mephisto::kafka

@@ -39,6 +39,11 @@ public:
   /// "kafka://127.0.0.1:port" as Mephisto's `--broker` wants it.
   std::string url() const { return "kafka://" + bootstrap_; }
 
+  /// Makes every broker of the cluster unreachable (false: connections are closed and new
+  /// ones refused, as a broker that went away) or reachable again (true). Fault injection
+  /// for outage tests; any thread.
+  caf::error set_reachable(bool reachable);
+
   /// The mock cluster, for fault injection (`rd_kafka_mock_broker_set_down`, ...).
   rd_kafka_mock_cluster_t* mock() const noexcept { return cluster_; }
 
@@ -49,6 +54,7 @@ public:
 private:
   handle_ptr handle_;
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  int brokers_ = 0;
   std::string bootstrap_;
 };
 

@@ -33,8 +33,25 @@ public:
   /// Connects to `bootstrap` and prepares handles for `topics` (index = position). With a
   /// `transactional_id` the producer is transactional: `start` fences older producers of
   /// that id (aborting their open transaction) and begins the first transaction.
+  ///
+  /// `max_message_bytes` (per topic, -1: unknown) are the topics' own limits
+  /// (`max.message.bytes`, see admin.hpp). With the producer's `message.max.bytes` they give
+  /// `record_limits()`; the smallest also bounds `batch.size`, so that a batch of small
+  /// records never exceeds a topic's limit (the broker would refuse the whole batch).
   caf::error start(const std::string& bootstrap, const std::vector<std::string>& topics,
-                   const settings& extra, const std::string& transactional_id = {});
+                   const settings& extra, const std::string& transactional_id = {},
+                   const std::vector<int64_t>& max_message_bytes = {});
+
+  /// Bytes of a record's framing in a batch of its own (batch header 61, record header at
+  /// most 21, rounded up): what a record needs beyond its key and value.
+  static constexpr uint32_t record_overhead = 100;
+
+  /// Per topic (index as in `start`): the largest key + value size (no headers) a record
+  /// may have to be accepted by the producer and the topic, i.e. the smaller of
+  /// `message.max.bytes` and the topic's `max.message.bytes`, less `record_overhead`.
+  /// Valid after `start`; checked before producing, so that a record too large is refused
+  /// at once instead of failing its whole batch later.
+  const std::vector<uint32_t>& record_limits() const noexcept { return record_limits_; }
 
   /// How a transaction ended.
   enum class txn_result {
@@ -55,6 +72,13 @@ public:
   bool abort_transaction(int timeout_ms, std::string& why);
 
   bool transactional() const noexcept { return transactional_; }
+
+  /// Exactly-once, after a fatal transaction error that is not a takeover, e.g. the
+  /// coordinator timed the transaction out while the broker was unreachable and bumped the
+  /// producer's epoch: drops this handle with everything it still holds (delivery reports
+  /// fail) and starts anew as `start` did, with the same transactional id (fencing the old
+  /// epoch). Only while nothing produces (every pipeline dropped). Blocks.
+  caf::error restart();
 
   /// Enqueues one record. `partition < 0`: the partitioner chooses from the key (random
   /// when `key == nullptr`); `timestamp` in ms since the epoch, 0 for now. Returns
@@ -89,10 +113,24 @@ public:
   void count_failures_in(std::atomic<uint64_t>* sink) noexcept { failure_sink_ = sink; }
 
 private:
+  /// Computes `record_limits_` and lowers `batch.size` to the smallest limit.
+  caf::error set_limits(rd_kafka_conf_t* conf, size_t topics,
+                        const std::vector<int64_t>& max_message_bytes);
+
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque);
+
+  /// Drops the handle: purges and fails what it still holds, stops the poll thread.
+  void close();
 
   handle_ptr rk_;
   std::vector<rd_kafka_topic_t*> topics_;
+  // What `start` got, for `restart`.
+  std::string bootstrap_;
+  std::vector<std::string> topic_names_;
+  settings extra_;
+  std::string transactional_id_;
+  std::vector<int64_t> max_message_bytes_;
+  std::vector<uint32_t> record_limits_;
   std::thread poller_;
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> failed_{0};

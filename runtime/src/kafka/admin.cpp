@@ -1,5 +1,7 @@
 #include "mephisto/kafka/admin.hpp"
 
+#include <cstdlib>
+#include <string_view>
 #include <thread>
 
 #include "mephisto/log.hpp"
@@ -42,6 +44,8 @@ expected<std::vector<topic_creation>> create_topics(rd_kafka_t* rk,
     }
     if (topic.compacted)
       rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    for (auto& [name, value] : topic.configs)
+      rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str());
     news.push_back(nt);
   }
   queue_ptr q{rd_kafka_queue_new(rk)};
@@ -81,7 +85,7 @@ caf::error create_missing(rd_kafka_t* rk, const std::vector<topic_spec*>& missin
   std::vector<new_topic> topics;
   for (auto* spec : missing)
     topics.push_back({.name = spec->name, .partitions = spec->partitions,
-                      .compacted = spec->compacted});
+                      .compacted = spec->compacted, .configs = {}});
   auto answers = create_topics(rk, topics, timeout);
   if (!answers && is(answers.error(), errc::timeout))
     return make_error(errc::topic_creation_failed,
@@ -168,6 +172,53 @@ caf::error ensure_topics(rd_kafka_t* rk, std::vector<topic_spec>& specs,
   }
   return make_error(errc::topic_creation_failed,
                     "created topics did not show up in the metadata in time");
+}
+
+expected<std::vector<int64_t>> max_message_bytes(rd_kafka_t* rk,
+                                                 const std::vector<std::string>& topics,
+                                                 milliseconds timeout) {
+  std::vector<int64_t> out(topics.size(), -1);
+  if (topics.empty())
+    return out;
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  for (auto& name : topics)
+    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str()));
+  queue_ptr q{rd_kafka_queue_new(rk)};
+  char errstr[512];
+  auto opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, static_cast<int>(timeout.count()),
+                                            errstr, sizeof errstr);
+  rd_kafka_DescribeConfigs(rk, resources.data(), resources.size(), opts, q.get());
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
+  auto ev = rd_kafka_queue_poll(q.get(), static_cast<int>(timeout.count()) + 1000);
+  if (ev == nullptr)
+    return make_error(errc::timeout, "DescribeConfigs got no answer within "
+                                       + std::to_string(timeout.count()) + " ms");
+  if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    auto why = std::string{"DescribeConfigs failed: "} + rd_kafka_event_error_string(ev);
+    rd_kafka_event_destroy(ev);
+    return make_error(errc::kafka_error, std::move(why));
+  }
+  size_t n = 0;
+  auto rs = rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev),
+                                                      &n);
+  for (size_t i = 0; i < n; ++i) {
+    std::string name = rd_kafka_ConfigResource_name(rs[i]);
+    size_t m = 0;
+    auto entries = rd_kafka_ConfigResource_configs(rs[i], &m);
+    for (size_t j = 0; j < m; ++j) {
+      auto value = rd_kafka_ConfigEntry_value(entries[j]);
+      if (value == nullptr || std::string_view{rd_kafka_ConfigEntry_name(entries[j])}
+                                != "max.message.bytes")
+        continue;
+      for (size_t t = 0; t < topics.size(); ++t)
+        if (topics[t] == name)
+          out[t] = std::strtoll(value, nullptr, 10);
+    }
+  }
+  rd_kafka_event_destroy(ev);
+  return out;
 }
 
 expected<handle_ptr> make_admin_client(const std::string& bootstrap, const std::string& client_id,

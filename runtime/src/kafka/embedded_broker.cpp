@@ -22,6 +22,20 @@ caf::error embedded_broker::start(int brokers) {
   if (cluster_ == nullptr)
     return make_error(errc::kafka_error, "cannot start the embedded (mock) Kafka cluster");
   bootstrap_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  brokers_ = brokers;
+  return caf::none;
+}
+
+caf::error embedded_broker::set_reachable(bool reachable) {
+  for (int id = 1; id <= brokers_; ++id) {
+    auto err = reachable ? rd_kafka_mock_broker_set_up(cluster_, id)
+                         : rd_kafka_mock_broker_set_down(cluster_, id);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return make_error(errc::kafka_error, "embedded broker: cannot set broker "
+                                             + std::to_string(id)
+                                             + (reachable ? " up: " : " down: ")
+                                             + rd_kafka_err2str(err));
+  }
   return caf::none;
 }
 
