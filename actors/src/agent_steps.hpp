@@ -1,0 +1,35 @@
+#pragma once
+
+// The steps of the agent actor (agent.hpp) shared by its two source files: agent.cpp
+// (batches, the user function, bookkeeping) and agent_produce.cpp (producing). Each runs
+// inside the agent's own message handlers.
+
+#include <cstddef>
+
+#include <caf/error.hpp>
+
+#include "mephisto/actors/agent.hpp"
+
+namespace mephisto::agent_steps {
+
+using self_ptr = agent_actor::stateful_pointer<agent_state>;
+
+/// Logs `err`, fails a pending drain with it and stops the agent.
+void fail(self_ptr self, caf::error err);
+
+/// The current batch is produced: gives the leases back, returns the credit and starts
+/// the next batch.
+void finish(self_ptr self);
+
+/// Produces the current batch's outputs and dead letters from where it stopped; finishes
+/// the batch once all are enqueued (a full queue retries 1 ms later).
+void produce(self_ptr self);
+
+/// At-least-once: produces the staged changelog records of the oldest batches whose
+/// outputs are delivered, in batch order.
+void produce_changelogs(self_ptr self);
+
+/// At-least-once: schedules the next changelog flush (at once while draining).
+void schedule_changelogs(self_ptr self);
+
+} // namespace mephisto::agent_steps
