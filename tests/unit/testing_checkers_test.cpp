@@ -86,12 +86,26 @@ TEST(testing_checkers, at_least_once_allows_repeats_but_not_gaps) {
   EXPECT_FALSE(lost);
   EXPECT_EQ(lost.missing, 1u);
   EXPECT_EQ(lost.first->expected, "2");
+  // Counted again after a restart: allowed under at-least-once, reported.
   auto beyond = check_at_least_once(counts("red", 4, {1, 2, 3, 4}), {{"red", 3}});
-  EXPECT_FALSE(beyond);
-  EXPECT_EQ(beyond.first->got, "4");
+  EXPECT_TRUE(beyond) << beyond.message();
+  EXPECT_EQ(beyond.past_truth, 1u);
+  EXPECT_NE(beyond.message().find("1 counts past the truth"), std::string::npos);
+  // ... but not a gap, a count below 1, or a key never sent.
+  auto gap_and_beyond = check_at_least_once(counts("red", 4, {1, 3, 4}), {{"red", 3}});
+  EXPECT_FALSE(gap_and_beyond);
+  EXPECT_EQ(gap_and_beyond.first->expected, "2");
+  auto zero = check_at_least_once(counts("red", 4, {0, 1, 2, 3}), {{"red", 3}});
+  EXPECT_FALSE(zero);
+  EXPECT_EQ(zero.first->got, "0");
+  auto other_key = check_at_least_once(counts("blue", 4, {1}), {{"red", 0}});
+  EXPECT_FALSE(other_key);
+  // Exactly-once: a count past the truth is a divergence.
+  auto beyond_exact = check_exactly_once(counts("red", 4, {1, 2, 3, 4}), {{"red", 3}});
+  EXPECT_FALSE(beyond_exact);
+  EXPECT_EQ(beyond_exact.first->offset, 3);
   auto extra_exact = check_exactly_once(counts("red", 4, {1, 2, 2}), {{"red", 2}});
   EXPECT_EQ(extra_exact.first->expected, "no record after count 2");
-  EXPECT_EQ(beyond.first->offset, 3);
 }
 
 TEST(testing_checkers, changelog_replay_last_value_wins_and_tombstones_delete) {
