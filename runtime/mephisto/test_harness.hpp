@@ -106,6 +106,12 @@ public:
   /// The broker of `$MEPHISTO_TESTING_KAFKA_DIR` when that names one (a suite's shared broker,
   /// e.g. a ctest fixture's), else a new one in a temporary directory.
   static std::unique_ptr<kafka_broker> for_tests();
+  /// librdkafka's mock cluster in a process of its own: `app_binary broker` (the app's
+  /// topics created, `args` e.g. {"--topic_partitions", "4"}), its URL in `dir/bootstrap`.
+  /// No Java needed; `pause()` stops that process. Topics cannot be created from outside.
+  static std::unique_ptr<kafka_broker> embedded(const std::string& app_binary,
+                                                const std::string& dir,
+                                                std::vector<std::string> args = {});
   ~kafka_broker();
 
   const std::string& bootstrap() const noexcept { return bootstrap_; }
@@ -116,6 +122,8 @@ public:
 
 private:
   kafka_broker(std::string dir, bool owned);
+  kafka_broker() = default;
+  std::unique_ptr<process> process_;  ///< the embedded broker's process
   std::string dir_;
   std::string bootstrap_;
   pid_t pid_ = -1;

@@ -93,6 +93,30 @@ std::unique_ptr<kafka_broker> kafka_broker::for_tests() {
   return start(temp_dir("kafka"));
 }
 
+std::unique_ptr<kafka_broker> kafka_broker::embedded(const std::string& app_binary,
+                                                    const std::string& dir,
+                                                    std::vector<std::string> args) {
+  fs::create_directories(dir);
+  auto file = dir + "/bootstrap";
+  fs::remove(file);
+  std::vector<std::string> argv{app_binary, "broker", "--bootstrap_file", file};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::unique_ptr<kafka_broker> b{new kafka_broker()};
+  b->process_ = std::make_unique<process>(argv, dir + "/broker.log");
+  b->dir_ = dir;
+  b->pid_ = b->process_->pid();
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::string url;
+  while ((url = read_line(file)).empty()) {
+    if (!b->process_->running() || std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("the embedded broker did not start:\n" + b->process_->log());
+    std::this_thread::sleep_for(50ms);
+  }
+  const std::string scheme = "kafka://";
+  b->bootstrap_ = url.rfind(scheme, 0) == 0 ? url.substr(scheme.size()) : url;
+  return b;
+}
+
 kafka_broker::~kafka_broker() {
   if (paused_)
     resume();
