@@ -44,8 +44,25 @@ rd_kafka_resp_err_t changelog_tail::query_watermarks(const std::string& topic,
                                                      int32_t partition, int64_t& low,
                                                      int64_t& high,
                                                      std::chrono::milliseconds timeout) {
-  return rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high,
-                                          static_cast<int>(timeout.count()));
+  auto err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high,
+                                              static_cast<int>(timeout.count()));
+  if (err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+    // A client made while the broker was unreachable caches the topic without partitions
+    // and would not ask again for minutes (topic.metadata.refresh.interval.ms): ask now,
+    // which refreshes the cache, and query once more.
+    auto rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rkt != nullptr
+        && rd_kafka_metadata(rk_.get(), 0, rkt, &md, static_cast<int>(timeout.count()))
+             == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high,
+                                             static_cast<int>(timeout.count()));
+    }
+    if (rkt != nullptr)
+      rd_kafka_topic_destroy(rkt);
+  }
+  return err;
 }
 
 rd_kafka_resp_err_t changelog_tail::cached_watermarks(const std::string& topic,
