@@ -6,13 +6,6 @@
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
-#include <fstream>
-
-#include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
-#include <caf/openssl/publish.hpp>
-#include <caf/openssl/remote_actor.hpp>
 #include <caf/system_messages.hpp>
 
 #include <librdkafka/rdkafka.h>
@@ -36,6 +29,37 @@ bool holds(const std::vector<int32_t>& owned, int32_t table, int32_t partition) 
 
 caf::error refused(const std::string& what) {
   return make_error(errc::refused, what + ": wrong cluster secret");
+}
+
+bool is_cut(const cluster_state& st, const std::string& address) {
+  return !st.cut.empty() && st.cut.count(address) > 0;
+}
+
+/// The address of the peer that sent the current message; empty when it is none (a
+/// command line's lookup) or not known yet.
+std::string sender_address(self_ptr self) {
+  auto sender = self->current_sender();
+  if (!sender)
+    return {};
+  for (auto& [address, peer] : self->state.peers)
+    if (peer.handle && peer.handle.node() == sender->node())
+      return address;
+  return {};
+}
+
+/// Rereads the links a crash test cuts (`cut-links@` fault), logging what changed.
+void refresh_cut_links(self_ptr self) {
+  auto& st = self->state;
+  if (!st.env->services.faults || st.env->services.faults->links_file.empty())
+    return;
+  auto now = st.env->services.faults->cut_links();
+  for (auto& address : now)
+    if (!st.cut.count(address))
+      log().warn("cluster: link to {} cut (injected fault)", address);
+  for (auto& address : st.cut)
+    if (!now.count(address))
+      log().warn("cluster: link to {} restored (injected fault)", address);
+  st.cut = std::move(now);
 }
 
 void mark_up(self_ptr self, const std::string& address, cluster_actor handle,
@@ -64,7 +88,8 @@ void mark_down(cluster_peer& peer, const std::string& address, const std::string
 /// hello; the answer names the peers the other side knows, which are connected to next.
 void connect(self_ptr self, const std::string& address) {
   auto& peer = self->state.peers[address];
-  if (peer.connecting || peer.up || address == self->state.address)
+  if (peer.connecting || peer.up || address == self->state.address
+      || is_cut(self->state, address))
     return;
   auto parsed = parse_host_port(address, "cluster peer");
   if (!parsed) { // seeds are checked at start; a peer's own address is its listen address
@@ -141,9 +166,16 @@ void tick(self_ptr self) {
         place_standbys(self);
       },
       [](caf::error&) {});
+  refresh_cut_links(self);
   auto now = clock_type::now();
   auto timeout = std::chrono::milliseconds(opts.cluster_timeout_ms);
   for (auto& [address, peer] : st.peers) {
+    if (is_cut(st, address)) { // silent both ways: its heartbeats stop arriving too
+      if (peer.up && now - peer.last_seen > timeout)
+        mark_down(peer, address, "no heartbeat for " + std::to_string(opts.cluster_timeout_ms)
+                                   + " ms (link cut)");
+      continue;
+    }
     if (peer.up && now - peer.last_seen > timeout)
       mark_down(peer, address,
                 "no heartbeat for " + std::to_string(opts.cluster_timeout_ms) + " ms");
@@ -209,8 +241,9 @@ void route_lookup(self_ptr self, routed_lookup job) {
           return;
         }
         for (auto& [address, peer] : self->state.peers) {
-          if (!peer.up || !holds(peer.owned, static_cast<int32_t>(shared->table_index),
-                                 shared->partition))
+          if (!peer.up || is_cut(self->state, address)
+              || !holds(peer.owned, static_cast<int32_t>(shared->table_index),
+                        shared->partition))
             continue;
           self->request(peer.handle, timeout, lookup_atom::value, shared->secret,
                         shared->table, shared->key, true)
@@ -233,53 +266,6 @@ void route_lookup(self_ptr self, routed_lookup job) {
 }
 
 } // namespace
-
-caf::error configure_cluster(caf::actor_system_config& cfg, const worker_options& opts) {
-  cfg.load<caf::io::middleman>();
-  // The one cluster payload type CAF does not know: table partitions held (flat pairs).
-  cfg.add_message_type<std::vector<int32_t>>("std::vector<int32_t>");
-  if (!opts.cluster_tls())
-    return caf::none;
-  if (opts.cluster_tls_cert.empty() || opts.cluster_tls_key.empty()
-      || opts.cluster_tls_ca.empty())
-    return make_error(errc::bad_config, "cluster TLS needs cluster_tls_cert, cluster_tls_key "
-                                        "and cluster_tls_ca (PEM files), or none of them");
-  for (auto* path : {&opts.cluster_tls_cert, &opts.cluster_tls_key, &opts.cluster_tls_ca})
-    if (!std::ifstream{*path})
-      return make_error(errc::bad_config, "cluster TLS: cannot read " + *path);
-  cfg.load<caf::openssl::manager>();
-  cfg.openssl_certificate = opts.cluster_tls_cert;
-  cfg.openssl_key = opts.cluster_tls_key;
-  cfg.openssl_cafile = opts.cluster_tls_ca;
-  return caf::none;
-}
-
-caf::io::middleman_actor cluster_middleman(caf::actor_system& sys, const worker_options& opts) {
-  return opts.cluster_tls() ? sys.openssl_manager().actor_handle()
-                            : sys.middleman().actor_handle();
-}
-
-expected<uint16_t> publish_cluster(caf::actor_system& sys, const caf::actor& whom,
-                                   const std::string& host, uint16_t port,
-                                   const worker_options& opts) {
-  auto bound = opts.cluster_tls() ? caf::openssl::publish(whom, port, host.c_str(), true)
-                                  : sys.middleman().publish(whom, port, host.c_str(), true);
-  if (!bound)
-    return make_error(errc::bad_config, "cluster_listen " + host + ":" + std::to_string(port)
-                                          + ": cannot listen: " + sys.render(bound.error()));
-  return *bound;
-}
-
-expected<caf::actor> connect_cluster(caf::actor_system& sys, const std::string& host,
-                                     uint16_t port, const worker_options& opts) {
-  auto handle = opts.cluster_tls() ? caf::openssl::remote_actor(sys, host, port)
-                                   : sys.middleman().remote_actor(host, port);
-  if (!handle)
-    return make_error(errc::broker_unreachable, "cannot reach the cluster at " + host + ":"
-                                                  + std::to_string(port) + ": "
-                                                  + sys.render(handle.error()));
-  return *handle;
-}
 
 int32_t key_partition(const std::string& key, int32_t partitions) {
   return rd_kafka_msg_partitioner_murmur2_random(nullptr, key.data(), key.size(), partitions,
@@ -322,6 +308,8 @@ cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_sta
         log().warn("cluster: refused {}: wrong secret", address);
         return refused("hello from " + address);
       }
+      if (is_cut(st, address)) // dropped: the asker times out
+        return self->make_response_promise<std::vector<int32_t>, std::vector<std::string>>();
       mark_up(self, address, caf::actor_cast<cluster_actor>(self->current_sender()),
               std::move(owned));
       std::vector<std::string> known;
@@ -336,13 +324,16 @@ cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_sta
         log().warn("cluster: refused a heartbeat from {}: wrong secret", address);
         return;
       }
+      if (is_cut(self->state, address))
+        return;
       mark_up(self, address, caf::actor_cast<cluster_actor>(self->current_sender()),
               std::move(owned));
     },
     [self](reply_atom, std::string& to, std::string& id, std::string& value) {
       // From the local worker actor: a reply for an asker on instance `to`.
       auto i = self->state.peers.find(to);
-      if (i != self->state.peers.end() && i->second.up && i->second.handle)
+      if (i != self->state.peers.end() && i->second.up && i->second.handle
+          && !is_cut(self->state, to))
         self->send(i->second.handle, answer_atom::value, self->state.env->opts.cluster_secret,
                    std::move(id), std::move(value));
       else
@@ -355,6 +346,8 @@ cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_sta
         log().warn("cluster: a reply with the wrong secret refused");
         return;
       }
+      if (is_cut(st, sender_address(self)))
+        return;
       self->send(st.env->report.runner, reply_atom::value, st.address, std::move(id),
                  std::move(value));
     },
@@ -365,6 +358,8 @@ cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_sta
         log().warn("cluster: refused a lookup: wrong secret");
         return refused("lookup");
       }
+      if (forwarded && is_cut(st, sender_address(self))) // dropped: the asker times out
+        return self->make_response_promise<bool, std::string>();
       auto& topo = *st.env->topo;
       auto it = std::find_if(topo.tables.begin(), topo.tables.end(),
                              [&](auto& t) { return t.name == table; });

@@ -1,6 +1,7 @@
 #include "mephisto/actors/fault_plan.hpp"
 
 #include <charconv>
+#include <fstream>
 #include <sstream>
 
 namespace mephisto {
@@ -49,7 +50,8 @@ expected<std::shared_ptr<fault_plan>> fault_plan::parse(const std::string& text)
       return make_error(errc::bad_config,
                         "inject_faults: cannot read '" + part
                           + "' (fail@TOPIC/PARTITION/OFFSET, crash@TOPIC/PARTITION/OFFSET, "
-                            "slow@TOPIC/PARTITION/MS or produce-fail@FROM_MS-TO_MS)");
+                            "slow@TOPIC/PARTITION/MS, produce-fail@FROM_MS-TO_MS or "
+                            "cut-links@FILE)");
     };
     auto at = part.find('@');
     if (at == std::string::npos)
@@ -77,6 +79,8 @@ expected<std::shared_ptr<fault_plan>> fault_plan::parse(const std::string& text)
         return bad();
       plan->produce_fail_from = std::chrono::milliseconds{from};
       plan->produce_fail_to = std::chrono::milliseconds{to};
+    } else if (kind == "cut-links" && !rest.empty()) {
+      plan->links_file = rest;
     } else {
       return bad();
     }
@@ -105,6 +109,17 @@ std::chrono::milliseconds fault_plan::delay_of(const std::string& name,
     if ((s.topic == name || s.topic == kafka_name) && s.partition == partition)
       return s.delay;
   return std::chrono::milliseconds{0};
+}
+
+std::set<std::string> fault_plan::cut_links() const {
+  std::set<std::string> peers;
+  if (links_file.empty())
+    return peers;
+  std::ifstream in{links_file};
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty())
+      peers.insert(line);
+  return peers;
 }
 
 bool fault_plan::produce_failing() const {

@@ -60,7 +60,7 @@ known_options add_worker_options(CLI::App& cli, worker_options& o) {
   add("linger_ms", o.linger_ms, "producer linger.ms");
   add("inject_faults", o.inject_faults,
       "crash tests only: fail@T/P/OFFSET, crash@T/P/OFFSET, slow@T/P/MS, "
-      "produce-fail@FROM_MS-TO_MS, separated by ';'");
+      "produce-fail@FROM_MS-TO_MS, cut-links@FILE, separated by ';'");
   add("cluster_listen", o.cluster_listen,
       "cluster actor address host:port (port 0: any free one), or off");
   add("cluster_seeds", o.cluster_seeds, "instances to join: host:port,host:port");

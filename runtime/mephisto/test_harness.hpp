@@ -146,7 +146,7 @@ std::string crash_at(const std::string& topic, int32_t partition, int64_t offset
 std::string slow(const std::string& topic, int32_t partition, std::chrono::milliseconds delay);
 /// Every record produced between `from` and `to` after the start fails its delivery.
 std::string produce_failures(std::chrono::milliseconds from, std::chrono::milliseconds to);
-
+// (A cluster link between two instances is cut at run time: `harness::cut_link`.)
 } // namespace faults
 
 /// How a harness runs an app's instances.
@@ -154,6 +154,12 @@ struct harness_options {
   /// The app's executable: each instance runs its `worker` command (`app.main`). Empty:
   /// this executable, whose `main` must start with `worker_main_if_child` (see there).
   std::string binary;
+  /// Set: the instances run in this process instead, each a `mephisto::worker` of this
+  /// app with an actor system of its own (`binary` is unused). Quicker to start and to
+  /// debug, but such an instance cannot be killed -9 (`kill` refuses it: use processes,
+  /// or `faults::crash_at`), and its log is the test's own output. The app must outlive
+  /// the harness.
+  const app* in_process = nullptr;
   /// Where the instances connect: `kafka://host:port`.
   std::string broker;
   /// Logs and stores: instance i logs to `dir/instance-<i>.log` and keeps RocksDB stores
@@ -161,13 +167,17 @@ struct harness_options {
   std::string dir;
   bool rocksdb = false;
   /// More flags for every instance, e.g. {"--processing_guarantee", "exactly_once"}.
+  /// Unless they set `--cluster_listen` or `--cluster_seeds`, the harness gives every
+  /// instance a cluster port of its own (kept across restarts) and the others' as seeds,
+  /// so that the instances form one cluster (routed lookups, standby replicas).
   std::vector<std::string> worker_args;
   /// Seeds `random()`: a schedule drawn from it is the same on every run.
   uint64_t seed = 1;
 };
 
-/// Starts instances of an app as child processes and injects faults: kill -9, a clean
-/// stop, a paused broker, a deleted or corrupted table store. Readiness is the worker's
+/// Starts instances of an app as child processes (or in this process) and injects faults:
+/// kill -9, a clean stop, a paused broker, a cut cluster link, a deleted or corrupted
+/// table store. Readiness is the worker's
 /// own `/ready` probe (each instance's web server on a port the harness picks). Every
 /// step is noted with its time on a timeline, which `timeline()` prints; put it in a
 /// failing check's message. One test thread uses it.
@@ -185,7 +195,8 @@ public:
   /// Waits until instance `i` answers `/ready` with 200 (it joined, runs every assigned
   /// partition and is not rebalancing); false on timeout or exit.
   bool wait_ready(int i, std::chrono::milliseconds timeout);
-  /// SIGKILL, then waits for the exit.
+  /// SIGKILL, then waits for the exit. Refused (`std::logic_error`) for an in-process
+  /// instance.
   void kill(int i);
   /// SIGTERM (a clean stop: drain and commit); returns the exit code (-1: timeout).
   int stop(int i, std::chrono::milliseconds timeout = std::chrono::seconds(60));
@@ -195,6 +206,13 @@ public:
   void corrupt_store(int i);
   /// Makes `broker` unreachable for `duration` (SIGSTOP ... SIGCONT), blocking meanwhile.
   void pause_broker(kafka_broker& broker, std::chrono::milliseconds duration);
+  /// Cuts the cluster link between instances `i` and `j` until `restore_link`: within a
+  /// heartbeat each drops what the other sends and sends it nothing (the connection
+  /// stays open, as in a network partition that loses packets), so each marks the other
+  /// down after `cluster_timeout_ms`. Their links to others and to the broker stay. Holds
+  /// across restarts. Refused (`std::logic_error`) when `worker_args` manage the cluster.
+  void cut_link(int i, int j);
+  void restore_link(int i, int j);
 
   /// Notes a step of the test itself on the timeline.
   void note(const std::string& what);
@@ -205,21 +223,28 @@ public:
   /// A duration in [lo, hi] drawn from `random()`.
   std::chrono::milliseconds between(std::chrono::milliseconds lo, std::chrono::milliseconds hi);
 
-  int instances() const noexcept { return static_cast<int>(procs_.size()); }
+  int instances() const noexcept { return static_cast<int>(instances_.size()); }
+  /// Instance `i`'s output (in-process: how it ended, or that it runs).
   std::string log(int i) const;
   /// `host:port` of instance `i`'s web server (`/metrics`, `/ready`, `/tables/...`).
   std::string web_address(int i) const;
+  /// `host:port` of instance `i`'s cluster actor (empty when `worker_args` manage the
+  /// cluster).
+  std::string cluster_address(int i) const;
   /// A counter or gauge of running instance `i` from its `/metrics` (the sample without
   /// labels, or the sum over its labelled ones), e.g. `mephisto_restarts_total`;
   /// `nullopt` when it does not answer or has no such metric.
   std::optional<double> metric(int i, const std::string& name) const;
 
 private:
+  struct instance;
   void launch(int i, const std::vector<std::string>& faults);
+  void write_cut_links(int i);
+  bool manages_cluster() const;
+  instance& at(int i) const;
 
   harness_options opts_;
-  std::vector<std::unique_ptr<process>> procs_;
-  std::vector<int> ports_;
+  std::vector<std::unique_ptr<instance>> instances_;
   std::vector<std::string> timeline_;
   std::chrono::steady_clock::time_point started_;
   std::mt19937_64 random_;

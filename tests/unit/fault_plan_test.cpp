@@ -3,6 +3,9 @@
 
 #include "mephisto/actors/fault_plan.hpp"
 
+#include <cstdio>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 using namespace mephisto;
@@ -30,11 +33,26 @@ TEST(fault_plan, an_empty_option_is_no_plan_and_bad_parts_are_named) {
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, nullptr);
   for (auto bad : {"fail@input/3", "boom@input/1/2", "slow@input/x/5", "produce-fail@9-3",
-                   "fail@input/-1/5", "crash"}) {
+                   "fail@input/-1/5", "crash", "cut-links@"}) {
     auto plan = fault_plan::parse(std::string{"fail@ok/0/1;"} + bad);
     ASSERT_FALSE(plan) << bad;
     EXPECT_NE(render(plan.error()).find(bad), std::string::npos) << render(plan.error());
   }
+}
+
+TEST(fault_plan, cut_links_are_what_the_file_lists_now) {
+  auto file = ::testing::TempDir() + "fault_plan_links";
+  std::remove(file.c_str());
+  auto plan = fault_plan::parse("cut-links@" + file);
+  ASSERT_TRUE(plan) << render(plan.error());
+  auto& p = **plan;
+  EXPECT_EQ(p.links_file, file);
+  EXPECT_TRUE(p.cut_links().empty()); // no file: no link cut
+  std::ofstream{file} << "127.0.0.1:4001\n\n127.0.0.1:4002\n";
+  EXPECT_EQ(p.cut_links(), (std::set<std::string>{"127.0.0.1:4001", "127.0.0.1:4002"}));
+  std::ofstream{file} << "";
+  EXPECT_TRUE(p.cut_links().empty()); // emptied: restored
+  std::remove(file.c_str());
 }
 
 TEST(fault_plan, a_failure_fires_once_inside_its_batch_only) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,10 @@ struct cluster_state {
   std::map<std::string, cluster_peer> peers;    ///< by address (seeds included)
   std::map<uint64_t, routed_lookup> retrying;   ///< lookups waiting for a heartbeat
   uint64_t next_retry = 0;
+  /// Peers whose links a crash test cut (`cut-links@` fault, refreshed every tick): what
+  /// they send is dropped, nothing is sent to them, so each side marks the other down
+  /// after `cluster_timeout_ms`, as after a network partition.
+  std::set<std::string> cut;
 };
 
 /// Spawns as `spawn(cluster, env, manager, middleman, standby)`; starts once told its

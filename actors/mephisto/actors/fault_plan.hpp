@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ namespace mephisto {
 ///   slow@TOPIC/PARTITION/MS        the agent returns each batch's credit MS late
 ///   produce-fail@FROM_MS-TO_MS     every record produced in that window after start
 ///                                  fails its delivery
+///   cut-links@FILE                 the cluster links to the peers FILE lists (cluster
+///                                  addresses host:port, one per line; reread every
+///                                  heartbeat, a missing file lists none) are cut: their
+///                                  messages are dropped and none are sent to them
 ///
 /// TOPIC is the declared or the Kafka name.
 struct fault_plan {
@@ -47,6 +52,11 @@ struct fault_plan {
   std::chrono::milliseconds produce_fail_from{-1};
   std::chrono::milliseconds produce_fail_to{-1};
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::string links_file; ///< cut-links@: empty when none
+
+  /// The peers whose links are cut now (what `links_file` lists; read from disk: for the
+  /// cluster actor's heartbeat, not per message).
+  std::set<std::string> cut_links() const;
 
   /// Null for an empty text; `bad_config` naming the part it cannot read.
   static expected<std::shared_ptr<fault_plan>> parse(const std::string& text);

@@ -1,9 +1,10 @@
-// mephisto::testing's harness: instances of an app as child processes, a real broker for
-// tests, and the faults a crash-recovery test injects, each noted on a timeline.
+// mephisto::testing's harness: instances of an app as child processes (or in this
+// process), and the faults a crash-recovery test injects, each noted on a timeline.
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "http_get.hpp"
+#include "in_process_worker.hpp"
 #include "mephisto/testing.hpp"
 
 namespace fs = std::filesystem;
@@ -41,105 +43,24 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-std::string read_line(const std::string& path) {
-  std::ifstream in{path};
-  std::string line;
-  std::getline(in, line);
-  return line;
+bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
+  for (auto& a : args)
+    if (a == flag || a.rfind(flag + "=", 0) == 0)
+      return true;
+  return false;
 }
 
 } // namespace
 
-// -- the broker -------------------------------------------------------------------------
-
-std::string kafka_script() {
-  if (auto env = std::getenv("MEPHISTO_TESTING_KAFKA_SCRIPT"); env != nullptr && *env != '\0')
-    return env;
-  for (const char* candidate : {MEPHISTO_KAFKA_SCRIPT_INSTALLED, MEPHISTO_KAFKA_SCRIPT_SOURCE})
-    if (fs::exists(candidate))
-      return candidate;
-  throw std::runtime_error(std::string{"kafka.sh not found (neither "}
-                           + MEPHISTO_KAFKA_SCRIPT_INSTALLED + " nor "
-                           + MEPHISTO_KAFKA_SCRIPT_SOURCE + "); set MEPHISTO_TESTING_KAFKA_SCRIPT");
-}
-
-kafka_broker::kafka_broker(std::string dir, bool owned) : dir_(std::move(dir)), owned_(owned) {
-  bootstrap_ = read_line(dir_ + "/bootstrap");
-  auto pid = read_line(dir_ + "/pid");
-  if (bootstrap_.empty() || pid.empty())
-    throw std::runtime_error("no Kafka broker in " + dir_ + " (kafka.sh start " + dir_
-                             + " writes bootstrap and pid there)");
-  pid_ = static_cast<pid_t>(std::stol(pid));
-}
-
-std::unique_ptr<kafka_broker> kafka_broker::start(const std::string& dir) {
-  fs::create_directories(dir);
-  process p{{"/bin/bash", kafka_script(), "start", dir}, dir + "/kafka-start.log"};
-  auto rc = p.wait(15min);
-  if (rc != 0)
-    throw std::runtime_error("kafka.sh start failed (exit " + std::to_string(rc) + "):\n"
-                             + p.log());
-  return std::unique_ptr<kafka_broker>(new kafka_broker(dir, true));
-}
-
-std::unique_ptr<kafka_broker> kafka_broker::attach(const std::string& dir) {
-  return std::unique_ptr<kafka_broker>(new kafka_broker(dir, false));
-}
-
-std::unique_ptr<kafka_broker> kafka_broker::for_tests() {
-  if (auto dir = std::getenv("MEPHISTO_TESTING_KAFKA_DIR"); dir != nullptr && *dir != '\0'
-                                                      && fs::exists(std::string{dir} + "/bootstrap"))
-    return attach(dir);
-  return start(temp_dir("kafka"));
-}
-
-std::unique_ptr<kafka_broker> kafka_broker::embedded(const std::string& app_binary,
-                                                    const std::string& dir,
-                                                    std::vector<std::string> args) {
-  fs::create_directories(dir);
-  auto file = dir + "/bootstrap";
-  fs::remove(file);
-  std::vector<std::string> argv{app_binary, "broker", "--bootstrap_file", file};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::unique_ptr<kafka_broker> b{new kafka_broker()};
-  b->process_ = std::make_unique<process>(argv, dir + "/broker.log");
-  b->dir_ = dir;
-  b->pid_ = b->process_->pid();
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  std::string url;
-  while ((url = read_line(file)).empty()) {
-    if (!b->process_->running() || std::chrono::steady_clock::now() >= deadline)
-      throw std::runtime_error("the embedded broker did not start:\n" + b->process_->log());
-    std::this_thread::sleep_for(50ms);
-  }
-  const std::string scheme = "kafka://";
-  b->bootstrap_ = url.rfind(scheme, 0) == 0 ? url.substr(scheme.size()) : url;
-  return b;
-}
-
-kafka_broker::~kafka_broker() {
-  if (paused_)
-    resume();
-  if (owned_) {
-    try {
-      process p{{"/bin/bash", kafka_script(), "stop", dir_}, dir_ + "/kafka-stop.log"};
-      p.wait(60s);
-    } catch (...) {
-    }
-  }
-}
-
-void kafka_broker::pause() {
-  ::kill(pid_, SIGSTOP);
-  paused_ = true;
-}
-
-void kafka_broker::resume() {
-  ::kill(pid_, SIGCONT);
-  paused_ = false;
-}
-
-// -- the harness ------------------------------------------------------------------------
+/// One instance: a child process or an in-process worker (the last run's, null before the
+/// first), and the ports it keeps across restarts.
+struct harness::instance {
+  std::unique_ptr<process> proc;
+  std::unique_ptr<detail::in_process_worker> local;
+  int web_port = 0;
+  int cluster_port = 0;              ///< 0: the worker_args manage the cluster
+  std::set<std::string> cut_links;   ///< peers' cluster addresses cut off from it
+};
 
 harness::harness(harness_options opts)
   : opts_(std::move(opts)), started_(std::chrono::steady_clock::now()), random_(opts_.seed) {
@@ -151,7 +72,16 @@ harness::harness(harness_options opts)
   note("harness: seed " + std::to_string(opts_.seed) + ", broker " + opts_.broker);
 }
 
-harness::~harness() = default; // each process kills its child
+harness::~harness() = default; // each process kills its child, each in-process worker stops
+
+harness::instance& harness::at(int i) const {
+  return *instances_.at(static_cast<size_t>(i));
+}
+
+bool harness::manages_cluster() const {
+  return !has_flag(opts_.worker_args, "--cluster_listen")
+         && !has_flag(opts_.worker_args, "--cluster_seeds");
+}
 
 void harness::note(const std::string& what) {
   auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -175,32 +105,51 @@ std::chrono::milliseconds harness::between(std::chrono::milliseconds lo,
 
 void harness::launch(int i, const std::vector<std::string>& faults) {
   auto n = std::to_string(i);
-  ports_[static_cast<size_t>(i)] = free_port();
-  auto exe = opts_.binary.empty() ? fs::read_symlink("/proc/self/exe").string() : opts_.binary;
-  std::vector<std::string> args{exe, "worker", "--broker", opts_.broker, "--web_listen",
-                                web_address(i)};
+  auto& inst = at(i);
+  inst.web_port = free_port();
+  std::vector<std::string> flags{"--broker", opts_.broker, "--web_listen", web_address(i)};
   if (opts_.rocksdb)
-    args.insert(args.end(), {"--store", "rocksdb://" + opts_.dir + "/store-" + n});
-  args.insert(args.end(), opts_.worker_args.begin(), opts_.worker_args.end());
+    flags.insert(flags.end(), {"--store", "rocksdb://" + opts_.dir + "/store-" + n});
   std::string plan;
   for (auto& f : faults)
     plan += (plan.empty() ? "" : ";") + f;
+  if (manages_cluster()) {
+    if (inst.cluster_port == 0)
+      inst.cluster_port = free_port();
+    std::string seeds;
+    for (int j = 0; j < instances(); ++j)
+      if (j != i && at(j).cluster_port != 0)
+        seeds += (seeds.empty() ? "" : ",") + cluster_address(j);
+    flags.insert(flags.end(), {"--cluster_listen", cluster_address(i)});
+    if (!seeds.empty())
+      flags.insert(flags.end(), {"--cluster_seeds", seeds});
+    write_cut_links(i);
+    plan += (plan.empty() ? "" : ";") + std::string{"cut-links@"} + opts_.dir + "/cut-links-" + n;
+  }
+  flags.insert(flags.end(), opts_.worker_args.begin(), opts_.worker_args.end());
   if (!plan.empty())
-    args.insert(args.end(), {"--inject_faults", plan});
+    flags.insert(flags.end(), {"--inject_faults", plan});
+  inst.proc.reset(); // the previous run's (it has ended)
+  inst.local.reset();
+  if (opts_.in_process != nullptr) {
+    inst.local = std::make_unique<detail::in_process_worker>(*opts_.in_process, flags);
+    note("start instance " + n + " (in-process)" + (faults.empty() ? "" : ", faults " + plan));
+    return;
+  }
+  auto exe = opts_.binary.empty() ? fs::read_symlink("/proc/self/exe").string() : opts_.binary;
+  std::vector<std::string> args{exe, "worker"};
+  args.insert(args.end(), flags.begin(), flags.end());
   std::vector<std::string> env;
   if (opts_.binary.empty())
     env.push_back("MEPHISTO_TESTING_WORKER=1");
-  auto& slot = procs_[static_cast<size_t>(i)];
-  slot.reset(); // the previous run's process object (it has exited)
-  slot = std::make_unique<process>(args, opts_.dir + "/instance-" + n + ".log", env);
-  note("start instance " + n + " (pid " + std::to_string(slot->pid()) + ")"
-       + (plan.empty() ? "" : ", faults " + plan));
+  inst.proc = std::make_unique<process>(args, opts_.dir + "/instance-" + n + ".log", env);
+  note("start instance " + n + " (pid " + std::to_string(inst.proc->pid()) + ")"
+       + (faults.empty() ? "" : ", faults " + plan));
 }
 
 int harness::start(std::vector<std::string> faults) {
-  procs_.emplace_back();
-  ports_.push_back(0);
-  auto i = static_cast<int>(procs_.size()) - 1;
+  instances_.push_back(std::make_unique<instance>());
+  auto i = instances() - 1;
   launch(i, faults);
   return i;
 }
@@ -212,8 +161,8 @@ void harness::restart(int i, std::vector<std::string> faults) {
 }
 
 bool harness::running(int i) {
-  auto& p = procs_.at(static_cast<size_t>(i));
-  return p && p->running();
+  auto& inst = at(i);
+  return inst.proc ? inst.proc->running() : inst.local && inst.local->running();
 }
 
 bool harness::wait_ready(int i, std::chrono::milliseconds timeout) {
@@ -235,17 +184,25 @@ bool harness::wait_ready(int i, std::chrono::milliseconds timeout) {
 }
 
 void harness::kill(int i) {
-  auto& p = *procs_.at(static_cast<size_t>(i));
-  p.signal(SIGKILL);
-  auto rc = p.wait(30s);
-  note("kill -9 instance " + std::to_string(i) + " (pid " + std::to_string(p.pid())
+  auto& inst = at(i);
+  if (!inst.proc)
+    throw std::logic_error("kill: instance " + std::to_string(i)
+                           + " runs in-process; kill -9 needs a process (harness_options::binary)");
+  inst.proc->signal(SIGKILL);
+  auto rc = inst.proc->wait(30s);
+  note("kill -9 instance " + std::to_string(i) + " (pid " + std::to_string(inst.proc->pid())
        + ", exit " + std::to_string(rc) + ")");
 }
 
 int harness::stop(int i, std::chrono::milliseconds timeout) {
-  auto& p = *procs_.at(static_cast<size_t>(i));
-  p.signal(SIGTERM);
-  auto rc = p.wait(timeout);
+  auto& inst = at(i);
+  int rc = -1;
+  if (inst.proc) {
+    inst.proc->signal(SIGTERM);
+    rc = inst.proc->wait(timeout);
+  } else if (inst.local) {
+    rc = inst.local->stop(timeout);
+  }
   note("stop instance " + std::to_string(i) + " (exit " + std::to_string(rc) + ")");
   return rc;
 }
@@ -291,9 +248,41 @@ void harness::pause_broker(kafka_broker& broker, std::chrono::milliseconds durat
   note("broker back (SIGCONT)");
 }
 
+void harness::write_cut_links(int i) {
+  auto path = opts_.dir + "/cut-links-" + std::to_string(i);
+  {
+    std::ofstream out{path + ".new"};
+    for (auto& address : at(i).cut_links)
+      out << address << '\n';
+  }
+  fs::rename(path + ".new", path); // whole: the worker never reads half a file
+}
+
+void harness::cut_link(int i, int j) {
+  if (!manages_cluster())
+    throw std::logic_error("cut_link: the worker_args manage the cluster");
+  at(i).cut_links.insert(cluster_address(j));
+  at(j).cut_links.insert(cluster_address(i));
+  write_cut_links(i);
+  write_cut_links(j);
+  note("cut the cluster link between instances " + std::to_string(i) + " and "
+       + std::to_string(j));
+}
+
+void harness::restore_link(int i, int j) {
+  at(i).cut_links.erase(cluster_address(j));
+  at(j).cut_links.erase(cluster_address(i));
+  write_cut_links(i);
+  write_cut_links(j);
+  note("restore the cluster link between instances " + std::to_string(i) + " and "
+       + std::to_string(j));
+}
+
 std::string harness::log(int i) const {
-  auto& p = procs_.at(static_cast<size_t>(i));
-  return p ? p->log() : std::string{};
+  auto& inst = at(i);
+  if (inst.local)
+    return "in-process instance " + std::to_string(i) + ": " + inst.local->outcome() + "\n";
+  return inst.proc ? inst.proc->log() : std::string{};
 }
 
 std::optional<double> harness::metric(int i, const std::string& name) const {
@@ -316,7 +305,12 @@ std::optional<double> harness::metric(int i, const std::string& name) const {
 }
 
 std::string harness::web_address(int i) const {
-  return "127.0.0.1:" + std::to_string(ports_.at(static_cast<size_t>(i)));
+  return "127.0.0.1:" + std::to_string(at(i).web_port);
+}
+
+std::string harness::cluster_address(int i) const {
+  auto port = at(i).cluster_port;
+  return port == 0 ? std::string{} : "127.0.0.1:" + std::to_string(port);
 }
 
 namespace faults {
