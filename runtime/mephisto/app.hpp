@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -27,8 +28,36 @@ struct agent_options {
   std::vector<table_ref> tables;
 };
 
+/// How `group_by` repartitions a stream.
+struct repartition_options {
+  /// Partitions of the internal topic. 0: those of the tables its agents use (the first
+  /// agent declared with a table of a fixed partition count sets it), else the worker's
+  /// `topic_partitions`.
+  int32_t partitions = 0;
+  /// The name of the agent that re-keys the events; empty: `group_by-<name>`.
+  std::string agent = {};
+};
+
 namespace detail {
 struct no_type {};
+
+/// `T` and whether it came wrapped in `std::optional` (a key function that filters).
+template <class T>
+struct unwrap_optional {
+  using type = T;
+  static constexpr bool filters = false;
+};
+template <class T>
+struct unwrap_optional<std::optional<T>> {
+  using type = T;
+  static constexpr bool filters = true;
+};
+
+/// What `f` returns for an event: `f(value)` or `f(key, value)`.
+template <class K, class V, class F>
+using key_function_result = std::remove_cv_t<std::remove_reference_t<typename std::conditional_t<
+  std::is_invocable_v<F&, const V&>, std::invoke_result<F&, const V&>,
+  std::invoke_result<F&, const K&, const V&>>::type>>;
 } // namespace detail
 
 /// A Mephisto application: the topics, tables and agents it declares, and `main`, which
@@ -90,6 +119,62 @@ public:
               [fn] { return std::make_unique<typed_agent_body<K, V, F>>(fn); });
   }
 
+  /// Repartitions `source` by a new key (Kafka Streams' `groupBy`, Faust's `group_by`):
+  /// declares the internal topic `<app-id>-<name>` and an agent that sends each event
+  /// there under the key `key_of` gives, with the same value; returns that topic, keyed by
+  /// the new key, for the agents (and tables) that need events grouped by it.
+  ///
+  /// `key_of` takes `(const V&)` or `(const K&, const V&)` and returns the new key, or a
+  /// `std::optional` of it: `std::nullopt` drops the event before the repartition (so a
+  /// filter never runs after it). The topic's partition count is `opts.partitions`, else
+  /// that of the tables its agents use, else the worker's `topic_partitions`.
+  template <class K, class V, class F>
+  auto group_by(std::string name, const mephisto::topic<K, V>& source, F key_of,
+                repartition_options opts = {}) {
+    static_assert(std::is_invocable_v<F&, const V&> || std::is_invocable_v<F&, const K&, const V&>,
+                  "a group_by key function takes (const V&) or (const K&, const V&)");
+    using result = detail::key_function_result<K, V, F>;
+    using NK = typename detail::unwrap_optional<result>::type;
+    constexpr bool filters = detail::unwrap_optional<result>::filters;
+    static_assert(encodable<NK>, "no codec<T> for the key group_by makes");
+    auto agent_name = opts.agent.empty() ? "group_by-" + name : opts.agent;
+    auto out = topic<NK, V>(name, {.partitions = opts.partitions, .internal = true});
+    follow_tables(out.index());
+    auto forward = [out](context& ctx, auto&& new_key, const V& value) {
+      if constexpr (filters) {
+        if (new_key)
+          ctx.send(out, *new_key, value);
+      } else {
+        ctx.send(out, new_key, value);
+      }
+    };
+    if constexpr (std::is_invocable_v<F&, const V&>)
+      agent(std::move(agent_name), source, [key_of, forward](const V& value, context& ctx) mutable {
+        forward(ctx, key_of(value), value);
+      });
+    else
+      agent(std::move(agent_name), source,
+            [key_of, forward](const K& key, const V& value, context& ctx) mutable {
+              forward(ctx, key_of(key, value), value);
+            });
+    return out;
+  }
+
+  /// Forwards every event of `source` to `target` unchanged (Faust's `through`; the
+  /// explicit form of a repartition: `target` is declared by the caller, with its own
+  /// partition count); returns `target`. The agent is named `agent`, or `through-<target>`.
+  template <class K, class V>
+  const mephisto::topic<K, V>& through(const mephisto::topic<K, V>& source,
+                                       const mephisto::topic<K, V>& target,
+                                       std::string agent_name = {}) {
+    if (agent_name.empty())
+      agent_name = "through-" + target.name();
+    agent(std::move(agent_name), source, [target](const K& key, const V& value, context& ctx) {
+      ctx.send(target, key, value);
+    });
+    return target;
+  }
+
   /// Runs the command line: `worker`, `send`, `broker`; see `--help`. Returns the exit code.
   int main(int argc, char** argv);
 
@@ -106,6 +191,9 @@ private:
                      topology::table_view view);
   void add_agent(std::string name, uint32_t topic, agent_options opts,
                  std::function<std::unique_ptr<agent_body>()> make_body);
+  /// Marks internal topic `topic` (made by `group_by`, without a partition count) to take
+  /// the partition count of the tables its agents use.
+  void follow_tables(uint32_t topic);
 
   std::shared_ptr<topology> topo_;
 };

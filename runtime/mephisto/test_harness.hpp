@@ -153,7 +153,7 @@ std::string produce_failures(std::chrono::milliseconds from, std::chrono::millis
 struct harness_options {
   /// The app's executable: each instance runs its `worker` command (`app.main`). Empty:
   /// this executable, whose `main` must start with `worker_main_if_child` (see there).
-  std::string binary;
+  std::string binary = {};
   /// Set: the instances run in this process instead, each a `mephisto::worker` of this
   /// app with an actor system of its own (`binary` is unused). Quicker to start and to
   /// debug, but such an instance cannot be killed -9 (`kill` refuses it: use processes,
@@ -161,16 +161,16 @@ struct harness_options {
   /// the harness.
   const app* in_process = nullptr;
   /// Where the instances connect: `kafka://host:port`.
-  std::string broker;
+  std::string broker = {};
   /// Logs and stores: instance i logs to `dir/instance-<i>.log` and keeps RocksDB stores
   /// (with `rocksdb`) in `dir/store-<i>`, reused across its restarts.
-  std::string dir;
+  std::string dir = {};
   bool rocksdb = false;
   /// More flags for every instance, e.g. {"--processing_guarantee", "exactly_once"}.
   /// Unless they set `--cluster_listen` or `--cluster_seeds`, the harness gives every
   /// instance a cluster port of its own (kept across restarts) and the others' as seeds,
   /// so that the instances form one cluster (routed lookups, standby replicas).
-  std::vector<std::string> worker_args;
+  std::vector<std::string> worker_args = {};
   /// Seeds `random()`: a schedule drawn from it is the same on every run.
   uint64_t seed = 1;
 };

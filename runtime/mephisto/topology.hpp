@@ -47,6 +47,9 @@ struct topology {
     std::string kafka_name;  ///< on the broker, e.g. "colors-colors_topic" when internal
     int32_t partitions = 0;  ///< 0: the worker's `topic_partitions` (internal) or as found
     bool internal = false;   ///< created by the app, named `<app-id>-<name>`
+    /// Made by `group_by` without a partition count: the first agent declared on it with a
+    /// table of a fixed partition count gives it that count.
+    bool follows_tables = false;
   };
 
   struct table_def {

@@ -49,8 +49,26 @@ void app::add_agent(std::string name, uint32_t topic, agent_options opts,
   for (auto& t : opts.tables)
     if (std::find(def.tables.begin(), def.tables.end(), t.index) == def.tables.end())
       def.tables.push_back(t.index);
+  auto& source = topo_->topics[topic];
+  for (auto t : def.tables) {
+    auto& table = topo_->tables[t];
+    if (!source.follows_tables || table.partitions == 0)
+      continue;
+    if (source.partitions == 0)
+      source.partitions = table.partitions;
+    else if (source.partitions != table.partitions)
+      throw std::invalid_argument(
+        "topic " + source.name + " (made by group_by) feeds table " + table.name + " ("
+        + std::to_string(table.partitions) + " partitions) and a table of "
+        + std::to_string(source.partitions) + " partitions: give group_by its partitions");
+  }
   def.make_body = std::move(make_body);
   topo_->agents.push_back(std::move(def));
+}
+
+void app::follow_tables(uint32_t topic) {
+  auto& def = topo_->topics[topic];
+  def.follows_tables = def.partitions == 0;
 }
 
 std::shared_ptr<topology> app::resolve(const worker_options& opts) const {

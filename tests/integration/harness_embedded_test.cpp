@@ -140,7 +140,7 @@ TEST(harness_embedded, in_process_instances_lose_nothing_through_a_failure_and_a
   colors::declare(app);
   auto dir = mt::temp_dir("harness-in-process");
   auto broker = mt::kafka_broker::embedded(COLORS_BIN, dir + "/broker", {"--topic_partitions", "4"});
-  mt::harness h{{.binary = {}, .in_process = &app, .broker = broker->url(), .dir = dir,
+  mt::harness h{{.in_process = &app, .broker = broker->url(), .dir = dir,
                  .worker_args = {"--topic_partitions", "4", "--commit_interval_ms", "200",
                                  "--batch_size", "100"},
                  .seed = 23}};

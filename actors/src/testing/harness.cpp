@@ -113,6 +113,7 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
   std::string plan;
   for (auto& f : faults)
     plan += (plan.empty() ? "" : ";") + f;
+  auto noted = faults.empty() ? std::string{} : ", faults " + plan;
   if (manages_cluster()) {
     if (inst.cluster_port == 0)
       inst.cluster_port = free_port();
@@ -133,7 +134,7 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
   inst.local.reset();
   if (opts_.in_process != nullptr) {
     inst.local = std::make_unique<detail::in_process_worker>(*opts_.in_process, flags);
-    note("start instance " + n + " (in-process)" + (faults.empty() ? "" : ", faults " + plan));
+    note("start instance " + n + " (in-process)" + noted);
     return;
   }
   auto exe = opts_.binary.empty() ? fs::read_symlink("/proc/self/exe").string() : opts_.binary;
@@ -143,8 +144,7 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
   if (opts_.binary.empty())
     env.push_back("MEPHISTO_TESTING_WORKER=1");
   inst.proc = std::make_unique<process>(args, opts_.dir + "/instance-" + n + ".log", env);
-  note("start instance " + n + " (pid " + std::to_string(inst.proc->pid()) + ")"
-       + (faults.empty() ? "" : ", faults " + plan));
+  note("start instance " + n + " (pid " + std::to_string(inst.proc->pid()) + ")" + noted);
 }
 
 int harness::start(std::vector<std::string> faults) {
