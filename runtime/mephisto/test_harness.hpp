@@ -178,18 +178,26 @@ public:
   harness(const harness&) = delete;
   harness& operator=(const harness&) = delete;
 
-  /// Starts a new instance that injects `faults` (see `faults::`); returns its index.
-  int start(std::vector<std::string> faults = {});
-  /// Starts instance `i` again (it must have exited), with the same store directory.
+  /// Starts a new instance that injects `faults` (see `faults::`), with `args` after the
+  /// options' `worker_args` (flags of this instance only, e.g. {"--cluster_seeds", ...});
+  /// returns its index.
+  int start(std::vector<std::string> faults = {}, std::vector<std::string> args = {});
+  /// Starts instance `i` again (it must have exited), with the same store directory and
+  /// its own `args`.
   void restart(int i, std::vector<std::string> faults = {});
   /// Waits until instance `i` answers `/ready` with 200 (it joined, runs every assigned
   /// partition and is not rebalancing); false on timeout or exit.
   bool wait_ready(int i, std::chrono::milliseconds timeout);
-  /// SIGKILL, then waits for the exit.
-  void kill(int i);
+  /// SIGKILL, then waits for the exit; returns the exit code (128 + 9 unless the instance
+  /// had exited before, -1 on timeout).
+  int kill(int i);
   /// SIGTERM (a clean stop: drain and commit); returns the exit code (-1: timeout).
   int stop(int i, std::chrono::milliseconds timeout = std::chrono::seconds(60));
   bool running(int i);
+  /// SIGSTOP: instance `i` hangs (its sockets stay open, it answers nothing) until `resume`.
+  void pause(int i);
+  /// SIGCONT after `pause`.
+  void resume(int i);
   /// Instance `i` (not running): deletes its RocksDB stores / flips bytes in their files.
   void delete_store(int i);
   void corrupt_store(int i);
@@ -220,6 +228,7 @@ private:
   harness_options opts_;
   std::vector<std::unique_ptr<process>> procs_;
   std::vector<int> ports_;
+  std::vector<std::vector<std::string>> args_; ///< each instance's own flags
   std::vector<std::string> timeline_;
   std::chrono::steady_clock::time_point started_;
   std::mt19937_64 random_;

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http_get.hpp"
+#include "mephisto/detail/http_get.hpp"
 #include "mephisto/testing.hpp"
 
 namespace fs = std::filesystem;
@@ -182,6 +182,8 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
   if (opts_.rocksdb)
     args.insert(args.end(), {"--store", "rocksdb://" + opts_.dir + "/store-" + n});
   args.insert(args.end(), opts_.worker_args.begin(), opts_.worker_args.end());
+  auto& own = args_[static_cast<size_t>(i)];
+  args.insert(args.end(), own.begin(), own.end());
   std::string plan;
   for (auto& f : faults)
     plan += (plan.empty() ? "" : ";") + f;
@@ -197,9 +199,10 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
        + (plan.empty() ? "" : ", faults " + plan));
 }
 
-int harness::start(std::vector<std::string> faults) {
+int harness::start(std::vector<std::string> faults, std::vector<std::string> args) {
   procs_.emplace_back();
   ports_.push_back(0);
+  args_.push_back(std::move(args));
   auto i = static_cast<int>(procs_.size()) - 1;
   launch(i, faults);
   return i;
@@ -234,12 +237,13 @@ bool harness::wait_ready(int i, std::chrono::milliseconds timeout) {
   return false;
 }
 
-void harness::kill(int i) {
+int harness::kill(int i) {
   auto& p = *procs_.at(static_cast<size_t>(i));
   p.signal(SIGKILL);
   auto rc = p.wait(30s);
   note("kill -9 instance " + std::to_string(i) + " (pid " + std::to_string(p.pid())
        + ", exit " + std::to_string(rc) + ")");
+  return rc;
 }
 
 int harness::stop(int i, std::chrono::milliseconds timeout) {
@@ -248,6 +252,16 @@ int harness::stop(int i, std::chrono::milliseconds timeout) {
   auto rc = p.wait(timeout);
   note("stop instance " + std::to_string(i) + " (exit " + std::to_string(rc) + ")");
   return rc;
+}
+
+void harness::pause(int i) {
+  procs_.at(static_cast<size_t>(i))->signal(SIGSTOP);
+  note("pause instance " + std::to_string(i) + " (SIGSTOP)");
+}
+
+void harness::resume(int i) {
+  procs_.at(static_cast<size_t>(i))->signal(SIGCONT);
+  note("resume instance " + std::to_string(i) + " (SIGCONT)");
 }
 
 void harness::delete_store(int i) {
