@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "integration/real_kafka.hpp"
 #include "support/testkit.hpp"
 
 using namespace std::chrono_literals;
@@ -23,10 +24,10 @@ const std::string password = "mephisto-secret";
 
 struct sasl_kafka : ::testing::Test {
   void SetUp() override {
-    std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
-    std::ifstream{std::string{KAFKA_DIR} + "/sasl_bootstrap"} >> sasl_bootstrap;
+    std::ifstream{kafka_suite::kafka_dir() + "/bootstrap"} >> bootstrap;
+    std::ifstream{kafka_suite::kafka_dir() + "/sasl_bootstrap"} >> sasl_bootstrap;
     ASSERT_FALSE(bootstrap.empty() || sasl_bootstrap.empty())
-      << "NO REAL KAFKA BROKER WITH A SASL LISTENER: " << KAFKA_DIR
+      << "NO REAL KAFKA BROKER WITH A SASL LISTENER: " << kafka_suite::kafka_dir()
       << "/sasl_bootstrap is missing; the ctest fixture kafka.start (tests/kafka/kafka.sh) "
          "must run first";
     auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
