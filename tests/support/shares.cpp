@@ -39,6 +39,9 @@ bool wait_for_split(mephisto::testing::harness& h, const std::vector<int>& insta
   return false;
 }
 
+namespace {
+
+/// The partitions of `topic` instance `i` has a mephisto_consumer_lag series for.
 std::set<int32_t> partitions_processed(const mephisto::testing::harness& h, int i,
                                        const std::string& topic) {
   static const std::regex series{R"(^mephisto_consumer_lag\{(.*)\}$)"};
@@ -64,6 +67,8 @@ std::set<int32_t> partitions_processed(const mephisto::testing::harness& h, int 
   }
   return out;
 }
+
+} // namespace
 
 std::optional<std::vector<std::set<int32_t>>>
 wait_for_processed_split(const mephisto::testing::harness& h, const std::vector<int>& instances,
