@@ -13,7 +13,9 @@
 
 namespace mephisto::agent_steps {
 
-void fail(self_ptr self, caf::error err);
+// The steps only this file uses; `fail` and `finish` (agent_steps.hpp) are shared with
+// agent_produce.cpp.
+namespace {
 
 /// Applies the durable writes of confirmed batches, in batch order. Under exactly-once a
 /// batch is confirmed when its transaction committed, otherwise when it was delivered.
@@ -37,12 +39,16 @@ void apply_writes(self_ptr self) {
 
 void next(self_ptr self);
 
+} // namespace
+
 void fail(self_ptr self, caf::error err) {
   log().error("{}: {}", self->state.where, render(err));
   if (self->state.draining)
     self->state.drain_promise.deliver(err);
   self->quit(std::move(err));
 }
+
+namespace {
 
 /// A table read found the local store untrustworthy (the store condemned itself): the
 /// partition restarts, its table partition rebuilt from the whole changelog, and the
@@ -70,6 +76,8 @@ void check_drained(self_ptr self) {
   }
 }
 
+} // namespace
+
 void finish(self_ptr self) {
   auto& st = self->state;
   for (size_t i = 0; i < st.spec.shards.size(); ++i) {
@@ -93,6 +101,8 @@ void finish(self_ptr self) {
   st.current_source = nullptr;
   next(self);
 }
+
+namespace {
 
 /// Runs the user function from `event_pos` on; a throwing event is retried after a
 /// backoff or, after the last attempt, dead-lettered. Then stages the changelog records
@@ -265,6 +275,8 @@ void next(self_ptr self) {
         });
   }
 }
+
+} // namespace
 
 } // namespace mephisto::agent_steps
 

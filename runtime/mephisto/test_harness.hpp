@@ -167,9 +167,10 @@ struct harness_options {
   std::string dir = {};
   bool rocksdb = false;
   /// More flags for every instance, e.g. {"--processing_guarantee", "exactly_once"}.
-  /// Unless they set `--cluster_listen` or `--cluster_seeds`, the harness gives every
-  /// instance a cluster port of its own (kept across restarts) and the others' as seeds,
-  /// so that the instances form one cluster (routed lookups, standby replicas).
+  /// Unless they (or an instance's own `args`) set `--cluster_listen` or
+  /// `--cluster_seeds`, the harness gives an instance a cluster port of its own (kept
+  /// across restarts) and those of the others as seeds, so that the instances form one
+  /// cluster (routed lookups, standby replicas).
   std::vector<std::string> worker_args = {};
   /// Seeds `random()`: a schedule drawn from it is the same on every run.
   uint64_t seed = 1;
@@ -177,8 +178,8 @@ struct harness_options {
 
 /// Starts instances of an app as child processes (or in this process) and injects faults:
 /// kill -9, a clean stop, a paused broker, a cut cluster link, a deleted or corrupted
-/// table store. Readiness is the worker's
-/// own `/ready` probe (each instance's web server on a port the harness picks). Every
+/// table store. Readiness is the worker's own `/ready` probe (each instance's web server on
+/// a port the harness picks). Every
 /// step is noted with its time on a timeline, which `timeline()` prints; put it in a
 /// failing check's message. One test thread uses it.
 class harness {
@@ -188,19 +189,28 @@ public:
   harness(const harness&) = delete;
   harness& operator=(const harness&) = delete;
 
-  /// Starts a new instance that injects `faults` (see `faults::`); returns its index.
-  int start(std::vector<std::string> faults = {});
-  /// Starts instance `i` again (it must have exited), with the same store directory.
+  /// Starts a new instance that injects `faults` (see `faults::`), with `args` after the
+  /// options' `worker_args` (flags of this instance only, e.g. {"--cluster_seeds", ...});
+  /// returns its index.
+  int start(std::vector<std::string> faults = {}, std::vector<std::string> args = {});
+  /// Starts instance `i` again (it must have exited), with the same store directory and
+  /// its own `args`.
   void restart(int i, std::vector<std::string> faults = {});
   /// Waits until instance `i` answers `/ready` with 200 (it joined, runs every assigned
   /// partition and is not rebalancing); false on timeout or exit.
   bool wait_ready(int i, std::chrono::milliseconds timeout);
-  /// SIGKILL, then waits for the exit. Refused (`std::logic_error`) for an in-process
+  /// SIGKILL, then waits for the exit; returns the exit code (128 + 9 unless the instance
+  /// had exited before, -1 on timeout). Refused (`std::logic_error`) for an in-process
   /// instance.
-  void kill(int i);
+  int kill(int i);
   /// SIGTERM (a clean stop: drain and commit); returns the exit code (-1: timeout).
   int stop(int i, std::chrono::milliseconds timeout = std::chrono::seconds(60));
   bool running(int i);
+  /// SIGSTOP: instance `i` hangs (its sockets stay open, it answers nothing) until `resume`.
+  /// Refused (`std::logic_error`) for an in-process instance.
+  void pause(int i);
+  /// SIGCONT after `pause`.
+  void resume(int i);
   /// Instance `i` (not running): deletes its RocksDB stores / flips bytes in their files.
   void delete_store(int i);
   void corrupt_store(int i);
@@ -210,7 +220,8 @@ public:
   /// heartbeat each drops what the other sends and sends it nothing (the connection
   /// stays open, as in a network partition that loses packets), so each marks the other
   /// down after `cluster_timeout_ms`. Their links to others and to the broker stay. Holds
-  /// across restarts. Refused (`std::logic_error`) when `worker_args` manage the cluster.
+  /// across restarts. Refused (`std::logic_error`) for an instance whose flags manage the
+  /// cluster.
   void cut_link(int i, int j);
   void restore_link(int i, int j);
 
@@ -228,8 +239,7 @@ public:
   std::string log(int i) const;
   /// `host:port` of instance `i`'s web server (`/metrics`, `/ready`, `/tables/...`).
   std::string web_address(int i) const;
-  /// `host:port` of instance `i`'s cluster actor (empty when `worker_args` manage the
-  /// cluster).
+  /// `host:port` of instance `i`'s cluster actor (empty when its flags manage the cluster).
   std::string cluster_address(int i) const;
   /// A counter or gauge of running instance `i` from its `/metrics` (the sample without
   /// labels, or the sum over its labelled ones), e.g. `mephisto_restarts_total`;
@@ -240,8 +250,9 @@ private:
   struct instance;
   void launch(int i, const std::vector<std::string>& faults);
   void write_cut_links(int i);
-  bool manages_cluster() const;
+  bool manages_cluster(int i) const;
   instance& at(int i) const;
+  process& child(int i, const char* what); ///< its process; logic_error when in-process
 
   harness_options opts_;
   std::vector<std::unique_ptr<instance>> instances_;

@@ -13,7 +13,7 @@
 #include "support/testkit.hpp"
 
 using namespace std::chrono_literals;
-using testkit::child;
+using mephisto::testing::process;
 
 namespace {
 
@@ -25,7 +25,10 @@ int run_worker(const std::string& name, std::vector<std::string> extra, std::str
   auto dir = testkit::temp_dir(name);
   std::vector<std::string> args{colors_bin, "worker", "--broker", "embedded"};
   args.insert(args.end(), extra.begin(), extra.end());
-  return testkit::run_to_exit(args, dir + "/out.log", 30s, log);
+  process p{args, dir + "/out.log"};
+  auto rc = p.wait(30s);
+  log = p.log();
+  return rc;
 }
 
 } // namespace
@@ -55,16 +58,17 @@ TEST(client_properties_cli, the_environment_maps_underscores_to_dots) {
 TEST(client_properties_cli, the_config_file_takes_them_and_still_refuses_unknown_keys) {
   auto dir = testkit::temp_dir("file-property");
   std::ofstream{dir + "/bad.toml"} << "broker = \"embedded\"\nkafka.no.such.property = \"1\"\n";
-  child bad{{colors_bin, "--config", dir + "/bad.toml", "worker"}, dir + "/bad.log"};
+  process bad{{colors_bin, "--config", dir + "/bad.toml", "worker"}, dir + "/bad.log"};
   EXPECT_EQ(bad.wait(30s), 1) << bad.log();
   EXPECT_NE(bad.log().find("kafka.no.such.property"), std::string::npos) << bad.log();
   // The same in a [kafka] section.
   std::ofstream{dir + "/section.toml"} << "broker = \"embedded\"\n[kafka]\nno.such.property = \"1\"\n";
-  child section{{colors_bin, "--config", dir + "/section.toml", "worker"}, dir + "/section.log"};
+  process section{{colors_bin, "--config", dir + "/section.toml", "worker"},
+                  dir + "/section.log"};
   EXPECT_EQ(section.wait(30s), 1) << section.log();
   EXPECT_NE(section.log().find("kafka.no.such.property"), std::string::npos) << section.log();
   std::ofstream{dir + "/typo.toml"} << "brokr = \"embedded\"\n";
-  child typo{{colors_bin, "--config", dir + "/typo.toml", "worker"}, dir + "/typo.log"};
+  process typo{{colors_bin, "--config", dir + "/typo.toml", "worker"}, dir + "/typo.log"};
   EXPECT_NE(typo.wait(30s), 0) << typo.log();
   EXPECT_NE(typo.log().find("brokr"), std::string::npos) << typo.log();
 }
@@ -74,9 +78,9 @@ TEST(client_properties_cli, valid_properties_reach_a_running_worker) {
   // on producers with a warning; socket.keepalive.enable is common).
   auto dir = testkit::temp_dir("valid-property");
   std::ofstream{dir + "/app.toml"} << "[kafka]\nsocket.keepalive.enable = \"true\"\n";
-  child w{{colors_bin, "--config", dir + "/app.toml", "worker", "--broker", "embedded",
-           "--consumer.client.rack", "r1", "--producer.message.send.max.retries=5"},
-          dir + "/w.log"};
+  process w{{colors_bin, "--config", dir + "/app.toml", "worker", "--broker", "embedded",
+             "--consumer.client.rack", "r1", "--producer.message.send.max.retries=5"},
+            dir + "/w.log"};
   ASSERT_TRUE(w.wait_for_log("assigned: ", 60s)) << w.log();
   w.signal(SIGTERM);
   EXPECT_EQ(w.wait(60s), 0) << w.log();

@@ -3,6 +3,9 @@
 // the store directory holds something strange), a dry run that changes nothing, and a reset
 // after which a rerun counts from scratch (the fixture: real_kafka.hpp).
 
+#include <filesystem>
+#include <fstream>
+
 #include <boost/json.hpp>
 
 #include "integration/real_kafka.hpp"
@@ -35,9 +38,10 @@ struct real_kafka_group : real_kafka {
     args.insert(args.begin(), colors_bin);
     for (auto flag : {"--broker", url.c_str(), "--id", id.c_str()})
       args.emplace_back(flag);
+    mt::process p{args, dir + "/cli-" + std::to_string(++runs) + ".log"};
     cli_run r;
-    r.code = testkit::run_to_exit(args, dir + "/cli-" + std::to_string(++runs) + ".log", 60s,
-                                  r.out);
+    r.code = p.wait(60s);
+    r.out = p.log();
     return r;
   }
 
@@ -75,13 +79,13 @@ struct real_kafka_group : real_kafka {
   /// stops it cleanly (its offsets committed).
   void run_to_completion(const std::string& name, size_t outputs,
                          std::vector<std::string> flags = {}) {
-    flags.insert(flags.begin(), {"--id", id});
-    auto w = testkit::start_worker(colors_bin, url, dir, name, flags);
-    ASSERT_TRUE(w->wait_for_log("assigned: ", 60s)) << w->log();
+    auto h = workers(colors_bin, std::move(flags));
+    int w = h->start();
+    h->note(name);
+    ASSERT_TRUE(h->wait_ready(w, 60s)) << h->timeline() << h->log(w);
     auto out = testkit::consume(bootstrap, "output", outputs, 60s);
-    EXPECT_GE(out.size(), outputs);
-    w->signal(SIGTERM);
-    ASSERT_EQ(w->wait(60s), 0) << w->log();
+    EXPECT_GE(out.size(), outputs) << h->timeline();
+    ASSERT_EQ(h->stop(w), 0) << h->timeline() << h->log(w);
   }
 
   std::string internal_topic() { return id + "-colors_topic"; }
@@ -133,15 +137,14 @@ TEST_F(real_kafka_group, reset_is_refused_while_a_worker_runs_and_a_dry_run_chan
   auto words = testkit::make_words(2000, 43);
   testkit::produce(bootstrap, "input", words.words);
   auto store = dir + "/store";
-  auto w = testkit::start_worker(colors_bin, url, dir, "w",
-                                 {"--id", id, "--store", "rocksdb://" + store});
-  ASSERT_TRUE(w->wait_for_log("assigned: ", 60s)) << w->log();
+  auto h = workers(colors_bin, {"--store", "rocksdb://" + store});
+  int w = h->start();
+  ASSERT_TRUE(h->wait_ready(w, 60s)) << h->timeline() << h->log(w);
   testkit::consume(bootstrap, "output", words.color_words, 60s);
   auto refused = colors_cli({"reset", "--store", "rocksdb://" + store});
   EXPECT_EQ(refused.code, 1) << refused.out;
   EXPECT_NE(refused.out.find("1 live member"), std::string::npos) << refused.out;
-  w->signal(SIGTERM);
-  ASSERT_EQ(w->wait(60s), 0) << w->log();
+  ASSERT_EQ(h->stop(w), 0) << h->timeline() << h->log(w);
   // Nothing was deleted by the refused reset.
   EXPECT_EQ(testkit::partition_count(bootstrap, internal_topic()), 8);
   EXPECT_EQ(testkit::partition_count(bootstrap, changelog_topic()), 8);

@@ -4,7 +4,6 @@
 // lag` and `colors reset` log in with the same properties.
 
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -13,10 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include "integration/real_kafka.hpp"
 #include "support/testkit.hpp"
 
 using namespace std::chrono_literals;
-using testkit::child;
+namespace mt = mephisto::testing;
 
 namespace {
 
@@ -24,10 +24,10 @@ const std::string password = "mephisto-secret";
 
 struct sasl_kafka : ::testing::Test {
   void SetUp() override {
-    std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
-    std::ifstream{std::string{KAFKA_DIR} + "/sasl_bootstrap"} >> sasl_bootstrap;
+    std::ifstream{kafka_suite::kafka_dir() + "/bootstrap"} >> bootstrap;
+    std::ifstream{kafka_suite::kafka_dir() + "/sasl_bootstrap"} >> sasl_bootstrap;
     ASSERT_FALSE(bootstrap.empty() || sasl_bootstrap.empty())
-      << "NO REAL KAFKA BROKER WITH A SASL LISTENER: " << KAFKA_DIR
+      << "NO REAL KAFKA BROKER WITH A SASL LISTENER: " << kafka_suite::kafka_dir()
       << "/sasl_bootstrap is missing; the ctest fixture kafka.start (tests/kafka/kafka.sh) "
          "must run first";
     auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -44,16 +44,21 @@ struct sasl_kafka : ::testing::Test {
             "--kafka.sasl.password", secret};
   }
 
-  /// Once `w` is assigned: feeds it `n` words and expects its exact running counts, then
-  /// stops it cleanly.
-  void expect_exact_colors(child& w, size_t n, uint32_t seed) {
-    ASSERT_TRUE(w.wait_for_log("assigned: ", 60s)) << w.log();
+  /// Colors workers on the SASL listener with `flags`.
+  std::unique_ptr<mt::harness> workers(std::vector<std::string> flags) {
+    return std::make_unique<mt::harness>(
+      testkit::suite_workers(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, std::move(flags)));
+  }
+
+  /// Once instance `w` is ready: feeds it `n` words and expects its exact running counts,
+  /// then stops it cleanly.
+  void expect_exact_colors(mt::harness& h, int w, size_t n, uint32_t seed) {
+    ASSERT_TRUE(h.wait_ready(w, 60s)) << h.timeline() << h.log(w);
     auto words = testkit::make_words(n, seed);
     testkit::produce(bootstrap, "input", words.words);
     auto out = testkit::consume(bootstrap, "output", words.color_words, 120s);
     testkit::expect_exact_running_counts(out, words.colors);
-    w.signal(SIGTERM);
-    EXPECT_EQ(w.wait(60s), 0) << w.log();
+    EXPECT_EQ(h.stop(w), 0) << h.timeline() << h.log(w);
   }
 
   std::string bootstrap;      ///< plaintext: the test's own clients
@@ -65,23 +70,24 @@ struct sasl_kafka : ::testing::Test {
 } // namespace
 
 TEST_F(sasl_kafka, with_the_right_credentials_the_colors_app_is_exact) {
-  auto w = testkit::start_worker(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, "w",
-                                 sasl_flags(password));
-  expect_exact_colors(*w, 20'000, 31);
-  EXPECT_EQ(w->log().find(password), std::string::npos) << "the password was logged";
+  auto h = workers(sasl_flags(password));
+  int w = h->start();
+  expect_exact_colors(*h, w, 20'000, 31);
+  EXPECT_EQ(h->log(w).find(password), std::string::npos) << "the password was logged";
 }
 
 TEST_F(sasl_kafka, with_a_wrong_password_the_worker_exits_1_within_the_startup_timeout) {
   auto flags = sasl_flags("not-the-password");
   flags.insert(flags.end(), {"--startup_timeout_ms", "5000"});
   auto started = std::chrono::steady_clock::now();
-  auto w = testkit::start_worker(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, "w", flags);
-  EXPECT_EQ(w->wait(60s), 1) << w->log();
+  flags.insert(flags.begin(), {COLORS_BIN, "worker", "--broker", "kafka://" + sasl_bootstrap});
+  mt::process w{flags, dir + "/w.log"};
+  EXPECT_EQ(w.wait(60s), 1) << w.log();
   auto took = std::chrono::steady_clock::now() - started;
   EXPECT_LT(took, 5s + 10s) << "startup_timeout_ms is 5000";
-  EXPECT_NE(w->log().find("authentication_failed"), std::string::npos) << w->log();
-  EXPECT_NE(w->log().find("authentication failed"), std::string::npos) << w->log();
-  EXPECT_EQ(w->log().find("not-the-password"), std::string::npos) << "the password was logged";
+  EXPECT_NE(w.log().find("authentication_failed"), std::string::npos) << w.log();
+  EXPECT_NE(w.log().find("authentication failed"), std::string::npos) << w.log();
+  EXPECT_EQ(w.log().find("not-the-password"), std::string::npos) << "the password was logged";
 }
 
 TEST_F(sasl_kafka, the_environment_carries_the_credentials_too) {
@@ -90,12 +96,12 @@ TEST_F(sasl_kafka, the_environment_carries_the_credentials_too) {
   ::setenv("MEPHISTO_KAFKA_SASL_MECHANISM", "PLAIN", 1);
   ::setenv("MEPHISTO_KAFKA_SASL_USERNAME", "mephisto", 1);
   ::setenv("MEPHISTO_KAFKA_SASL_PASSWORD", password.c_str(), 1);
-  auto w = testkit::start_worker(COLORS_BIN, "kafka://" + sasl_bootstrap, dir, "w",
-                                 {"--id", id});
+  auto h = workers({"--id", id});
+  int w = h->start();
   for (auto* name : {"MEPHISTO_KAFKA_SECURITY_PROTOCOL", "MEPHISTO_KAFKA_SASL_MECHANISM",
                      "MEPHISTO_KAFKA_SASL_USERNAME", "MEPHISTO_KAFKA_SASL_PASSWORD"})
     ::unsetenv(name);
-  expect_exact_colors(*w, 2'000, 32);
+  expect_exact_colors(*h, w, 2'000, 32);
 }
 
 TEST_F(sasl_kafka, lag_and_reset_log_in_with_the_client_properties) {
@@ -107,7 +113,10 @@ TEST_F(sasl_kafka, lag_and_reset_log_in_with_the_client_properties) {
       args.push_back(flag);
     args.insert(args.end(),
                 {"--broker", "kafka://" + sasl_bootstrap, "--startup_timeout_ms", "5000"});
-    return testkit::run_to_exit(args, dir + "/cli-" + std::to_string(++runs) + ".log", 60s, out);
+    mt::process p{args, dir + "/cli-" + std::to_string(++runs) + ".log"};
+    auto rc = p.wait(60s);
+    out = p.log();
+    return rc;
   };
   std::string out;
   EXPECT_EQ(cli({"lag", "--json"}, password, out), 0) << out;

@@ -28,9 +28,8 @@ TEST(outage_embedded, at_least_once_resumes_after_30_s_unreachable_and_loses_not
                                      spec.partitions > 0 ? spec.partitions : opts.topic_partitions));
   testkit::outage_plan plan;
   plan.bootstrap = broker.bootstrap();
-  plan.worker = [&](const std::string& name) {
-    return testkit::start_worker(COLORS_BIN, broker.url(), dir, name);
-  };
+  mephisto::testing::harness workers{testkit::suite_workers(COLORS_BIN, broker.url(), dir)};
+  plan.workers = &workers;
   plan.set_reachable = [&](bool up) { ASSERT_FALSE(broker.set_reachable(up)); };
   plan.seed = 61;
   auto rep = testkit::broker_outage("embedded outage at-least-once", plan);

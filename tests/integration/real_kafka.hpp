@@ -1,34 +1,29 @@
 #pragma once
 
-// The real-broker suite's fixture and helpers (kafka_test.cpp, kafka_crash_test.cpp): the
-// colors app and count_app on a real Apache Kafka 4.x broker (KRaft), started by the ctest
-// fixture `kafka` (tests/kafka/kafka.sh). Workers are separate processes, as users run them.
+// The real-broker suite's fixture and helpers (kafka_test.cpp, kafka_crash_test.cpp,
+// kafka_group_test.cpp, kafka_outage_test.cpp): the colors app and count_app on a real
+// Apache Kafka 4.x broker (KRaft), the one `$MEPHISTO_TESTING_KAFKA_DIR` names or else the
+// ctest fixture `kafka`'s (tests/kafka/kafka.sh). Workers are separate processes, as users
+// run them, started by the test kit's harness (mephisto/testing.hpp).
 
 #include <algorithm>
 #include <atomic>
-#include <csignal>
+#include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <optional>
-#include <random>
-#include <regex>
-#include <set>
-#include <sstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include "support/scenarios.hpp"
+#include "support/shares.hpp"
 #include "support/testkit.hpp"
 
 using namespace std::chrono_literals;
-using testkit::child;
+namespace mt = mephisto::testing;
 
 namespace kafka_suite {
 
@@ -51,74 +46,39 @@ struct workload {
   size_t source_partitions = 8;
 };
 
-/// What the output holds once every worker stopped, checked by `expect_final_counts`.
+/// What the output holds once every worker stopped, judged by `expect_final_counts`.
 struct outcome {
-  testkit::count_report report;
+  mt::check_result check;     ///< the kit's exactly-once or at-least-once checker
   size_t keys_past_truth = 0; ///< at-least-once: keys whose table counted events twice
   std::string aborted;        ///< exactly-once: " (N aborted outputs hidden)"
+  size_t lost() const { return check.missing; }
+  /// Outputs beyond one per running count 1..truth: repeats and counts past the truth.
+  size_t duplicated() const { return check.duplicates + check.past_truth; }
 };
 
 /// Every test gets fresh `input` and `output` topics and an app id of its own, so its
 /// internal topics and consumer group are new too.
 struct real_kafka : ::testing::Test {
-  void SetUp() override {
-    std::ifstream in{std::string{KAFKA_DIR} + "/bootstrap"};
-    std::getline(in, bootstrap);
-    ASSERT_FALSE(bootstrap.empty())
-      << "NO REAL KAFKA BROKER: " << KAFKA_DIR << "/bootstrap is missing; the ctest fixture "
-      << "kafka.start (tests/kafka/kafka.sh) must run first. Use `ctest -LE kafka` to run "
-      << "without Java.";
-    url = "kafka://" + bootstrap;
-    auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    // Unique per run, so that a re-run on the same broker starts with new internal topics.
-    id = std::string{"colors-"} + name + "-" + std::to_string(::getpid());
-    dir = testkit::temp_dir(name);
-    testkit::recreate_topic(bootstrap, "input", 8);
-    testkit::recreate_topic(bootstrap, "output", 8);
-  }
+  void SetUp() override;
 
-  std::unique_ptr<child> worker(const std::string& name) {
-    return testkit::start_worker(colors_bin, url, dir, name, {"--id", id});
+  /// A harness of `bin` workers with the suite's flags, `--id` and `flags`; each harness
+  /// of a test has a directory of its own under `dir`.
+  std::unique_ptr<mt::harness> workers(const std::string& bin,
+                                       std::vector<std::string> flags = {},
+                                       bool rocksdb = false, uint64_t seed = 1);
+  /// A harness of `w`'s app (its fault schedules drawn from `w.seed`).
+  std::unique_ptr<mt::harness> workers(const workload& w, std::vector<std::string> flags = {},
+                                       bool rocksdb = false) {
+    return workers(w.bin, std::move(flags), rocksdb, w.seed);
   }
 
   /// The colors app on `n` words.
-  workload colors(size_t n, uint32_t seed) {
-    auto words = testkit::make_words(n, seed);
-    workload w{colors_bin, "input", "output", "colors-count", {}, false, words.colors, seed};
-    w.source_partitions = 16; // input and colors_topic
-    for (auto& word : words.words)
-      w.events.emplace_back(std::string{}, word);
-    return w;
-  }
-
+  workload colors(size_t n, uint32_t seed);
   /// count_app on `n` events over `keys` keys, with fresh topics `events` and `counts-out`.
-  workload counter(size_t n, size_t keys, uint32_t seed) {
-    testkit::recreate_topic(bootstrap, "events", 8);
-    testkit::recreate_topic(bootstrap, "counts-out", 8);
-    auto events = testkit::make_keyed_events(n, keys, seed);
-    return {count_bin, "events", "counts-out", "counts", std::move(events.events), true,
-            std::move(events.counts), seed};
-  }
-
-  std::unique_ptr<child> start(const workload& w, const std::string& name,
-                               std::vector<std::string> flags) {
-    flags.insert(flags.begin(), {"--id", id});
-    return testkit::start_worker(w.bin, url, dir, name, std::move(flags));
-  }
+  workload counter(size_t n, size_t keys, uint32_t seed);
 
   /// Produces the events [from, to) of `w`.
-  void feed(const workload& w, size_t from, size_t to) {
-    std::vector<std::pair<std::string, std::string>> chunk(w.events.begin() + from,
-                                                           w.events.begin() + to);
-    if (w.keyed) {
-      testkit::produce_keyed(bootstrap, w.input, chunk);
-    } else {
-      std::vector<std::string> values;
-      for (auto& e : chunk)
-        values.push_back(e.second);
-      testkit::produce(bootstrap, w.input, values);
-    }
-  }
+  void feed(const workload& w, size_t from, size_t to);
 
   /// The changelog of `w`'s table (read committed).
   std::vector<testkit::record> changelog(const workload& w) {
@@ -131,82 +91,43 @@ struct real_kafka : ::testing::Test {
   /// produced. Being a jthread, it is stopped and joined on every way out, a failed ASSERT
   /// included.
   std::jthread feed_in_background(const workload& w, size_t from, size_t to, size_t chunk,
-                                  std::chrono::milliseconds period, std::atomic<size_t>& fed) {
-    return std::jthread{[this, &w, from, to, chunk, period, &fed](std::stop_token stop) {
-      auto next = std::chrono::steady_clock::now();
-      for (size_t i = from; i < to && !stop.stop_requested(); i += chunk) {
-        auto end = std::min(i + chunk, to);
-        feed(w, i, end);
-        fed = end;
-        next = std::max(next + period, std::chrono::steady_clock::now());
-        std::this_thread::sleep_until(next);
-      }
-    }};
-  }
+                                  std::chrono::milliseconds period, std::atomic<size_t>& fed);
 
   /// Waits until the output holds a record per event and stops growing (read committed:
   /// only committed transactions count).
-  void wait_until_outputs_complete(const workload& w) {
-    size_t expected = 0;
-    for (auto& [key, n] : w.truth)
-      expected += static_cast<size_t>(n);
-    auto deadline = std::chrono::steady_clock::now() + 120s;
-    for (size_t before = 0; std::chrono::steady_clock::now() < deadline;) {
-      auto size = testkit::consume(bootstrap, w.output, SIZE_MAX, 5s).size();
-      if (size >= expected && size == before)
-        return;
-      before = size;
-    }
-  }
+  void wait_until_outputs_complete(const workload& w);
 
   outcome expect_final_counts(const workload& w, bool exactly_once);
 
   void survive_kill_9s(const std::string& scenario, const workload& w,
-                       const std::string& guarantee, const std::string& store);
+                       const std::string& guarantee, bool rocksdb);
 
   void three_instances_survive_a_kill_9(const std::string& scenario, const workload& w,
                                         const std::string& guarantee, bool rocksdb);
 
+  std::unique_ptr<mt::kafka_broker> broker;
   std::string bootstrap;
   std::string url;
   std::string id;
   std::string dir;
+  int harnesses = 0;
 };
+
+/// Where the suite's broker keeps its files: `$MEPHISTO_TESTING_KAFKA_DIR`, else the ctest
+/// fixture's directory.
+std::string kafka_dir();
 
 /// Says how many runs of lost running counts end in a value the table's changelog holds:
 /// the table counted those events, but the outputs of their batch never reached Kafka.
-std::string explain_gaps(const testkit::count_report& report,
+std::string explain_gaps(const std::vector<testkit::record>& output,
+                         const std::map<std::string, int64_t>& truth,
                          const std::vector<testkit::record>& changelog);
 
-/// Sums the `recovered: N changelog records` lines of a worker log.
-uint64_t recovered_records(const std::string& log);
+/// The flags of a worker with `guarantee`; the default (at_least_once) is not passed.
+std::vector<std::string> guarantee_flags(const std::string& guarantee);
 
-/// The flags of a worker with `guarantee` and `store`; the defaults (at_least_once,
-/// memory://) are not passed.
-std::vector<std::string> guarantee_flags(const std::string& guarantee, const std::string& store);
-
-/// The partitions a worker holds now according to its log ("topic[p]").
-std::set<std::string> current_share(const std::string& log);
-
-/// The logs of `workers`, each under a heading.
-std::string logs_of(const std::vector<child*>& workers);
-
-/// Waits until `workers` hold all `partitions` partitions between them, each a non-empty
-/// share and none a partition another one holds. Returns their shares; nothing if that
-/// does not happen within `timeout` or a worker exits.
-std::optional<std::vector<std::set<std::string>>>
-wait_for_split(const std::vector<child*>& workers, size_t partitions,
-               std::chrono::milliseconds timeout);
-
-/// The partition numbers of `topic` in a share.
-std::set<int32_t> partitions_of(const std::set<std::string>& share, const std::string& topic);
-
-/// How many of `records` are on `partitions`.
-size_t records_on(const std::vector<testkit::record>& records,
-                  const std::set<int32_t>& partitions);
-
-/// The events a worker processed, from its `stopped: N events` line (0 without one).
-uint64_t processed_events(const std::string& log);
+/// A counter or gauge of instance `i` as a whole number (0 when it does not answer).
+uint64_t metric_of(const mt::harness& h, int i, const std::string& name);
 
 double seconds_since(std::chrono::steady_clock::time_point start);
 

@@ -17,7 +17,10 @@ namespace {
 int run_colors(const std::string& name, std::vector<std::string> args, std::string& out) {
   auto dir = testkit::temp_dir(name);
   args.insert(args.begin(), COLORS_BIN);
-  return testkit::run_to_exit(args, dir + "/out.log", 30s, out);
+  mephisto::testing::process p{args, dir + "/out.log"};
+  auto rc = p.wait(30s);
+  out = p.log();
+  return rc;
 }
 
 bool has_line(const std::string& out, const std::string& line) {

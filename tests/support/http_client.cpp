@@ -2,16 +2,12 @@
 
 #include <sstream>
 
-#include "testing/http_get.hpp"
-
 namespace testkit {
 
 http_result http_get(const std::string& address, const std::string& target,
                      const std::string& authorization) {
-  auto answer = mephisto::testing::detail::http_get(address, target, authorization,
-                                                    std::chrono::seconds(30));
-  return {answer.status, std::move(answer.body), std::move(answer.content_type),
-          std::move(answer.error)};
+  return mephisto::testing::detail::http_get(address, target, authorization,
+                                             std::chrono::seconds(30));
 }
 
 std::map<std::string, double> parse_metrics(const std::string& text) {

@@ -3,17 +3,15 @@
 #include <map>
 #include <string>
 
+#include "mephisto/detail/http_get.hpp"
+
 namespace testkit {
 
-/// What a GET returned; `status` 0 with `error` when the request failed.
-struct http_result {
-  int status = 0;
-  std::string body;
-  std::string content_type;
-  std::string error;
-};
+/// What a GET returned (the kit's answer); `status` 0 with `error` when the request failed.
+using http_result = mephisto::testing::detail::http_answer;
 
-/// A blocking HTTP/1.1 GET to `address` (`host:port`) with an optional Authorization header.
+/// A blocking HTTP/1.1 GET to `address` (`host:port`) with an optional Authorization
+/// header: the kit's `detail::http_get` with room for a slow page (30 s).
 http_result http_get(const std::string& address, const std::string& target,
                      const std::string& authorization = {});
 

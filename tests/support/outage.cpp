@@ -1,7 +1,6 @@
 #include "outage.hpp"
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -30,7 +29,8 @@ double since(clock_type::time_point t) {
 outage_report broker_outage(const std::string& scenario, const outage_plan& plan) {
   outage_report rep;
   auto words = make_words(plan.words, plan.seed);
-  auto w = plan.worker("w1");
+  auto& h = *plan.workers;
+  int w = h.start();
   // The first chunk, then wait until the worker has its partitions and produces output.
   const size_t chunk = 1000;
   produce(plan.bootstrap, "input",
@@ -59,12 +59,15 @@ outage_report broker_outage(const std::string& scenario, const outage_plan& plan
   rep.fed_before = fed;
   EXPECT_LT(rep.fed_before, plan.words) << "the outage must begin mid-stream";
   auto visible_before = end_offsets_total(plan.bootstrap, "output", isolation::read_committed);
-  EXPECT_GT(visible_before, 0) << "no output before the outage\n" << w->log();
+  EXPECT_GT(visible_before, 0) << "no output before the outage\n" << h.timeline() << h.log(w);
 
+  h.note("broker unreachable for " + std::to_string(plan.outage.count()) + " s");
   plan.set_reachable(false);
   std::this_thread::sleep_for(plan.outage);
-  EXPECT_TRUE(w->running()) << "the worker exited during the outage\n" << w->log();
+  EXPECT_TRUE(h.running(w)) << "the worker exited during the outage\n" << h.timeline()
+                            << h.log(w);
   plan.set_reachable(true);
+  h.note("broker back");
   auto back = clock_type::now();
   // The first new output after the outage: one beyond what was visible before it and at
   // the broker's first answer (an upper bound then: what came in while the first answer was
@@ -82,7 +85,7 @@ outage_report broker_outage(const std::string& scenario, const outage_plan& plan
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_GE(rep.resume_s, 0) << "no new output within 120 s of the broker's return\n"
-                             << w->log();
+                             << h.timeline() << h.log(w);
   feeder.join();
   rep.fed_all_s = since(back);
   EXPECT_EQ(fed.load(), plan.words);
@@ -93,8 +96,7 @@ outage_report broker_outage(const std::string& scenario, const outage_plan& plan
   auto check = [&] {
     output.clear();
     // Everything there is (under at-least-once more than the truth).
-    for (auto& r : consume(plan.bootstrap, "output", SIZE_MAX, std::chrono::seconds(3)))
-      output.push_back({r.key, r.value, r.partition, r.offset, r.has_value, {}});
+    output = consume(plan.bootstrap, "output", SIZE_MAX, std::chrono::seconds(3));
     checked = plan.exactly_once ? mephisto::testing::check_exactly_once(output, words.colors)
                                 : mephisto::testing::check_at_least_once(output, words.colors);
     // At-least-once: nothing missing. Counts past the truth are allowed: events replayed
@@ -108,23 +110,19 @@ outage_report broker_outage(const std::string& scenario, const outage_plan& plan
   if (passed)
     rep.complete_s = since(back);
   if (!passed) { // which running counts are missing: the runs of lost outputs
-    std::vector<record> read;
-    for (auto& r : output)
-      read.push_back({r.key, r.value, r.partition, r.offset, r.has_value, {}});
     std::string gaps;
-    for (auto& [key, first, last] : check_running_counts(read, words.colors).gaps)
+    for (auto& [key, first, last] : missing_runs(output, words.colors))
       gaps += " " + key + ":" + std::to_string(first) + ".." + std::to_string(last);
     ADD_FAILURE() << checked.message() << "\nmissing running counts:" << gaps << "\n"
-                  << w->log();
+                  << h.timeline() << h.log(w);
   }
-  EXPECT_TRUE(w->running()) << "the worker exited\n" << w->log();
-  w->signal(SIGTERM);
-  EXPECT_EQ(w->wait(std::chrono::seconds(60)), 0) << w->log();
+  EXPECT_TRUE(h.running(w)) << "the worker exited\n" << h.timeline() << h.log(w);
+  EXPECT_EQ(h.stop(w), 0) << h.timeline() << h.log(w);
   rep.records = output.size();
   rep.missing = checked.missing;
   rep.duplicates = checked.duplicates;
   rep.passed = passed;
-  rep.past_truth = checked.unexpected;
+  rep.past_truth = checked.past_truth;
   std::printf("[ summary  ] %s: %zu words (%zu color outputs), broker unreachable %lld s "
               "after %zu words; first new output %.1f s after it came back; %zu lost, %zu "
               "duplicated outputs, %zu outputs past the truth; all outputs %.1f s after it "

@@ -10,15 +10,15 @@
 #include <functional>
 #include <string>
 
-#include "scenarios.hpp"
+#include "testkit.hpp"
 
 namespace testkit {
 
-/// What `broker_outage` needs: the broker, how to start a colors worker on it (with the
-/// guarantee under test), and how to make the broker unreachable and back.
+/// What `broker_outage` needs: the broker, a harness that starts colors workers on it
+/// (with the guarantee under test), and how to make the broker unreachable and back.
 struct outage_plan {
   std::string bootstrap;
-  worker_factory worker;
+  mephisto::testing::harness* workers = nullptr;
   std::function<void(bool reachable)> set_reachable;
   bool exactly_once = false;
   size_t words = 60'000;

@@ -1,19 +1,19 @@
 #include "scenarios.hpp"
 
-#include <csignal>
-#include <regex>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "shares.hpp"
+
 namespace testkit {
 
-void restart_mid_stream(const std::string& bootstrap, const worker_factory& worker,
+void restart_mid_stream(const std::string& bootstrap, mephisto::testing::harness& h,
                         size_t n, uint32_t seed, size_t stop_after) {
   auto words = make_words(n, seed);
-  auto w1 = worker("w1");
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
+  int w1 = h.start();
+  ASSERT_TRUE(h.wait_ready(w1, 60s)) << h.timeline() << h.log(w1);
   std::thread feeder{[&] {
     for (size_t i = 0; i < words.words.size(); i += 1000) {
       std::vector<std::string> chunk(words.words.begin() + i, words.words.begin() + i + 1000);
@@ -22,45 +22,47 @@ void restart_mid_stream(const std::string& bootstrap, const worker_factory& work
     }
   }};
   auto partial = consume(bootstrap, "output", stop_after, 60s);
-  w1->signal(SIGTERM);
-  auto rc = w1->wait(60s);
+  h.note(std::to_string(partial.size()) + " outputs read");
+  auto rc = h.stop(w1);
   auto early = consume(bootstrap, "output", words.color_words, 2s);
-  auto w2 = worker("w2");
+  int w2 = h.start();
   feeder.join();
-  EXPECT_EQ(rc, 0) << w1->log();
+  h.note("input fed");
+  EXPECT_EQ(rc, 0) << h.timeline() << h.log(w1);
   EXPECT_GE(partial.size(), stop_after);
-  EXPECT_LT(early.size(), words.color_words) << "the first worker was not stopped mid-stream";
+  EXPECT_LT(early.size(), words.color_words) << "the first worker was not stopped mid-stream\n"
+                                             << h.timeline();
   auto out = consume(bootstrap, "output", words.color_words, 120s);
   expect_exact_running_counts(out, words.colors);
-  EXPECT_TRUE(std::regex_search(w2->log(), std::regex{"recovered: [1-9][0-9]* changelog records"}))
-    << "the second worker must rebuild the table from the changelog\n" << w2->log();
-  w2->signal(SIGTERM);
-  EXPECT_EQ(w2->wait(60s), 0) << w2->log();
+  auto restored = h.metric(w2, "mephisto_restored_records_total");
+  EXPECT_GT(restored.value_or(0), 0)
+    << "the second worker must rebuild the table from the changelog\n" << h.timeline()
+    << h.log(w2);
+  EXPECT_EQ(h.stop(w2), 0) << h.timeline() << h.log(w2);
 }
 
-void two_workers_split(const std::string& bootstrap, const worker_factory& worker, size_t n,
+void two_workers_split(const std::string& bootstrap, mephisto::testing::harness& h, size_t n,
                        uint32_t seed) {
-  auto w1 = worker("w1");
-  ASSERT_TRUE(w1->wait_for_log("assigned: ", 60s)) << w1->log();
-  auto w2 = worker("w2");
+  int w1 = h.start();
+  ASSERT_TRUE(h.wait_ready(w1, 60s)) << h.timeline() << h.log(w1);
+  const auto partitions = static_cast<size_t>(h.metric(w1, "mephisto_assigned_partitions")
+                                                .value_or(0));
+  int w2 = h.start();
   // w1 gives up half of its partitions (cooperative: only those; eager: all, then it gets
   // a smaller assignment); w2 gets them.
-  ASSERT_TRUE(w2->wait_for_log("assigned: ", 60s)) << w2->log();
-  ASSERT_TRUE(w1->wait_for_log("revoked: ", 60s)) << w1->log();
+  ASSERT_TRUE(wait_for_split(h, {w1, w2}, partitions, 60s))
+    << h.timeline() << h.log(w1) << h.log(w2);
   auto words = make_words(n, seed);
   produce(bootstrap, "input", words.words);
   auto out = consume(bootstrap, "output", words.color_words, 120s);
   expect_exact_running_counts(out, words.colors);
-  w1->signal(SIGTERM);
-  w2->signal(SIGTERM);
-  EXPECT_EQ(w1->wait(60s), 0) << w1->log();
-  EXPECT_EQ(w2->wait(60s), 0) << w2->log();
-  for (auto* w : {w1.get(), w2.get()}) {
-    auto log = w->log();
-    auto pos = log.find("stopped: ");
-    ASSERT_NE(pos, std::string::npos) << log;
-    EXPECT_EQ(log.find("stopped: 0 events", pos), std::string::npos) << "idle worker\n" << log;
+  // Both did part of the work (read before the stop: nothing is left to process).
+  for (auto w : {w1, w2}) {
+    auto events = h.metric(w, "mephisto_events_total");
+    EXPECT_GT(events.value_or(0), 0) << "idle worker " << w << "\n" << h.timeline() << h.log(w);
   }
+  EXPECT_EQ(h.stop(w1), 0) << h.timeline() << h.log(w1);
+  EXPECT_EQ(h.stop(w2), 0) << h.timeline() << h.log(w2);
 }
 
 } // namespace testkit

@@ -1,53 +1,21 @@
 #include "testkit.hpp"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 #include <tuple>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
-#include "mephisto/kafka/admin.hpp"
+#include "mephisto/detail/kafka_client.hpp"
 #include "mephisto/testing.hpp"
 
 namespace testkit {
 
-namespace {
-
-rd_kafka_t* make_client(rd_kafka_type_t type, const std::string& bootstrap,
-                        std::vector<std::pair<std::string, std::string>> extra = {}) {
-  auto conf = rd_kafka_conf_new();
-  char errstr[512];
-  extra.emplace_back("bootstrap.servers", bootstrap);
-  for (auto& [k, v] : extra)
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-      ADD_FAILURE() << k << ": " << errstr;
-  auto rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
-  if (rk == nullptr)
-    ADD_FAILURE() << "rd_kafka_new: " << errstr;
-  return rk;
-}
-
-} // namespace
-
-void produce(const std::string& bootstrap, const std::string& topic,
-             const std::vector<std::string>& values) {
-  std::vector<mephisto::testing::input_record> records;
-  records.reserve(values.size());
-  for (auto& v : values)
-    records.emplace_back(std::nullopt, v);
-  mephisto::testing::produce(bootstrap, topic, records);
-}
+using mephisto::testing::detail::make_client;
 
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records) {
@@ -73,8 +41,6 @@ int64_t end_offsets_total(const std::string& bootstrap, const std::string& topic
                         {{"group.id", "testkit-reader"},
                          {"isolation.level", level == isolation::read_committed
                                                ? "read_committed" : "read_uncommitted"}});
-  if (rk == nullptr)
-    return -1;
   int64_t total = 0;
   const rd_kafka_metadata_t* md = nullptr;
   auto rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
@@ -132,8 +98,6 @@ int64_t records_in_open_transactions(const std::string& bootstrap, const std::st
     std::map<int32_t, int64_t> ends;
     auto rk = make_client(RD_KAFKA_CONSUMER, bootstrap,
                           {{"group.id", "testkit-reader"}, {"isolation.level", isolation}});
-    if (rk == nullptr)
-      return ends;
     for (auto p : partitions) {
       int64_t low = 0, high = 0;
       auto err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10000);
@@ -179,13 +143,14 @@ std::map<std::string, std::string> topic_config(const std::string& bootstrap,
   return out;
 }
 
-std::unique_ptr<child> start_worker(const std::string& bin, const std::string& url,
-                                    const std::string& dir, const std::string& name,
-                                    std::vector<std::string> extra) {
-  std::vector<std::string> args{bin, "worker", "--broker", url, "--threads", "2",
-                                "--commit_interval_ms", "200"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return std::make_unique<child>(args, dir + "/" + name + ".log");
+mephisto::testing::harness_options suite_workers(const std::string& binary,
+                                                 const std::string& url,
+                                                 const std::string& dir,
+                                                 std::vector<std::string> flags, bool rocksdb,
+                                                 uint64_t seed) {
+  flags.insert(flags.begin(), {"--threads", "2", "--commit_interval_ms", "200"});
+  return {.binary = binary, .broker = url, .dir = dir, .rocksdb = rocksdb,
+          .worker_args = std::move(flags), .seed = seed};
 }
 
 word_stream make_words(size_t n, uint32_t seed) {
@@ -241,50 +206,41 @@ void expect_exact_running_counts(const std::vector<record>& output,
   EXPECT_TRUE(checked) << checked.message();
 }
 
-count_report check_running_counts(const std::vector<record>& output,
-                                  const std::map<std::string, int64_t>& truth) {
-  count_report rep;
-  // Every key's outputs as (partition, offset, value), in offset order.
-  std::map<std::string, std::vector<std::tuple<int32_t, int64_t, int64_t>>> by_key;
+std::vector<std::tuple<std::string, int64_t, int64_t>>
+missing_runs(const std::vector<record>& output, const std::map<std::string, int64_t>& truth) {
+  std::map<std::string, std::set<int64_t>> seen;
   for (auto& r : output)
-    by_key[r.key].emplace_back(r.partition, r.offset, std::stoll(r.value));
-  for (auto& [key, xs] : by_key) {
-    std::sort(xs.begin(), xs.end());
-    if (std::get<0>(xs.front()) != std::get<0>(xs.back()))
-      ADD_FAILURE() << "key " << key << " has outputs on more than one partition";
-    rep.last[key] = std::get<2>(xs.back());
-  }
-  size_t emitted = 0; // distinct running counts 1..truth that appeared
+    if (r.has_value)
+      seen[r.key].insert(std::stoll(r.value));
+  std::vector<std::tuple<std::string, int64_t, int64_t>> runs;
   for (auto& [key, n] : truth) {
-    auto& xs = by_key[key];
-    std::set<int64_t> seen;
-    for (auto& x : xs)
-      if (std::get<2>(x) >= 1 && std::get<2>(x) <= n)
-        seen.insert(std::get<2>(x));
-    rep.lost += static_cast<size_t>(n) - seen.size();
-    emitted += seen.size();
-    for (int64_t v = 1; v <= n; ++v)
-      if (seen.count(v) == 0) {
-        if (rep.gaps.empty() || std::get<0>(rep.gaps.back()) != key
-            || std::get<2>(rep.gaps.back()) != v - 1)
-          rep.gaps.emplace_back(key, v, v);
-        else
-          std::get<2>(rep.gaps.back()) = v;
-      }
-    // Exact: in offset order the outputs are 1, 2, .., n.
-    size_t ok = 0;
-    while (ok < xs.size() && std::get<2>(xs[ok]) == static_cast<int64_t>(ok) + 1)
-      ++ok;
-    if ((ok < xs.size() || xs.size() != static_cast<size_t>(n)) && rep.inexact_keys++ == 0) {
-      std::ostringstream why;
-      why << key << ": " << xs.size() << " outputs for " << n << " events";
-      if (ok < xs.size())
-        why << ", output #" << ok + 1 << " is " << std::get<2>(xs[ok]);
-      rep.first_inexact = why.str();
+    auto& got = seen[key];
+    for (int64_t v = 1; v <= n; ++v) {
+      if (got.count(v) > 0)
+        continue;
+      if (!runs.empty() && std::get<0>(runs.back()) == key && std::get<2>(runs.back()) == v - 1)
+        std::get<2>(runs.back()) = v;
+      else
+        runs.emplace_back(key, v, v);
     }
   }
-  rep.duplicated = output.size() - emitted;
-  return rep;
+  return runs;
+}
+
+std::map<std::string, int64_t> last_counts(const std::vector<record>& output) {
+  std::map<std::string, std::pair<std::pair<int32_t, int64_t>, int64_t>> last;
+  for (auto& r : output) {
+    if (!r.has_value)
+      continue;
+    auto at = std::pair{r.partition, r.offset};
+    auto i = last.find(r.key);
+    if (i == last.end() || i->second.first < at)
+      last[r.key] = {at, std::stoll(r.value)};
+  }
+  std::map<std::string, int64_t> out;
+  for (auto& [key, v] : last)
+    out[key] = v.second;
+  return out;
 }
 
 } // namespace testkit

@@ -1,8 +1,9 @@
 #pragma once
 
 // The suite's own helpers on top of the public test kit (mephisto/testing.hpp): word and
-// keyed-event streams with known counts, the colors checks, and the kit's Kafka access,
-// processes and directories under the names the suite has always used.
+// keyed-event streams with known counts, the colors checks, the harness options the suite
+// starts its workers with, and broker queries the kit does not offer (end offsets, open
+// transactions, topic configs).
 
 #include <chrono>
 #include <thread>
@@ -14,8 +15,6 @@
 #include <tuple>
 #include <vector>
 
-#include <sys/types.h>
-
 #include "mephisto/testing.hpp"
 
 namespace testkit {
@@ -24,26 +23,20 @@ using namespace std::chrono_literals;
 
 using record = mephisto::testing::topic_record;
 using isolation = mephisto::testing::isolation;
-using child = mephisto::testing::process;
 using mephisto::testing::consume;
 using mephisto::testing::partition_count;
 using mephisto::testing::recreate_topic;
 using mephisto::testing::temp_dir;
 
 /// Produces `values` (null keys, so the partitioner spreads them over all partitions)
-/// and waits until every record is acknowledged. Fails the current test otherwise.
+/// and waits up to `timeout` until every record is acknowledged (e.g. across an outage of
+/// the broker: librdkafka keeps the records and sends them when it is back).
 void produce(const std::string& bootstrap, const std::string& topic,
-             const std::vector<std::string>& values);
+             const std::vector<std::string>& values, std::chrono::milliseconds timeout = 60s);
 
 /// Produces (key, value) pairs with the murmur2_random partitioner.
 void produce_keyed(const std::string& bootstrap, const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records);
-
-/// `produce`, waiting up to `timeout` for the acknowledgements (e.g. across an outage of
-/// the broker: librdkafka keeps the records and sends them when it is back).
-void produce(const std::string& bootstrap, const std::string& topic,
-             const std::vector<std::string>& values, std::chrono::milliseconds timeout);
-
 
 /// Records in open transactions at the end of `partitions` of `topic`: the high watermark
 /// minus the last stable offset, summed. Not 0: a transaction writing there is open now.
@@ -91,39 +84,22 @@ void add_counts(std::map<std::string, int64_t>& a, const std::map<std::string, i
 void expect_exact_running_counts(const std::vector<record>& output,
                                  const std::map<std::string, int64_t>& truth);
 
-/// What an app emitting running counts per key (colors, count_app) left on its output.
-struct count_report {
-  size_t lost = 0;            ///< running counts 1..truth never emitted
-  size_t duplicated = 0;      ///< outputs beyond the one per running count 1..truth
-  size_t inexact_keys = 0;    ///< keys whose outputs by offset are not exactly 1, 2, .., truth
-  std::string first_inexact;  ///< the first such key and what it got, for the failure message
-  std::map<std::string, int64_t> last; ///< the last output per key, by offset
-  /// The runs of running counts never emitted: (key, first, last).
-  std::vector<std::tuple<std::string, int64_t, int64_t>> gaps;
-};
+/// The runs of running counts 1..truth[key] that `output` lacks, (key, first, last) in key
+/// order: what a failed at-least-once or exactly-once check is missing, for its message.
+std::vector<std::tuple<std::string, int64_t, int64_t>>
+missing_runs(const std::vector<record>& output, const std::map<std::string, int64_t>& truth);
 
-/// Compares `output` with `truth` (key -> events). A key's outputs must share one
-/// partition (else a test failure), so that offset order is their order.
-count_report check_running_counts(const std::vector<record>& output,
-                                  const std::map<std::string, int64_t>& truth);
+/// The last running count per key of `output`, in (partition, offset) order.
+std::map<std::string, int64_t> last_counts(const std::vector<record>& output);
 
-/// Runs `argv` with its output in `log_path` until it exits (killed after `timeout`);
-/// returns the exit code (as `child::wait`) and puts its output in `log`.
-int run_to_exit(std::vector<std::string> argv, const std::string& log_path,
-                std::chrono::milliseconds timeout, std::string& log);
-
-/// Starts `bin worker --broker url --threads 2 --commit_interval_ms 200 extra...` with its
-/// log in `dir/name.log`.
-std::unique_ptr<child> start_worker(const std::string& bin, const std::string& url,
-                                    const std::string& dir, const std::string& name,
-                                    std::vector<std::string> extra = {});
-
-/// Waits until `path` exists and holds a line; returns it ("" on timeout).
-std::string wait_for_line(const std::string& path, std::chrono::milliseconds timeout);
-
-
-/// `kafka://127.0.0.1:P` -> `127.0.0.1:P`.
-std::string strip_scheme(const std::string& url);
+/// A harness's options for `binary`'s workers on `url` as the suite runs them (2 threads,
+/// commits every 200 ms) with `flags` after those; logs (and stores, with `rocksdb`) in
+/// `dir`, fault schedules drawn from `seed`.
+mephisto::testing::harness_options suite_workers(const std::string& binary,
+                                                 const std::string& url,
+                                                 const std::string& dir,
+                                                 std::vector<std::string> flags = {},
+                                                 bool rocksdb = false, uint64_t seed = 1);
 
 /// Waits until `pred()` holds, checking every 20 ms; false after `timeout`.
 template <class Pred>

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http_get.hpp"
 #include "in_process_worker.hpp"
+#include "mephisto/detail/http_get.hpp"
 #include "mephisto/testing.hpp"
 
 namespace fs = std::filesystem;
@@ -60,6 +60,7 @@ struct harness::instance {
   int web_port = 0;
   int cluster_port = 0;              ///< 0: the worker_args manage the cluster
   std::set<std::string> cut_links;   ///< peers' cluster addresses cut off from it
+  std::vector<std::string> own_args; ///< its flags after `worker_args`
 };
 
 harness::harness(harness_options opts)
@@ -78,9 +79,19 @@ harness::instance& harness::at(int i) const {
   return *instances_.at(static_cast<size_t>(i));
 }
 
-bool harness::manages_cluster() const {
-  return !has_flag(opts_.worker_args, "--cluster_listen")
-         && !has_flag(opts_.worker_args, "--cluster_seeds");
+bool harness::manages_cluster(int i) const {
+  for (auto* flags : {&opts_.worker_args, &at(i).own_args})
+    if (has_flag(*flags, "--cluster_listen") || has_flag(*flags, "--cluster_seeds"))
+      return false;
+  return true;
+}
+
+process& harness::child(int i, const char* what) {
+  auto& inst = at(i);
+  if (!inst.proc)
+    throw std::logic_error(std::string{what} + ": instance " + std::to_string(i)
+                           + " runs in-process; that needs a process (harness_options::binary)");
+  return *inst.proc;
 }
 
 void harness::note(const std::string& what) {
@@ -114,7 +125,7 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
   for (auto& f : faults)
     plan += (plan.empty() ? "" : ";") + f;
   auto noted = faults.empty() ? std::string{} : ", faults " + plan;
-  if (manages_cluster()) {
+  if (manages_cluster(i)) {
     if (inst.cluster_port == 0)
       inst.cluster_port = free_port();
     std::string seeds;
@@ -128,6 +139,7 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
     plan += (plan.empty() ? "" : ";") + std::string{"cut-links@"} + opts_.dir + "/cut-links-" + n;
   }
   flags.insert(flags.end(), opts_.worker_args.begin(), opts_.worker_args.end());
+  flags.insert(flags.end(), inst.own_args.begin(), inst.own_args.end());
   if (!plan.empty())
     flags.insert(flags.end(), {"--inject_faults", plan});
   inst.proc.reset(); // the previous run's (it has ended)
@@ -147,8 +159,9 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
   note("start instance " + n + " (pid " + std::to_string(inst.proc->pid()) + ")" + noted);
 }
 
-int harness::start(std::vector<std::string> faults) {
+int harness::start(std::vector<std::string> faults, std::vector<std::string> args) {
   instances_.push_back(std::make_unique<instance>());
+  instances_.back()->own_args = std::move(args);
   auto i = instances() - 1;
   launch(i, faults);
   return i;
@@ -183,15 +196,13 @@ bool harness::wait_ready(int i, std::chrono::milliseconds timeout) {
   return false;
 }
 
-void harness::kill(int i) {
-  auto& inst = at(i);
-  if (!inst.proc)
-    throw std::logic_error("kill: instance " + std::to_string(i)
-                           + " runs in-process; kill -9 needs a process (harness_options::binary)");
-  inst.proc->signal(SIGKILL);
-  auto rc = inst.proc->wait(30s);
-  note("kill -9 instance " + std::to_string(i) + " (pid " + std::to_string(inst.proc->pid())
+int harness::kill(int i) {
+  auto& p = child(i, "kill -9");
+  p.signal(SIGKILL);
+  auto rc = p.wait(30s);
+  note("kill -9 instance " + std::to_string(i) + " (pid " + std::to_string(p.pid())
        + ", exit " + std::to_string(rc) + ")");
+  return rc;
 }
 
 int harness::stop(int i, std::chrono::milliseconds timeout) {
@@ -205,6 +216,16 @@ int harness::stop(int i, std::chrono::milliseconds timeout) {
   }
   note("stop instance " + std::to_string(i) + " (exit " + std::to_string(rc) + ")");
   return rc;
+}
+
+void harness::pause(int i) {
+  child(i, "pause").signal(SIGSTOP);
+  note("pause instance " + std::to_string(i) + " (SIGSTOP)");
+}
+
+void harness::resume(int i) {
+  child(i, "resume").signal(SIGCONT);
+  note("resume instance " + std::to_string(i) + " (SIGCONT)");
 }
 
 void harness::delete_store(int i) {
@@ -259,8 +280,9 @@ void harness::write_cut_links(int i) {
 }
 
 void harness::cut_link(int i, int j) {
-  if (!manages_cluster())
-    throw std::logic_error("cut_link: the worker_args manage the cluster");
+  if (!manages_cluster(i) || !manages_cluster(j))
+    throw std::logic_error("cut_link: the flags of instance " + std::to_string(i) + " or "
+                           + std::to_string(j) + " manage the cluster");
   at(i).cut_links.insert(cluster_address(j));
   at(j).cut_links.insert(cluster_address(i));
   write_cut_links(i);

@@ -1,4 +1,4 @@
-#include "http_get.hpp"
+#include "mephisto/detail/http_get.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>

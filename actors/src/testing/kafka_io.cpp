@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "mephisto/detail/kafka_client.hpp"
 #include "mephisto/error.hpp"
 #include "mephisto/kafka/admin.hpp"
 #include "mephisto/testing.hpp"
@@ -14,11 +15,8 @@ namespace mephisto::testing {
 
 using namespace std::chrono_literals;
 
-namespace {
-
-/// A client; throws with librdkafka's reason when it cannot be made.
-rd_kafka_t* make_client(rd_kafka_type_t type, const std::string& bootstrap,
-                        std::vector<std::pair<std::string, std::string>> extra = {}) {
+rd_kafka_t* detail::make_client(rd_kafka_type_t type, const std::string& bootstrap,
+                                std::vector<std::pair<std::string, std::string>> extra) {
   auto conf = rd_kafka_conf_new();
   char errstr[512];
   extra.emplace_back("bootstrap.servers", bootstrap);
@@ -32,6 +30,8 @@ rd_kafka_t* make_client(rd_kafka_type_t type, const std::string& bootstrap,
     throw std::runtime_error(std::string{"rd_kafka_new: "} + errstr);
   return rk;
 }
+
+namespace {
 
 struct client_guard {
   rd_kafka_t* rk;
@@ -75,7 +75,7 @@ void delete_topic(rd_kafka_t* rk, const std::string& name) {
 
 void produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<input_record>& records, std::chrono::milliseconds timeout) {
-  client_guard c{make_client(RD_KAFKA_PRODUCER, bootstrap,
+  client_guard c{detail::make_client(RD_KAFKA_PRODUCER, bootstrap,
                              {{"partitioner", "murmur2_random"},
                               {"sticky.partitioning.linger.ms", "0"},
                               {"linger.ms", "5"},
@@ -107,7 +107,7 @@ std::vector<topic_record> consume(const std::string& bootstrap, const std::strin
                                   size_t expected, std::chrono::milliseconds timeout,
                                   isolation level) {
   std::vector<topic_record> out;
-  client_guard c{make_client(RD_KAFKA_CONSUMER, bootstrap,
+  client_guard c{detail::make_client(RD_KAFKA_CONSUMER, bootstrap,
                              {{"enable.auto.commit", "false"},
                               {"group.id", "mephisto-testing-reader"},
                               {"enable.partition.eof", "false"},
@@ -147,7 +147,7 @@ std::vector<topic_record> consume(const std::string& bootstrap, const std::strin
 }
 
 int32_t partition_count(const std::string& bootstrap, const std::string& topic) {
-  client_guard c{make_client(RD_KAFKA_PRODUCER, bootstrap)};
+  client_guard c{detail::make_client(RD_KAFKA_PRODUCER, bootstrap)};
   const rd_kafka_metadata_t* md = nullptr;
   int32_t n = 0;
   if (rd_kafka_metadata(c.rk, 1, nullptr, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -161,7 +161,7 @@ int32_t partition_count(const std::string& bootstrap, const std::string& topic) 
 
 void recreate_topic(const std::string& bootstrap, const std::string& name, int32_t partitions,
                     const std::map<std::string, std::string>& configs) {
-  client_guard c{make_client(RD_KAFKA_PRODUCER, bootstrap)};
+  client_guard c{detail::make_client(RD_KAFKA_PRODUCER, bootstrap)};
   delete_topic(c.rk, name);
   // A deleted topic takes a moment to go; creating it again fails until then.
   std::string why;

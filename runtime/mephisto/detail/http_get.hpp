@@ -1,5 +1,8 @@
 #pragma once
 
+// Not part of the documented API: mephisto::testing's HTTP probe of a worker's web server
+// (`/ready`, `/metrics`), shared with the project's own suite (tests/support/http_client).
+
 #include <chrono>
 #include <string>
 
