@@ -250,6 +250,7 @@ private:
   struct instance;
   void launch(int i, const std::vector<std::string>& faults);
   void write_cut_links(int i);
+  void set_link(int i, int j, bool cut);
   bool manages_cluster(int i) const;
   instance& at(int i) const;
   process& child(int i, const char* what); ///< its process; logic_error when in-process

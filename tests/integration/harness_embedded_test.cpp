@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -19,6 +20,24 @@
 using namespace std::chrono_literals;
 namespace mt = mephisto::testing;
 
+namespace {
+
+/// `n` words, half of them colors, without keys, and how often each color occurs.
+std::pair<std::vector<mt::input_record>, std::map<std::string, int64_t>> make_words(int n) {
+  static const char* vocabulary[] = {"red", "cat", "green", "dog", "blue", "owl"};
+  std::vector<mt::input_record> words;
+  std::map<std::string, int64_t> truth;
+  for (int i = 0; i < n; ++i) {
+    std::string w = vocabulary[(i * 5 + i / 6) % 6];
+    if (w == "red" || w == "green" || w == "blue")
+      ++truth[w];
+    words.emplace_back(std::nullopt, w);
+  }
+  return {words, truth};
+}
+
+} // namespace
+
 TEST(harness_embedded, at_least_once_colors_lose_nothing_through_injected_faults_and_a_kill_9) {
   auto dir = mt::temp_dir("harness-embedded");
   auto broker = mt::kafka_broker::embedded(COLORS_BIN, dir + "/broker", {"--topic_partitions", "4"});
@@ -26,15 +45,7 @@ TEST(harness_embedded, at_least_once_colors_lose_nothing_through_injected_faults
                  .worker_args = {"--topic_partitions", "4", "--commit_interval_ms", "200",
                                  "--batch_size", "100"},
                  .seed = 21}};
-  static const char* vocabulary[] = {"red", "cat", "green", "dog", "blue", "owl"};
-  std::vector<mt::input_record> words;
-  std::map<std::string, int64_t> truth;
-  for (int i = 0; i < 12'000; ++i) {
-    std::string w = vocabulary[(i * 5 + i / 6) % 6];
-    if (w == "red" || w == "green" || w == "blue")
-      ++truth[w];
-    words.emplace_back(std::nullopt, w);
-  }
+  auto [words, truth] = make_words(12'000);
   int w = h.start({mt::faults::fail_at("input", 1, 300), mt::faults::crash_at("input", 2, 600),
                    mt::faults::slow("input", 3, 2ms)});
   ASSERT_TRUE(h.wait_ready(w, 60s)) << h.timeline() << h.log(w);
@@ -144,15 +155,7 @@ TEST(harness_embedded, in_process_instances_lose_nothing_through_a_failure_and_a
                  .worker_args = {"--topic_partitions", "4", "--commit_interval_ms", "200",
                                  "--batch_size", "100"},
                  .seed = 23}};
-  static const char* vocabulary[] = {"red", "cat", "green", "dog", "blue", "owl"};
-  std::vector<mt::input_record> words;
-  std::map<std::string, int64_t> truth;
-  for (int i = 0; i < 8'000; ++i) {
-    std::string w = vocabulary[(i * 5 + i / 6) % 6];
-    if (w == "red" || w == "green" || w == "blue")
-      ++truth[w];
-    words.emplace_back(std::nullopt, w);
-  }
+  auto [words, truth] = make_words(8'000);
   // Every partition of input fails once in instance a, wherever the group puts it.
   std::vector<std::string> failures;
   for (int p = 0; p < 4; ++p)

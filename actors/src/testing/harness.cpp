@@ -80,7 +80,8 @@ harness::instance& harness::at(int i) const {
 }
 
 bool harness::manages_cluster(int i) const {
-  for (auto* flags : {&opts_.worker_args, &at(i).own_args})
+  const std::vector<std::string>* flag_lists[] = {&opts_.worker_args, &at(i).own_args};
+  for (auto* flags : flag_lists)
     if (has_flag(*flags, "--cluster_listen") || has_flag(*flags, "--cluster_seeds"))
       return false;
   return true;
@@ -279,25 +280,28 @@ void harness::write_cut_links(int i) {
   fs::rename(path + ".new", path); // whole: the worker never reads half a file
 }
 
-void harness::cut_link(int i, int j) {
+void harness::set_link(int i, int j, bool cut) {
   if (!manages_cluster(i) || !manages_cluster(j))
     throw std::logic_error("cut_link: the flags of instance " + std::to_string(i) + " or "
                            + std::to_string(j) + " manage the cluster");
-  at(i).cut_links.insert(cluster_address(j));
-  at(j).cut_links.insert(cluster_address(i));
-  write_cut_links(i);
-  write_cut_links(j);
-  note("cut the cluster link between instances " + std::to_string(i) + " and "
-       + std::to_string(j));
+  for (auto [from, to] : {std::pair{i, j}, std::pair{j, i}}) {
+    auto& links = at(from).cut_links;
+    if (cut)
+      links.insert(cluster_address(to));
+    else
+      links.erase(cluster_address(to));
+    write_cut_links(from);
+  }
+  note(std::string{cut ? "cut" : "restore"} + " the cluster link between instances "
+       + std::to_string(i) + " and " + std::to_string(j));
+}
+
+void harness::cut_link(int i, int j) {
+  set_link(i, j, true);
 }
 
 void harness::restore_link(int i, int j) {
-  at(i).cut_links.erase(cluster_address(j));
-  at(j).cut_links.erase(cluster_address(i));
-  write_cut_links(i);
-  write_cut_links(j);
-  note("restore the cluster link between instances " + std::to_string(i) + " and "
-       + std::to_string(j));
+  set_link(i, j, false);
 }
 
 std::string harness::log(int i) const {
