@@ -7,7 +7,7 @@
 // CLI11's parse); anything else escaping is a crash.
 //
 // Input: `argv pieces, NUL-separated` [NUL NUL `config file text`]. A piece of the form
-// MEPHISTO_NAME=value is set in the environment instead (removed after the input). With
+// MEPHISTO_NAME=value is put in the environment instead (removed after the input). With
 // a config file, `--config FILE` is added. The whole input is also given to
 // `parse_host_port` and `parse_broker_url` as one string.
 
@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -130,15 +131,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sep != std::string_view::npos)
     file = all.substr(sep + 2);
   std::vector<std::string> pieces{"app"};
+  // With putenv, the environment points into these strings until the input is done;
+  // glibc's setenv would keep every NAME=value it was ever given (RSS without bound).
   std::vector<std::string> env;
+  std::vector<std::unique_ptr<char[]>> env_text;
   for (size_t pos = 0; pos <= args_text.size();) {
     auto end = std::min(args_text.find('\0', pos), args_text.size());
     auto piece = args_text.substr(pos, end - pos);
     auto eq = piece.find('=');
     if (piece.rfind("MEPHISTO_", 0) == 0 && eq != std::string_view::npos) {
-      std::string name{piece.substr(0, eq)};
-      if (setenv(name.c_str(), std::string{piece.substr(eq + 1)}.c_str(), 1) == 0)
-        env.push_back(std::move(name));
+      auto& text = env_text.emplace_back(new char[piece.size() + 1]);
+      piece.copy(text.get(), piece.size());
+      text[piece.size()] = '\0';
+      if (putenv(text.get()) == 0)
+        env.emplace_back(piece.substr(0, eq));
     } else if (!args_text.empty()) {
       pieces.emplace_back(piece);
     }
