@@ -7,7 +7,7 @@
 // CLI11's parse); anything else escaping is a crash.
 //
 // Input: `argv pieces, NUL-separated` [NUL NUL `config file text`]. A piece of the form
-// MEPHISTO_NAME=value is set in the environment instead (removed after the input). With
+// MEPHISTO_NAME=value is put in the environment instead (removed after the input). With
 // a config file, `--config FILE` is added. The whole input is also given to
 // `parse_host_port` and `parse_broker_url` as one string.
 
@@ -16,11 +16,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -34,12 +36,32 @@
 
 namespace {
 
+/// The config file of the inputs that have one, in /dev/shm when there is one: made at the
+/// first input, rewritten by the next ones (not created and removed each time), removed
+/// at exit.
 const std::string& config_path() {
   static const std::string path = [] {
     auto dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     return std::string{dir} + "/mephisto-fuzz-" + std::to_string(getpid()) + ".toml";
   }();
+  // Registered once `path` is made, so that it runs before `path` is destroyed.
+  static const bool removed_at_exit = std::atexit([] { unlink(path.c_str()); }) == 0;
+  (void) removed_at_exit;
   return path;
+}
+
+/// Replaces the config file's contents with `text`.
+void write_config(std::string_view text) {
+  int fd = open(config_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    fuzz::fail("cannot write the config file", config_path());
+  for (size_t done = 0; done < text.size();) {
+    auto n = write(fd, text.data() + done, text.size() - done);
+    if (n <= 0)
+      fuzz::fail("cannot write the config file", config_path());
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
 }
 
 void check_host_port(std::string_view text, bool any_port) {
@@ -75,11 +97,20 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // The parsers report on stderr and stdout (unknown variables, --help): not wanted here.
   std::cerr.rdbuf(nullptr);
   std::cout.rdbuf(nullptr);
-  // The fuzzer's own MEPHISTO_* environment would count as input.
+  // The fuzzer's own MEPHISTO_* environment would count as input, and the rest of it is
+  // scanned on every input (`check_environment`, `read_client_property_env`, CLI11's
+  // getenv per option): only PATH and HOME stay (two fixed variables that are not
+  // MEPHISTO_*), and what the sanitizers' reports use (*_OPTIONS, *SYMBOLIZER_PATH).
   std::vector<std::string> names;
-  for (char** e = environ; *e != nullptr; ++e)
-    if (std::string_view{*e}.rfind("MEPHISTO_", 0) == 0)
-      names.emplace_back(*e, std::string_view{*e}.find('='));
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv{*e};
+    auto name = kv.substr(0, kv.find('='));
+    bool keep = !name.starts_with("MEPHISTO_")
+                && (name == "PATH" || name == "HOME" || name.ends_with("_OPTIONS")
+                    || name.ends_with("SYMBOLIZER_PATH"));
+    if (!keep)
+      names.emplace_back(name);
+  }
   for (auto& n : names)
     unsetenv(n.c_str());
   return 0;
@@ -100,25 +131,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sep != std::string_view::npos)
     file = all.substr(sep + 2);
   std::vector<std::string> pieces{"app"};
+  // With putenv, the environment points into these strings until the input is done;
+  // glibc's setenv would keep every NAME=value it was ever given (RSS without bound).
   std::vector<std::string> env;
+  std::vector<std::unique_ptr<char[]>> env_text;
   for (size_t pos = 0; pos <= args_text.size();) {
     auto end = std::min(args_text.find('\0', pos), args_text.size());
     auto piece = args_text.substr(pos, end - pos);
     auto eq = piece.find('=');
     if (piece.rfind("MEPHISTO_", 0) == 0 && eq != std::string_view::npos) {
-      std::string name{piece.substr(0, eq)};
-      if (setenv(name.c_str(), std::string{piece.substr(eq + 1)}.c_str(), 1) == 0)
-        env.push_back(std::move(name));
+      auto& text = env_text.emplace_back(new char[piece.size() + 1]);
+      piece.copy(text.get(), piece.size());
+      text[piece.size()] = '\0';
+      if (putenv(text.get()) == 0)
+        env.emplace_back(piece.substr(0, eq));
     } else if (!args_text.empty()) {
       pieces.emplace_back(piece);
     }
     pos = end + 1;
   }
   if (file) {
-    if (auto f = std::fopen(config_path().c_str(), "wb")) {
-      std::fwrite(file->data(), 1, file->size(), f);
-      std::fclose(f);
-    }
+    write_config(*file);
     pieces.push_back("--config");
     pieces.push_back(config_path());
   }
@@ -167,7 +200,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (auto& name : env)
     unsetenv(name.c_str());
-  if (file)
-    std::remove(config_path().c_str());
   return 0;
 }

@@ -145,6 +145,11 @@ public:
   size_t memtable_bytes() const;
 
 private:
+  /// Tests only (tests/fuzz/fuzz_rocksdb_value.cpp): reads a partition's condemnation and
+  /// lifts it, so that a fuzzer can check one on every input without starting the database
+  /// over each time (a RocksDB open per input).
+  friend struct rocksdb_env_access;
+
   std::string root_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
