@@ -93,7 +93,7 @@ void finish(self_ptr self) {
                                       : std::chrono::milliseconds{0};
   if (slow.count() > 0) // an injected slow partition (crash tests)
     self->delayed_send(st.current_source, slow, credit_atom::value, st.spec.slot);
-  else
+  else if (st.current_source) // not an empty batch of the wall-clock tick
     self->send(st.current_source, credit_atom::value, st.spec.slot);
   st.publish_counters();
   st.env->report.stats->note_mailbox(self->mailbox().size());
@@ -144,7 +144,22 @@ void continue_batch(self_ptr self) {
     st.attempts = 0;
     ++st.event_pos;
   }
-  auto seq = st.tracker.open(st.current->next_offset());
+  // Windowed tables move their clocks and close what is due, into this batch's output.
+  try {
+    for (auto& lease : st.leases)
+      lease->end_batch(*st.ctx);
+  } catch (const restart_partition& e) {
+    fail(self, make_error(errc::partition_failed,
+                          std::string{"a window-close callback asked for a restart: "}
+                            + e.what()));
+    return;
+  } catch (const store_error& e) {
+    store_failed(self, e);
+    return;
+  }
+  if (!st.current->empty())
+    st.last_next_offset = st.current->next_offset();
+  auto seq = st.tracker.open(st.last_next_offset);
   if (auto& made = detail::context_access::replies(*st.ctx); !made.empty())
     st.replies.emplace_back(seq, std::move(made));
   detail::context_access::replies(*st.ctx).clear();
@@ -197,43 +212,11 @@ void continue_batch(self_ptr self) {
   produce(self);
 }
 
-/// Sends the replies of confirmed batches (seq < `upto`, or == `only`) to the worker actor,
-/// which routes each to its asker.
-void send_replies(self_ptr self, uint64_t upto, uint64_t only) {
-  auto& st = self->state;
-  for (auto i = st.replies.begin(); i != st.replies.end();) {
-    if (i->first < upto || i->first == only) {
-      for (auto& r : i->second)
-        self->send(st.env->report.runner, reply_atom::value, std::move(r.to), std::move(r.id),
-                   std::move(r.value));
-      i = st.replies.erase(i);
-    } else {
-      ++i;
-    }
-  }
-}
-
-/// Crash tests: a failure injected at an offset of this batch stops the agent, as a
-/// `restart_partition` would, or (a crash) by an exception that escapes the handler.
-bool inject_failure(self_ptr self) {
-  auto& st = self->state;
-  auto& topic = st.env->topo->topics[st.topic];
-  auto* f = st.env->services.faults->take_failure(topic.name, topic.kafka_name,
-                                                  st.spec.partition,
-                                                  st.current->first_offset(),
-                                                  st.current->next_offset());
-  if (f == nullptr)
-    return false;
-  if (f->crash)
-    throw std::runtime_error("injected fault " + f->describe());
-  fail(self, make_error(errc::partition_failed, "injected fault " + f->describe()));
-  return true;
-}
-
 void run(self_ptr self) {
   auto& st = self->state;
-  if (st.env->services.faults && inject_failure(self))
+  if (st.env->services.faults && !st.current->empty() && inject_failure(self))
     return;
+  detail::context_access::set_wall_clock(*st.ctx, wall_clock_ms(*st.env));
   st.out.clear();
   st.dead_letters.clear();
   detail::context_access::begin_batch(*st.ctx, &st.out);
@@ -276,6 +259,20 @@ void next(self_ptr self) {
   }
 }
 
+/// Windowed tables that close on the wall clock: an idle agent runs an empty batch, which
+/// moves their clocks; then the next tick is due.
+void tick(self_ptr self) {
+  auto& st = self->state;
+  if (st.env->opts.window_tick_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds(st.env->opts.window_tick_ms),
+                       tick_atom::value);
+  if (st.current || !st.pending.empty() || st.pause_pending || st.draining)
+    return;
+  static const kafka::batch_ptr empty = std::make_shared<const kafka::message_batch>();
+  st.pending.emplace_back(empty, source_actor{});
+  next(self);
+}
+
 } // namespace
 
 } // namespace mephisto::agent_steps
@@ -312,6 +309,13 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
   if (auto* prod = st.env->services.producer; prod != nullptr && !prod->record_limits().empty())
     st.out.limit(prod->record_limits().data());
   st.record_latency = st.env->opts.web_listen != "off";
+  if (st.env->opts.window_tick_ms > 0)
+    for (auto& [table, shard] : st.spec.shards)
+      if (st.env->topo->tables[table].close_on_wall_clock) {
+        self->delayed_send(self, std::chrono::milliseconds(st.env->opts.window_tick_ms),
+                           tick_atom::value);
+        break;
+      }
   return {
     [self](batch_atom, kafka::batch_ptr& batch) {
       auto& st = self->state;
@@ -327,6 +331,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
       produce_changelogs(self);
     },
     [self](retry_atom) { continue_batch(self); },
+    [self](tick_atom) { tick(self); },
     [self](delivered_atom, uint64_t seq, bool outputs_only, bool ok,
            std::vector<int64_t>& next_offsets) {
       auto& st = self->state;
@@ -356,7 +361,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
       }
       if (!st.env->opts.exactly_once() && !st.replies.empty())
         send_replies(self, 0, seq); // at-least-once: delivered is confirmed
-      if (st.tracker.complete(seq))
+      if (st.tracker.complete(seq) && st.tracker.committable() >= 0)
         self->send(st.spec.progress_sink, progress_atom::value, st.topic, st.spec.partition,
                    st.spec.slot, st.tracker.committable());
       check_drained(self);

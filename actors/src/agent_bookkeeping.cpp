@@ -5,7 +5,10 @@
 
 #include <caf/send.hpp>
 
+#include "agent_steps.hpp"
+
 #include "mephisto/actors/agent.hpp"
+#include "mephisto/error.hpp"
 #include "mephisto/log.hpp"
 
 // The agent's bookkeeping outside its behaviour: the delivery report of its batches, and
@@ -81,6 +84,14 @@ void agent_state::too_large(const context& c, const consumed_record& rec,
   add_dead_letter(rec, "record-too-large", why, 1);
 }
 
+void agent_state::rejected(const context& c, const consumed_record& rec, std::string_view kind,
+                           std::string_view why) {
+  if (may_log())
+    log().warn("{}: event at {} [{}] offset {} goes to the dead-letter topic ({}): {}", where,
+               c.topic_name(), c.partition(), c.offset(), kind, why);
+  add_dead_letter(rec, kind, why, 1);
+}
+
 void agent_state::add_dead_letter(const consumed_record& rec, std::string_view kind,
                                   std::string_view why, int attempts_made) {
   dead_letter dl;
@@ -114,6 +125,9 @@ void agent_state::publish_counters() {
   s.dead_letters.fetch_add(c.dead_letters - reported.dead_letters,
                            std::memory_order_relaxed);
   s.sent.fetch_add(c.sent - reported.sent, std::memory_order_relaxed);
+  s.late_events.fetch_add(c.late - reported.late, std::memory_order_relaxed);
+  s.windows_closed.fetch_add(c.windows_closed - reported.windows_closed,
+                             std::memory_order_relaxed);
   s.batches.fetch_add(1, std::memory_order_relaxed);
   if (spec.agent < s.agent_events.size())
     s.agent_events[spec.agent].fetch_add(c.events - reported.events, std::memory_order_relaxed);
@@ -135,3 +149,40 @@ void agent_state::publish_counters() {
 }
 
 } // namespace mephisto
+
+namespace mephisto::agent_steps {
+
+/// Sends the replies of confirmed batches (seq < `upto`, or == `only`) to the worker actor,
+/// which routes each to its asker.
+void send_replies(self_ptr self, uint64_t upto, uint64_t only) {
+  auto& st = self->state;
+  for (auto i = st.replies.begin(); i != st.replies.end();) {
+    if (i->first < upto || i->first == only) {
+      for (auto& r : i->second)
+        self->send(st.env->report.runner, reply_atom::value, std::move(r.to), std::move(r.id),
+                   std::move(r.value));
+      i = st.replies.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+/// Crash tests: a failure injected at an offset of this batch stops the agent, as a
+/// `restart_partition` would, or (a crash) by an exception that escapes the handler.
+bool inject_failure(self_ptr self) {
+  auto& st = self->state;
+  auto& topic = st.env->topo->topics[st.topic];
+  auto* f = st.env->services.faults->take_failure(topic.name, topic.kafka_name,
+                                                  st.spec.partition,
+                                                  st.current->first_offset(),
+                                                  st.current->next_offset());
+  if (f == nullptr)
+    return false;
+  if (f->crash)
+    throw std::runtime_error("injected fault " + f->describe());
+  fail(self, make_error(errc::partition_failed, "injected fault " + f->describe()));
+  return true;
+}
+
+} // namespace mephisto::agent_steps

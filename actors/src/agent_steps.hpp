@@ -5,6 +5,7 @@
 // inside the agent's own message handlers.
 
 #include <cstddef>
+#include <cstdint>
 
 #include <caf/error.hpp>
 
@@ -31,5 +32,14 @@ void produce_changelogs(self_ptr self);
 
 /// At-least-once: schedules the next changelog flush (at once while draining).
 void schedule_changelogs(self_ptr self);
+
+/// Sends the replies of confirmed batches (seq < `upto`, or == `only`) to the worker actor,
+/// which routes each to its asker.
+void send_replies(self_ptr self, uint64_t upto, uint64_t only);
+
+/// Crash tests: a failure injected at an offset of this batch stops the agent, as a
+/// `restart_partition` would, or (a crash) by an exception that escapes the handler.
+/// True when it did.
+bool inject_failure(self_ptr self);
 
 } // namespace mephisto::agent_steps

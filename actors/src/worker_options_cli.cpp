@@ -57,6 +57,8 @@ known_options add_worker_options(CLI::App& cli, worker_options& o) {
       "attempts of a throwing user function before the event is dead-lettered");
   add("retry_backoff_ms", o.retry_backoff_ms, "wait before the first retry (doubles)");
   add("retry_backoff_max_ms", o.retry_backoff_max_ms, "longest wait between retries");
+  add("window_tick_ms", o.window_tick_ms,
+      "how often idle agents close windows on the wall clock (0: never)");
   add("linger_ms", o.linger_ms, "producer linger.ms");
   add("inject_faults", o.inject_faults,
       "crash tests only: fail@T/P/OFFSET, crash@T/P/OFFSET, slow@T/P/MS, "

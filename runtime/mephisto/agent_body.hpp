@@ -29,6 +29,10 @@ public:
   /// what it sent is dropped and `rec` goes to the dead-letter topic; `process` goes on.
   virtual void too_large(const context& ctx, const consumed_record& rec,
                          const send_buffer::oversize& too_large) = 0;
+  /// `rec` can never be processed (`bad_event`, or a late event to dead-letter): it goes to
+  /// the dead-letter topic with `kind` and `why`; `process` goes on.
+  virtual void rejected(const context& ctx, const consumed_record& rec, std::string_view kind,
+                        std::string_view why) = 0;
 };
 
 /// The user's function behind a type-erased interface: one virtual call per batch, a
@@ -95,6 +99,10 @@ public:
       } catch (const store_error&) {
         undo(ctx, mark, replies);
         throw; // not the user's failure: the partition restarts with its store rebuilt
+      } catch (const bad_event& e) {
+        undo(ctx, mark, replies); // never processable: no retry
+        report.rejected(ctx, rec, e.kind(), e.what());
+        continue;
       } catch (const std::exception& e) {
         undo(ctx, mark, replies);
         report.failure(ctx, rec, e.what());
@@ -110,6 +118,9 @@ public:
         auto what = *big;
         undo(ctx, mark, replies);
         report.too_large(ctx, rec, what);
+      } else if (ctx.late_) [[unlikely]] {
+        // Too late for a windowed table: what else the event did stands.
+        report.rejected(ctx, rec, "late", "the event is later than its windows' grace period");
       }
     }
     return batch.size();

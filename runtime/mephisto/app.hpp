@@ -18,6 +18,8 @@
 #include "mephisto/table.hpp"
 #include "mephisto/topic.hpp"
 #include "mephisto/topology.hpp"
+#include "mephisto/window.hpp"
+#include "mephisto/windowed_store.hpp"
 
 namespace mephisto {
 
@@ -104,6 +106,70 @@ public:
     };
     auto index = add_table(name, opts, std::move(make_store), std::move(view));
     return mephisto::table<K, V>{index, std::move(name)};
+  }
+
+  /// Declares a windowed table (Kafka Streams' windowed aggregation, Faust's
+  /// `.tumbling()`/`.hopping()`): one value per key and window, in the same stores and with
+  /// the same changelog and recovery as `table`. `spec` is `tumbling(size)`,
+  /// `hopping(size, step)` or `session(gap)`; `opts` sets grace, expiry, closing on the
+  /// wall clock and dead-lettering late events. Agents update it through `ctx[table]`
+  /// (`windowed_view`); `on_window_close` gets each window's final value. Session windows
+  /// fold merged sessions with `merge` (default `+=` where `V` has it).
+  template <class K, class V>
+  mephisto::windowed_table<K, V> windowed_table(std::string name, window_spec spec,
+                                                windowed_options opts = {},
+                                                std::function<void(V&, const V&)> merge = {}) {
+    static_assert(encodable<K> && encodable<V>, "no codec<T> for this key or value type");
+    spec.grace = opts.grace.count();
+    spec.expires = opts.expires.count();
+    spec.close_on_wall_clock = opts.close_on_wall_clock;
+    spec.dead_letter_late = opts.dead_letter_late;
+    auto hooks = std::make_shared<window_hooks<K, V>>();
+    hooks->merge = std::move(merge);
+    if constexpr (requires(V& a, const V& b) { a += b; })
+      if (!hooks->merge)
+        hooks->merge = [](V& a, const V& b) { a += b; };
+    check_window_spec(name, spec, static_cast<bool>(hooks->merge));
+    using row_key = detail::window_key<K>;
+    using row = detail::window_cell<V>;
+    auto make_store = [spec, hooks](const store_place& place) -> std::shared_ptr<store_base> {
+      std::shared_ptr<typed_store<row_key, row>> inner;
+      if (place.rocks != nullptr)
+        inner = std::make_shared<rocksdb_store<row_key, row>>(place);
+      else
+        inner = std::make_shared<memory_store<row_key, row>>();
+      return std::make_shared<windowed_store<K, V>>(std::move(inner), spec, hooks, place.table);
+    };
+    topology::table_view view;
+    view.key_codec = codec<row_key>::name;
+    view.value_codec = codec<row>::name;
+    view.check_key = [](std::string_view key, std::string& why) {
+      row_key k{};
+      return codec<row_key>::decode(key, k, why);
+    };
+    view.value_json = [](std::string_view value, boost::json::value& out, std::string& why) {
+      row r{};
+      if (!codec<row>::decode(value, r, why))
+        return false;
+      out = r.clock >= 0 ? boost::json::value(r.clock) : json_view(r.value);
+      return true;
+    };
+    auto index = add_table(name, {.partitions = opts.partitions}, std::move(make_store),
+                           std::move(view));
+    mark_windowed(index, spec, hooks);
+    return mephisto::windowed_table<K, V>{index, std::move(name), spec};
+  }
+
+  /// Sets what gets each window of `t` once it closes: `fn(key, window, value, ctx)`, run
+  /// at the end of the batch that moved the table's clock past the window's grace, in
+  /// that batch (under exactly-once its sends commit with it: once per window). A callback
+  /// that throws is logged and its sends dropped; the window closes all the same.
+  template <class K, class V, class F>
+  void on_window_close(const mephisto::windowed_table<K, V>& t, F fn) {
+    static_assert(std::is_invocable_v<F&, const K&, const window&, const V&, context&>,
+                  "a window-close callback takes (const K&, const window&, const V&, context&)");
+    auto hooks = std::static_pointer_cast<window_hooks<K, V>>(window_hooks_of(t.index()));
+    hooks->on_close = std::move(fn);
   }
 
   /// Declares an agent: `fn` runs for every event of `source`, one actor per partition,
@@ -194,6 +260,11 @@ private:
   /// Marks internal topic `topic` (made by `group_by`, without a partition count) to take
   /// the partition count of the tables its agents use.
   void follow_tables(uint32_t topic);
+  /// Refuses a window shape that cannot work (std::invalid_argument naming the table).
+  static void check_window_spec(const std::string& table, const window_spec& spec,
+                                bool can_merge);
+  void mark_windowed(uint32_t table, const window_spec& spec, std::shared_ptr<void> hooks);
+  const std::shared_ptr<void>& window_hooks_of(uint32_t table) const;
 
   std::shared_ptr<topology> topo_;
 };

@@ -19,6 +19,12 @@ namespace mephisto {
 
 template <class K, class V, class F>
 class typed_agent_body;
+template <class K, class V>
+class windowed_table;
+template <class K, class V>
+class windowed_view;
+template <class K, class V>
+class windowed_store;
 
 namespace detail {
 struct context_access;
@@ -45,6 +51,20 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// Thrown, by the runtime or by user code, for an event that can never be processed (a
+/// windowed table refuses an event without a usable timestamp with kind `bad-timestamp`):
+/// not retried; the event's sends and table changes are undone and it goes to the
+/// dead-letter topic with `kind()` as `mephisto.error.kind` and `what()` as the reason.
+class bad_event : public std::runtime_error {
+public:
+  bad_event(std::string kind, const std::string& why)
+    : std::runtime_error(why), kind_(std::move(kind)) {}
+  const std::string& kind() const noexcept { return kind_; }
+
+private:
+  std::string kind_;
+};
+
 /// Counts what happened to the events of one agent partition. Owned by the agent actor.
 struct agent_counters {
   uint64_t events = 0;         ///< events handed to the user function
@@ -53,6 +73,8 @@ struct agent_counters {
   uint64_t retries = 0;        ///< attempts repeated after the user function threw
   uint64_t dead_letters = 0;   ///< events sent to the dead-letter topic
   uint64_t sent = 0;           ///< records sent by the user function
+  uint64_t late = 0;           ///< events too late for every window of a windowed table
+  uint64_t windows_closed = 0; ///< windows closed (their final value final)
 };
 
 /// What a user function gets with each event: where the event came from, `send` to
@@ -78,6 +100,10 @@ public:
 
   /// Milliseconds since the epoch as stamped by the producer or broker, -1 if unknown.
   int64_t timestamp() const noexcept { return timestamp_; }
+
+  /// The wall clock when the batch started, ms since the epoch (the test driver's clock
+  /// under `testing::driver`).
+  int64_t wall_clock_ms() const noexcept { return wall_clock_ms_; }
 
   // -- output -------------------------------------------------------------------------
 
@@ -133,6 +159,16 @@ public:
     return table_view<K, V>{static_cast<typed_store<K, V>*>(s)};
   }
 
+  /// The partition of windowed table `t` that belongs to this event's partition (listed
+  /// in `agent_options::tables`, or this throws `std::logic_error`).
+  template <class K, class V>
+  windowed_view<K, V> operator[](const windowed_table<K, V>& t) {
+    auto* s = t.index() < leased_.size() ? leased_[t.index()] : nullptr;
+    if (s == nullptr)
+      throw_undeclared(t.name());
+    return windowed_view<K, V>{static_cast<windowed_store<K, V>*>(s), this};
+  }
+
 private:
   // -- for the runtime: the agent actor (through detail::context_access) and the typed
   //    agent body --------------------------------------------------------------------
@@ -155,6 +191,7 @@ private:
     offset_ = offset;
     key_ = key;
     timestamp_ = timestamp;
+    late_ = false;
     out_->stamp(timestamp);
   }
 
@@ -190,6 +227,8 @@ private:
   int32_t partition_;
   int64_t offset_ = -1;
   int64_t timestamp_ = -1;
+  int64_t wall_clock_ms_ = 0;
+  bool late_ = false;        ///< the current event is late and to be dead-lettered
   std::string_view key_;
   send_buffer* out_ = nullptr;
   std::vector<store_base*> leased_;
@@ -214,6 +253,26 @@ struct context_access {
   }
   static agent_counters& counters(context& ctx) noexcept { return ctx.counters(); }
   static std::vector<agent_reply>& replies(context& ctx) noexcept { return ctx.replies_; }
+  static void set_wall_clock(context& ctx, int64_t ms) noexcept { ctx.wall_clock_ms_ = ms; }
+  /// A windowed table found the event late; `dead_letter`: it goes to the dead letters.
+  static void late_event(context& ctx, bool dead_letter) noexcept {
+    ++ctx.counters_.late;
+    ctx.late_ = ctx.late_ || dead_letter;
+  }
+  /// A window closes at the end of the batch: what its callback sends carries the time
+  /// of its last instant.
+  static void window_closed(context& ctx, int64_t last_instant) noexcept {
+    ++ctx.counters_.windows_closed;
+    ctx.timestamp_ = last_instant;
+    ctx.out_->stamp(last_instant);
+  }
+  static send_buffer::mark output_mark(context& ctx) noexcept { return ctx.out_->position(); }
+  /// A window-close callback threw: drops what it sent.
+  static void close_failed(context& ctx, send_buffer::mark m) noexcept {
+    ++ctx.counters_.failures;
+    ctx.counters_.sent -= ctx.out_->size() - m.records;
+    ctx.out_->rollback(m);
+  }
 };
 
 } // namespace detail

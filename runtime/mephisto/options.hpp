@@ -59,6 +59,9 @@ struct worker_options {
   /// Wait before the first retry; doubles per retry up to `retry_backoff_max_ms`.
   int32_t retry_backoff_ms = 10;
   int32_t retry_backoff_max_ms = 1000;
+  /// How often an agent whose windowed tables close on the wall clock checks it, when it
+  /// has no events to process. 0: never (the test driver moves its own clock).
+  int32_t window_tick_ms = 1000;
   /// Producer `linger.ms`.
   int32_t linger_ms = 5;
   /// For crash-recovery tests only (mephisto::testing's harness sets it): faults to

@@ -18,6 +18,7 @@
 namespace mephisto {
 
 class rocksdb_env;
+class context;
 
 /// Thrown by a table read when the local store cannot be trusted: RocksDB failed the read
 /// (a status other than NotFound, e.g. `Corruption` or `IOError`) or the stored value does
@@ -139,6 +140,10 @@ public:
 
   /// Appends every (key, value) pair, encoded with the table's codecs.
   virtual void snapshot(std::vector<std::pair<std::string, std::string>>& out) const = 0;
+
+  /// The batch's events are done, its changes not yet taken: a windowed table moves its
+  /// clock and closes windows here, sending through `ctx`.
+  virtual void end_batch(context& ctx) { (void) ctx; }
 };
 
 /// The typed access agents get through `table_view`.

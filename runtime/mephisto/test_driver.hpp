@@ -171,6 +171,24 @@ public:
     return out;
   }
 
+  /// Every window of `t` held now (open, or closed and not yet expired), over all
+  /// partitions: (key, window) -> value. Runs first.
+  template <class K, class V>
+  std::map<std::pair<K, window>, V> windows(const mephisto::windowed_table<K, V>& t) {
+    std::map<std::pair<K, window>, V> out;
+    std::string why;
+    for (auto& [k, v] : rows(t.index())) {
+      mephisto::detail::window_key<K> key{};
+      mephisto::detail::window_cell<V> cell{};
+      if (!codec<mephisto::detail::window_key<K>>::decode(k, key, why)
+          || !codec<mephisto::detail::window_cell<V>>::decode(v, cell, why))
+        throw std::runtime_error("windowed table " + t.name() + ": a row does not decode: " + why);
+      if (!key.clock)
+        out.emplace(std::pair<K, window>{std::move(key.key), key.w}, std::move(cell.value));
+    }
+    return out;
+  }
+
   /// Every row of table index `table`, encoded. Runs first.
   std::vector<std::pair<std::string, std::string>> rows(uint32_t table);
 
@@ -179,7 +197,8 @@ public:
   /// The wall clock (ms since the epoch): the timestamp of records piped without one.
   int64_t wall_clock_ms() const noexcept;
 
-  /// Moves the wall clock forward.
+  /// Moves the wall clock forward (windowed tables that close on the wall clock close
+  /// what it reached at the next run).
   void advance_wall_clock(std::chrono::milliseconds by);
 
   /// Stream time of a consumed topic's partition: the highest timestamp piped into it or

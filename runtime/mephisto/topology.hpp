@@ -58,6 +58,10 @@ struct topology {
     int32_t partitions = 0;  ///< 0: the worker's `topic_partitions`
     std::function<std::shared_ptr<store_base>(const store_place&)> make_store;
     table_view view;
+    /// A windowed table (`app::windowed_table`): its windows' shape and hooks.
+    bool windowed = false;
+    bool close_on_wall_clock = false;
+    std::shared_ptr<void> window_hooks; ///< `window_hooks<K, V>`, shared by its stores
   };
 
   struct agent_def {

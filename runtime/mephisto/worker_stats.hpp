@@ -23,6 +23,8 @@ struct worker_stats {
   std::atomic<uint64_t> retries{0};
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> late_events{0};    ///< too late for their windows (windowed tables)
+  std::atomic<uint64_t> windows_closed{0}; ///< windows of windowed tables closed
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> restored_records{0};
   std::atomic<int64_t> assigned{0};      ///< topic partitions currently assigned

@@ -71,6 +71,45 @@ void app::follow_tables(uint32_t topic) {
   def.follows_tables = def.partitions == 0;
 }
 
+void app::check_window_spec(const std::string& table, const window_spec& spec,
+                            bool can_merge) {
+  auto refuse = [&](const std::string& why) {
+    throw std::invalid_argument("windowed table " + table + ": " + why);
+  };
+  if (spec.grace < 0 || spec.expires < 0)
+    refuse("grace and expires cannot be negative");
+  switch (spec.kind) {
+    case window_kind::tumbling:
+    case window_kind::hopping:
+      if (spec.size <= 0)
+        refuse("the window size must be positive");
+      if (spec.step <= 0 || spec.step > spec.size)
+        refuse("the hop must be positive and at most the window size");
+      break;
+    case window_kind::session:
+      if (spec.gap <= 0)
+        refuse("the session gap must be positive");
+      if (!can_merge)
+        refuse("session windows need a merge function for this value type (the value type "
+               "has no +=)");
+      break;
+  }
+}
+
+void app::mark_windowed(uint32_t table, const window_spec& spec, std::shared_ptr<void> hooks) {
+  auto& def = topo_->tables[table];
+  def.windowed = true;
+  def.close_on_wall_clock = spec.close_on_wall_clock;
+  def.window_hooks = std::move(hooks);
+}
+
+const std::shared_ptr<void>& app::window_hooks_of(uint32_t table) const {
+  auto& def = topo_->tables.at(table);
+  if (!def.windowed)
+    throw std::invalid_argument("table " + def.name + " is not a windowed table");
+  return def.window_hooks;
+}
+
 std::shared_ptr<topology> app::resolve(const worker_options& opts) const {
   auto result = std::make_shared<topology>(*topo_);
   if (!opts.id.empty())

@@ -58,6 +58,8 @@ struct agent_state : event_reporter {
                std::string_view what) override;
   void too_large(const context& ctx, const consumed_record& rec,
                  const send_buffer::oversize& too_large) override;
+  void rejected(const context& ctx, const consumed_record& rec, std::string_view kind,
+                std::string_view why) override;
   bool may_log();
   /// Adds the counters of the batch just finished to the worker's stats: events, errors,
   /// the agent's own event count, the batch's duration and its events' latencies.
@@ -114,6 +116,7 @@ struct agent_state : event_reporter {
   size_t dead_letter_pos = 0;
   kafka::delivery_batch* delivery = nullptr;
   offset_tracker tracker;
+  int64_t last_next_offset = -1;            ///< of the last batch opened (an empty one: the same)
   std::deque<pending_write> writes;         ///< in batch order
   std::deque<changelog_stage> stages;       ///< in batch order
   send_buffer staging;                      ///< changelog records of the current batch

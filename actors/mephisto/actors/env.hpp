@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,8 @@ struct worker_services {
   kafka::record_sink* output = nullptr;
   std::shared_ptr<rocksdb_env> rocks;    ///< null: tables in memory
   std::shared_ptr<fault_plan> faults;    ///< crash tests' injected faults; null: none
+  /// The wall clock, ms since the epoch; null: the system clock (the test driver's own).
+  std::function<int64_t()> wall_clock;
 };
 
 /// Where the actors report to.
@@ -61,6 +65,15 @@ inline store_place store_place_of(const worker_env& env, uint32_t table, int32_t
   place.partition = partition;
   place.cache_keys = static_cast<size_t>(env.opts.table_cache_keys);
   return place;
+}
+
+/// The worker's wall clock, ms since the epoch (the test driver's under `testing::driver`).
+inline int64_t wall_clock_ms(const worker_env& env) {
+  if (env.services.wall_clock)
+    return env.services.wall_clock();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
 }
 
 } // namespace mephisto

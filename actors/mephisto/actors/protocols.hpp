@@ -59,10 +59,13 @@ using source_actor = caf::typed_actor<caf::reacts_to<wake_atom>,
 ///   before the last pause are committed (their table writes and replies may go).
 /// - `drain_atom` -> `int64_t`: from the partition supervisor, after its source halted:
 ///   finish, deliver, answer the committable offset and end.
+/// - `tick_atom`: from itself every `window_tick_ms` (or from the test driver when its
+///   clock moves), for windowed tables that close on the wall clock: when idle, run an
+///   empty batch, which moves their clocks and closes what is due.
 using agent_actor = caf::typed_actor<
   caf::reacts_to<batch_atom, kafka::batch_ptr>,
   caf::reacts_to<delivered_atom, uint64_t, bool, bool, std::vector<int64_t>>,
-  caf::reacts_to<produce_atom>, caf::reacts_to<retry_atom>,
+  caf::reacts_to<produce_atom>, caf::reacts_to<retry_atom>, caf::reacts_to<tick_atom>,
   caf::replies_to<pause_atom>::with<caf::ok_atom>, caf::reacts_to<committed_atom>,
   caf::replies_to<drain_atom>::with<int64_t>>;
 

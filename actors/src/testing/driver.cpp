@@ -161,6 +161,8 @@ private:
     env = std::make_shared<worker_env>();
     env->topo = topo;
     env->opts = opts.worker;
+    env->opts.window_tick_ms = 0; // the driver ticks when its clock moves
+    env->services.wall_clock = [this] { return now_ms; };
     auto& lg = logs->logs();
     for (size_t t = 0; t < topo->topics.size(); ++t)
       env->layout.partitions.push_back(static_cast<int32_t>(lg[t].partitions.size()));
@@ -348,6 +350,9 @@ void driver::advance_wall_clock(std::chrono::milliseconds by) {
     throw std::invalid_argument("the wall clock only moves forward");
   impl_->now_ms += by.count();
   impl_->logs->set_now(impl_->now_ms);
+  // Windowed tables that close on the wall clock look at it on their agents' next tick.
+  for (auto& a : impl_->agents)
+    caf::anon_send(a, tick_atom::value);
 }
 
 int64_t driver::stream_time_ms(const std::string& topic, int32_t partition) const {

@@ -128,6 +128,11 @@ std::string metrics_page(worker_stats& s, const topology& topo, const rocksdb_en
   p.counter("mephisto_retries_total", "Retries of agent functions that threw.", value(s.retries));
   p.counter("mephisto_dead_letters_total", "Events sent to the dead-letter topic.",
             value(s.dead_letters));
+  p.counter("mephisto_late_events_total",
+            "Events too late for every window of a windowed table (past the grace period).",
+            value(s.late_events));
+  p.counter("mephisto_windows_closed_total", "Windows of windowed tables closed.",
+            value(s.windows_closed));
   p.counter("mephisto_produce_errors_total", "Records the broker did not take.",
             value(s.produce_errors));
   p.counter("mephisto_restarts_total", "Partition pipelines restarted after a failure.",
