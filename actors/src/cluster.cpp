@@ -346,7 +346,7 @@ cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_sta
         log().warn("cluster: a reply with the wrong secret refused");
         return;
       }
-      if (is_cut(st, sender_address(self)))
+      if (!st.cut.empty() && is_cut(st, sender_address(self))) // no peer scan otherwise
         return;
       self->send(st.env->report.runner, reply_atom::value, st.address, std::move(id),
                  std::move(value));
@@ -358,7 +358,8 @@ cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_sta
         log().warn("cluster: refused a lookup: wrong secret");
         return refused("lookup");
       }
-      if (forwarded && is_cut(st, sender_address(self))) // dropped: the asker times out
+      // Dropped: the asker times out. (The peer scan only when some link is cut.)
+      if (forwarded && !st.cut.empty() && is_cut(st, sender_address(self)))
         return self->make_response_promise<bool, std::string>();
       auto& topo = *st.env->topo;
       auto it = std::find_if(topo.tables.begin(), topo.tables.end(),

@@ -280,3 +280,88 @@ TEST(windowed_table, declarations_that_cannot_work_are_refused_with_the_table_na
                                     context&) {}),
                std::invalid_argument);
 }
+
+namespace {
+
+/// Runs a tumbling count to clock +65 s (the first minute still open: it closes at +70 s)
+/// and returns its changelog.
+std::vector<mt::topic_record> count_to_65s(counting_app& c, mt::driver_options opts) {
+  mt::driver d{c.a, opts};
+  pipe(d, c, "ann", t0 + 1000);
+  pipe(d, c, "ann", t0 + 2000);
+  pipe(d, c, "bob", t0 + 3000);
+  pipe(d, c, "ann", t0 + 65000);
+  d.run();
+  EXPECT_TRUE(finals_of(d, c.finals).empty());
+  return d.changelog("counts");
+}
+
+/// What a restarted partition must see in `store`: the same three windows and clock, an
+/// event of the first minute still accepted, one past its grace late, and the first
+/// minute closing with the values from before the restart plus the new event.
+void expect_resumed(counting_app& c, store_base& store) {
+  auto* windows = static_cast<windowed_store<std::string, int64_t>*>(&store);
+  EXPECT_EQ(windows->clock(), t0 + 65000);
+  EXPECT_EQ(windows->size(), 3u);
+  auto ctx = detail::context_access::make("count", "events", 0, c.a.declared().tables.size());
+  send_buffer out;
+  detail::context_access::begin_batch(*ctx, &out);
+  detail::context_access::lend(*ctx, c.counts.index(), &store);
+  windowed_view<std::string, int64_t> view{windows, ctx.get()};
+  auto add = [](int64_t& n) { ++n; };
+  store.begin_event();
+  EXPECT_TRUE(view.update_at("ann", t0 + 30000, add)) << "the first minute is still open";
+  store.begin_event();
+  EXPECT_TRUE(view.update_at("bob", t0 + 71000, add)); // clock +71 s: the first minute closes
+  store.begin_event();
+  EXPECT_FALSE(view.update_at("ann", t0 + 50000, add)) << "late after the clock moved";
+  store.end_batch(*ctx);
+  std::map<std::string, std::string> finals;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (out[i].topic == c.finals.index())
+      finals[std::string{out.key(out[i])}] = std::string{out.value(out[i])};
+  std::string first = std::to_string(t0) + ":" + std::to_string(t0 + 60000);
+  EXPECT_EQ(finals, (std::map<std::string, std::string>{{"ann", first + "=3"},
+                                                          {"bob", first + "=1"}}));
+}
+
+} // namespace
+
+TEST(windowed_table, a_store_restored_from_the_changelog_resumes_the_same_windows_and_clock) {
+  counting_app c{tumbling(60s), {.grace = 10s}};
+  auto changelog = count_to_65s(c, {});
+  auto& def = c.a.declared().tables[c.counts.index()];
+  auto store = def.make_store(store_place{nullptr, "counts", 0});
+  std::string why;
+  ASSERT_FALSE(store->open(why));
+  for (auto& r : changelog) {
+    std::optional<std::string_view> value;
+    if (r.has_value)
+      value = r.value;
+    ASSERT_TRUE(store->restore(r.key, value, why)) << why;
+  }
+  ASSERT_FALSE(store->restore_done());
+  expect_resumed(c, *store);
+}
+
+TEST(windowed_table, a_reopened_rocksdb_store_resumes_the_same_windows_and_clock) {
+  auto dir = std::filesystem::temp_directory_path()
+             / ("mephisto-windows-reopen-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  counting_app c{tumbling(60s), {.grace = 10s}};
+  mt::driver_options opts;
+  opts.rocksdb = true;
+  opts.state_dir = dir.string();
+  count_to_65s(c, opts);
+  {
+    auto rocks = std::make_shared<rocksdb_env>((dir / "windows").string(), size_t{8} << 20,
+                                               size_t{8} << 20);
+    auto& def = c.a.declared().tables[c.counts.index()];
+    auto store = def.make_store(store_place{rocks.get(), "counts", 0});
+    std::string why;
+    ASSERT_FALSE(store->open(why)) << why;
+    EXPECT_GT(store->restored_offset(), 0) << "nothing to replay: the rows are on disk";
+    expect_resumed(c, *store);
+  }
+  std::filesystem::remove_all(dir);
+}
