@@ -128,19 +128,40 @@ bool has_controller(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
 caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
   auto specs = topo->topic_specs(opts.topic_partitions);
   auto timeout = std::chrono::milliseconds(opts.startup_timeout_ms);
+  // Tables fed from an external topic take its partition count: read the topics first.
+  bool follows_external = false;
+  for (size_t t = 0; t < topo->tables.size(); ++t)
+    follows_external = follows_external || specs[topo->topics.size() + t].partitions == 0;
   // A refused login shows only as an error event; the metadata request just times out.
   kafka::auth_watch auth;
   auto admin = kafka::make_admin_client(bootstrap, topo->app_id + "-admin",
                                         opts.client_properties, &auth);
   if (!admin)
     return admin.error();
-  if (auto err = kafka::ensure_topics(admin->get(), specs, timeout)) {
-    if (auto refused = auth.failure(admin->get()); !refused.empty())
-      return make_error(errc::authentication_failed,
-                        "Kafka authentication failed (" + refused + "); check the "
-                        "kafka.sasl.* / kafka.ssl.* client properties");
-    return err;
+  auto ensure = [&](std::vector<kafka::topic_spec>& some) -> caf::error {
+    if (auto err = kafka::ensure_topics(admin->get(), some, timeout)) {
+      if (auto refused = auth.failure(admin->get()); !refused.empty())
+        return make_error(errc::authentication_failed,
+                          "Kafka authentication failed (" + refused + "); check the "
+                          "kafka.sasl.* / kafka.ssl.* client properties");
+      return err;
+    }
+    return caf::none;
+  };
+  if (follows_external) {
+    std::vector<kafka::topic_spec> sources(specs.begin(),
+                                           specs.begin() + static_cast<std::ptrdiff_t>(
+                                                             topo->topics.size()));
+    if (auto err = ensure(sources))
+      return err;
+    std::copy(sources.begin(), sources.end(), specs.begin());
+    for (size_t t = 0; t < topo->tables.size(); ++t)
+      if (auto fed = topo->tables[t].fed_by; fed >= 0)
+        if (auto& spec = specs[topo->topics.size() + t]; spec.partitions == 0)
+          spec.partitions = sources[static_cast<size_t>(fed)].partitions;
   }
+  if (auto err = ensure(specs))
+    return err;
   // The topics' size limits, so that an output too large is dead-lettered when sent
   // instead of failing its batch at the broker (the embedded broker has no
   // DescribeConfigs: only the producer's own limit applies there).
@@ -163,16 +184,14 @@ caf::error worker::impl::prepare_topics(std::vector<int32_t>& partitions) {
   for (size_t t = 0; t < topo->tables.size(); ++t) // then the tables', after the topics
     partitions.push_back(specs[topo->topics.size() + t].partitions);
   // Co-partitioning: table partition p serves events of partition p.
-  for (auto& a : topo->agents) {
-    for (auto t : a.tables) {
-      auto table_parts = specs[topo->topics.size() + t].partitions;
-      if (table_parts != partitions[a.topic])
-        return make_error(errc::topic_mismatch,
-                          "agent " + a.name + " uses table " + topo->tables[t].name + " ("
-                            + std::to_string(table_parts) + " partitions) on topic "
-                            + topo->topics[a.topic].kafka_name + " ("
-                            + std::to_string(partitions[a.topic])
-                            + " partitions): they must be co-partitioned");
+  for (size_t a = 0; a < topo->agents.size(); ++a) {
+    for (auto t : topo->agents[a].tables) {
+      auto fed = topo->tables[t].fed_by;
+      auto why = topo->co_partitioning_error(
+        a, t, partitions[topo->agents[a].topic], specs[topo->topics.size() + t].partitions,
+        fed >= 0 ? partitions[static_cast<size_t>(fed)] : 0);
+      if (!why.empty())
+        return make_error(errc::topic_mismatch, why);
     }
   }
   return caf::none;

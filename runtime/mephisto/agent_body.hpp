@@ -2,6 +2,7 @@
 
 #include <exception>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,7 +54,8 @@ public:
 };
 
 /// The typed body for an agent on a `topic<K, V>` running `F`, which takes either
-/// `(const V&, context&)` or `(const K&, const V&, context&)`.
+/// `(const V&, context&)` or `(const K&, const V&, context&)`. With `V = std::optional<T>`
+/// (on a `topic<K, T>`), a record with a null value (a tombstone) arrives as `nullopt`.
 template <class K, class V, class F>
 class typed_agent_body final : public agent_body {
 public:
@@ -67,13 +69,7 @@ public:
       auto key = rec.key_view();
       ctx.begin_event(&rec, rec.offset, key, rec.timestamp);
       ++counters.events;
-      if (rec.value == nullptr) {
-        ++counters.decode_errors;
-        report.decode_error(ctx, rec, "the record has no value (null)");
-        continue;
-      }
-      std::string_view payload{rec.value, rec.value_size};
-      if (!codec<V>::decode(payload, value_, why_)) {
+      if (!decode_value(rec)) {
         ++counters.decode_errors;
         report.decode_error(ctx, rec, why_);
         continue;
@@ -127,6 +123,30 @@ public:
   }
 
 private:
+  template <class T>
+  struct optional_value : std::false_type {};
+  template <class T>
+  struct optional_value<std::optional<T>> : std::true_type {};
+
+  /// Decodes the value; a null value is an error, except for a `std::optional` value type
+  /// (a tombstone: `std::nullopt`).
+  bool decode_value(const consumed_record& rec) {
+    if constexpr (optional_value<V>::value) {
+      if (rec.value == nullptr) {
+        value_.reset();
+        return true;
+      }
+      return codec<typename V::value_type>::decode({rec.value, rec.value_size},
+                                                   value_.emplace(), why_);
+    } else {
+      if (rec.value == nullptr) {
+        why_ = "the record has no value (null)";
+        return false;
+      }
+      return codec<V>::decode({rec.value, rec.value_size}, value_, why_);
+    }
+  }
+
   /// Drops what the failed event sent and undoes its table changes.
   static void undo(context& ctx, send_buffer::mark mark, size_t replies) {
     ctx.drop_replies_from(replies);

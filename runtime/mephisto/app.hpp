@@ -108,6 +108,30 @@ public:
     return mephisto::table<K, V>{index, std::move(name)};
   }
 
+  /// Declares a table fed from `source` (Kafka Streams' KTable): the agent `table-<name>`
+  /// keeps the last value of every key; a record with a null value (a tombstone) deletes
+  /// the key. Agents of other topics join against it with `ctx[table]`, listing it in
+  /// their `agent_options::tables`: their topic must have as many partitions as `source`
+  /// (a start-up error naming both topics otherwise), and the consumer group then uses the
+  /// range assignor, which keeps partition p of both on one instance. The table takes the
+  /// partition count of `source` unless `opts` sets one.
+  template <class K, class V>
+  mephisto::table<K, V> table_from(std::string name, const mephisto::topic<K, V>& source,
+                                   table_options opts = {}) {
+    auto t = table<K, V>(name, opts);
+    mark_fed(t.index(), source.index());
+    auto feed = [t](const K& key, const std::optional<V>& value, context& ctx) {
+      if (value)
+        ctx[t][key] = *value;
+      else
+        ctx[t].erase(key);
+    };
+    add_agent("table-" + name, source.index(), {.tables = {t}}, [feed] {
+      return std::make_unique<typed_agent_body<K, std::optional<V>, decltype(feed)>>(feed);
+    });
+    return t;
+  }
+
   /// Declares a windowed table (Kafka Streams' windowed aggregation, Faust's
   /// `.tumbling()`/`.hopping()`): one value per key and window, in the same stores and with
   /// the same changelog and recovery as `table`. `spec` is `tumbling(size)`,
@@ -263,6 +287,7 @@ private:
   /// Refuses a window shape that cannot work (std::invalid_argument naming the table).
   static void check_window_spec(const std::string& table, const window_spec& spec,
                                 bool can_merge);
+  void mark_fed(uint32_t table, uint32_t topic);
   void mark_windowed(uint32_t table, const window_spec& spec, std::shared_ptr<void> hooks);
   const std::shared_ptr<void>& window_hooks_of(uint32_t table) const;
 

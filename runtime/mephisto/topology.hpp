@@ -58,6 +58,9 @@ struct topology {
     int32_t partitions = 0;  ///< 0: the worker's `topic_partitions`
     std::function<std::shared_ptr<store_base>(const store_place&)> make_store;
     table_view view;
+    /// A table fed from a topic (`app::table_from`): that topic's index, whose partition
+    /// count it takes when it declares none; -1: none.
+    int64_t fed_by = -1;
     /// A windowed table (`app::windowed_table`): its windows' shape and hooks.
     bool windowed = false;
     bool close_on_wall_clock = false;
@@ -96,6 +99,13 @@ struct topology {
   /// partitions, `default_partitions` where a declaration leaves it open (0 for an
   /// external topic: whatever the broker has).
   std::vector<kafka::topic_spec> topic_specs(int32_t default_partitions) const;
+
+  /// Why agent `agent` cannot use table `table` when its topic has `topic_parts`
+  /// partitions, the table `table_parts` and, for a table fed from a topic, that topic
+  /// `fed_parts` (co-partitioning: table partition p serves events of partition p); empty
+  /// when it can. Names both topics for a join against a table fed from another topic.
+  std::string co_partitioning_error(size_t agent, size_t table, int32_t topic_parts,
+                                    int32_t table_parts, int32_t fed_parts) const;
 
   /// Indexes of the agents that consume topic `topic`.
   std::vector<size_t> agents_of(size_t topic) const;

@@ -96,6 +96,10 @@ void app::check_window_spec(const std::string& table, const window_spec& spec,
   }
 }
 
+void app::mark_fed(uint32_t table, uint32_t topic) {
+  topo_->tables[table].fed_by = topic;
+}
+
 void app::mark_windowed(uint32_t table, const window_spec& spec, std::shared_ptr<void> hooks) {
   auto& def = topo_->tables[table];
   def.windowed = true;

@@ -53,11 +53,31 @@ std::vector<kafka::topic_spec> topology::topic_specs(int32_t default_partitions)
     out.push_back({t.kafka_name,
                    t.partitions > 0 ? t.partitions : (t.internal ? default_partitions : 0),
                    t.internal, false});
-  for (auto& t : tables)
-    out.push_back({t.changelog, t.partitions > 0 ? t.partitions : default_partitions, true,
-                   true});
+  for (auto& t : tables) {
+    auto n = t.partitions;
+    if (n == 0 && t.fed_by >= 0) // as its topic: 0 (as found) for an external one
+      n = out[static_cast<size_t>(t.fed_by)].partitions;
+    out.push_back({t.changelog, n > 0 || t.fed_by >= 0 ? n : default_partitions, true, true});
+  }
   out.push_back({dead_letter_topic(), default_partitions, true, false});
   return out;
+}
+
+std::string topology::co_partitioning_error(size_t agent, size_t table, int32_t topic_parts,
+                                            int32_t table_parts, int32_t fed_parts) const {
+  auto& a = agents[agent];
+  auto& t = tables[table];
+  if (t.fed_by >= 0 && static_cast<size_t>(t.fed_by) != a.topic && fed_parts != topic_parts)
+    return "agent " + a.name + " joins topic " + topics[a.topic].kafka_name + " ("
+           + std::to_string(topic_parts) + " partitions) with table " + t.name
+           + ", fed from topic " + topics[static_cast<size_t>(t.fed_by)].kafka_name + " ("
+           + std::to_string(fed_parts)
+           + " partitions): the two topics must be co-partitioned (the same partition count)";
+  if (table_parts != topic_parts)
+    return "agent " + a.name + " uses table " + t.name + " (" + std::to_string(table_parts)
+           + " partitions) on topic " + topics[a.topic].kafka_name + " ("
+           + std::to_string(topic_parts) + " partitions): they must be co-partitioned";
+  return {};
 }
 
 std::vector<size_t> topology::agents_of(size_t topic) const {

@@ -135,22 +135,25 @@ private:
       detail::topic_log log;
       log.name = t.changelog;
       log.kafka_name = t.changelog;
-      log.partitions.resize(static_cast<size_t>(t.partitions > 0 ? t.partitions : opts.partitions));
+      auto n = t.partitions > 0 ? static_cast<size_t>(t.partitions)
+               : t.fed_by >= 0  ? out[static_cast<size_t>(t.fed_by)].partitions.size()
+                                : static_cast<size_t>(opts.partitions);
+      log.partitions.resize(n);
       out.push_back(std::move(log));
     }
     detail::topic_log dead;
     dead.name = dead.kafka_name = topo->dead_letter_topic();
     dead.partitions.resize(static_cast<size_t>(opts.partitions));
     out.push_back(std::move(dead));
-    for (auto& a : topo->agents)
-      for (auto t : a.tables) {
-        auto table_parts = out[topo->topics.size() + t].partitions.size();
-        auto topic_parts = out[a.topic].partitions.size();
-        if (table_parts != topic_parts)
-          throw std::invalid_argument(
-            "agent " + a.name + " uses table " + topo->tables[t].name + " ("
-            + std::to_string(table_parts) + " partitions) on topic " + topo->topics[a.topic].name
-            + " (" + std::to_string(topic_parts) + " partitions): they must be co-partitioned");
+    auto count = [&](size_t log) { return static_cast<int32_t>(out[log].partitions.size()); };
+    for (size_t a = 0; a < topo->agents.size(); ++a)
+      for (auto t : topo->agents[a].tables) {
+        auto fed = topo->tables[t].fed_by;
+        auto why = topo->co_partitioning_error(a, t, count(topo->agents[a].topic),
+                                               count(topo->topics.size() + t),
+                                               fed >= 0 ? count(static_cast<size_t>(fed)) : 0);
+        if (!why.empty())
+          throw std::invalid_argument(why);
       }
     logs = std::make_unique<detail::topics>(std::move(out));
   }
