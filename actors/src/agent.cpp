@@ -144,13 +144,16 @@ void continue_batch(self_ptr self) {
     st.attempts = 0;
     ++st.event_pos;
   }
-  // Windowed tables move their clocks and close what is due, into this batch's output.
+  // Punctuators run; windowed tables move their clocks and close what is due. Both send
+  // into this batch's output.
   try {
+    punctuate(self);
     for (auto& lease : st.leases)
       lease->end_batch(*st.ctx);
   } catch (const restart_partition& e) {
     fail(self, make_error(errc::partition_failed,
-                          std::string{"a window-close callback asked for a restart: "}
+                          std::string{"a punctuator or window-close callback asked for a "
+                                      "restart: "}
                             + e.what()));
     return;
   } catch (const store_error& e) {
@@ -259,13 +262,12 @@ void next(self_ptr self) {
   }
 }
 
-/// Windowed tables that close on the wall clock: an idle agent runs an empty batch, which
-/// moves their clocks; then the next tick is due.
+/// Wall-clock punctuators and windowed tables that close on the wall clock: an idle agent
+/// runs an empty batch, which runs them; then the next tick is due.
 void tick(self_ptr self) {
   auto& st = self->state;
-  if (st.env->opts.window_tick_ms > 0)
-    self->delayed_send(self, std::chrono::milliseconds(st.env->opts.window_tick_ms),
-                       tick_atom::value);
+  if (auto period = tick_period(st); period > 0)
+    self->delayed_send(self, std::chrono::milliseconds(period), tick_atom::value);
   if (st.current || !st.pending.empty() || st.pause_pending || st.draining)
     return;
   static const kafka::batch_ptr empty = std::make_shared<const kafka::message_batch>();
@@ -309,13 +311,14 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
   if (auto* prod = st.env->services.producer; prod != nullptr && !prod->record_limits().empty())
     st.out.limit(prod->record_limits().data());
   st.record_latency = st.env->opts.web_listen != "off";
-  if (st.env->opts.window_tick_ms > 0)
-    for (auto& [table, shard] : st.spec.shards)
-      if (st.env->topo->tables[table].close_on_wall_clock) {
-        self->delayed_send(self, std::chrono::milliseconds(st.env->opts.window_tick_ms),
-                           tick_atom::value);
-        break;
-      }
+  // Wall-clock punctuators count from the agent's start; stream-time ones from the first
+  // event.
+  for (auto& p : def.punctuators)
+    st.punctuator_due.push_back(p.time == punctuation_time::wall_clock
+                                  ? wall_clock_ms(*st.env) + p.every.count()
+                                  : -1);
+  if (auto period = tick_period(st); period > 0)
+    self->delayed_send(self, std::chrono::milliseconds(period), tick_atom::value);
   return {
     [self](batch_atom, kafka::batch_ptr& batch) {
       auto& st = self->state;

@@ -33,6 +33,14 @@ void produce_changelogs(self_ptr self);
 /// At-least-once: schedules the next changelog flush (at once while draining).
 void schedule_changelogs(self_ptr self);
 
+/// Runs the agent's punctuators that are due, at the end of a batch (before its table
+/// changes are taken). Throws `restart_partition` and `store_error` from them.
+void punctuate(self_ptr self);
+
+/// How often an idle agent ticks (runs an empty batch): for windowed tables that close on
+/// the wall clock and wall-clock punctuators; 0: never.
+int64_t tick_period(const agent_state& st);
+
 /// Sends the replies of confirmed batches (seq < `upto`, or == `only`) to the worker actor,
 /// which routes each to its asker.
 void send_replies(self_ptr self, uint64_t upto, uint64_t only);

@@ -28,6 +28,16 @@ struct agent_options {
   /// The tables the agent reads or writes through `ctx[table]`. Their partition `p` is
   /// lent to the agent of partition `p` for each batch.
   std::vector<table_ref> tables;
+  /// Functions run on each partition every so often of the wall clock or stream time.
+  std::vector<punctuator> punctuators = {};
+};
+
+/// How `app::timer` runs.
+struct timer_options {
+  /// Only on the instance that holds the app's leader partition (partition 0 of the
+  /// internal topic `<app-id>-leader`): once per app, moving with that partition when an
+  /// instance stops or dies. (Timers on every instance are not there yet.)
+  bool on_leader = true;
 };
 
 /// How `group_by` repartitions a stream.
@@ -209,6 +219,16 @@ public:
               [fn] { return std::make_unique<typed_agent_body<K, V, F>>(fn); });
   }
 
+  /// Runs `fn(ctx)` every `interval` of the wall clock (Faust's `@app.timer`), with sends
+  /// through `ctx` (under exactly-once in a transaction of its own batch). A timer that
+  /// throws is logged and runs again at its next tick. Timers run in the agent `timers`
+  /// of the internal one-partition topic `<app-id>-leader`.
+  template <class F>
+  void timer(std::chrono::milliseconds interval, F fn, timer_options opts = {}) {
+    static_assert(std::is_invocable_v<F&, context&>, "a timer takes (context&)");
+    add_timer(interval, std::function<void(context&)>(std::move(fn)), opts);
+  }
+
   /// Repartitions `source` by a new key (Kafka Streams' `groupBy`, Faust's `group_by`):
   /// declares the internal topic `<app-id>-<name>` and an agent that sends each event
   /// there under the key `key_of` gives, with the same value; returns that topic, keyed by
@@ -288,6 +308,8 @@ private:
   static void check_window_spec(const std::string& table, const window_spec& spec,
                                 bool can_merge);
   void mark_fed(uint32_t table, uint32_t topic);
+  void add_timer(std::chrono::milliseconds interval, std::function<void(context&)> fn,
+                 const timer_options& opts);
   void mark_windowed(uint32_t table, const window_spec& spec, std::shared_ptr<void> hooks);
   const std::shared_ptr<void>& window_hooks_of(uint32_t table) const;
 

@@ -267,6 +267,21 @@ struct context_access {
     ctx.out_->stamp(last_instant);
   }
   static send_buffer::mark output_mark(context& ctx) noexcept { return ctx.out_->position(); }
+  /// A punctuator of the agent runs at `now` (its sends carry that time): returns where
+  /// its sends start, for `undo_call`.
+  static send_buffer::mark begin_call(context& ctx, int64_t now) {
+    ctx.timestamp_ = now;
+    ctx.out_->stamp(now);
+    ctx.begin_table_event();
+    return ctx.out_->position();
+  }
+  /// The punctuator threw: drops its sends and undoes its table changes.
+  static void undo_call(context& ctx, send_buffer::mark m) {
+    ++ctx.counters_.failures;
+    ctx.counters_.sent -= ctx.out_->size() - m.records;
+    ctx.out_->rollback(m);
+    ctx.undo_table_event();
+  }
   /// A window-close callback threw: drops what it sent.
   static void close_failed(context& ctx, send_buffer::mark m) noexcept {
     ++ctx.counters_.failures;

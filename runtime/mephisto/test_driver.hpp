@@ -197,8 +197,10 @@ public:
   /// The wall clock (ms since the epoch): the timestamp of records piped without one.
   int64_t wall_clock_ms() const noexcept;
 
-  /// Moves the wall clock forward (windowed tables that close on the wall clock close
-  /// what it reached at the next run).
+  /// Runs what was piped, moves the wall clock forward, then runs every agent's tick at
+  /// the new time: timers and wall-clock punctuators that are due run, windowed tables
+  /// that close on the wall clock close what it reached. Throws `pipeline_failure` if an
+  /// agent failed.
   void advance_wall_clock(std::chrono::milliseconds by);
 
   /// Stream time of a consumed topic's partition: the highest timestamp piped into it or

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +27,23 @@ struct topic_spec {
 class store_base;
 struct store_place;
 class agent_body;
+class context;
+
+/// Which clock a punctuator follows.
+enum class punctuation_time {
+  wall_clock,  ///< the worker's wall clock (also while no events arrive)
+  stream_time, ///< the highest event timestamp of the agent's partition
+};
+
+/// A function an agent runs on each of its partitions every `every` of `time` (Kafka
+/// Streams' punctuator), with the partition's tables and sends, inside a batch (under
+/// exactly-once in its transaction). One that throws is logged, its sends and table
+/// changes undone, and it runs again at its next time.
+struct punctuator {
+  std::chrono::milliseconds every{1000};
+  punctuation_time time = punctuation_time::wall_clock;
+  std::function<void(context&)> fn;
+};
 
 /// What an app declares, without types: the runtime's view of the user's topics, tables
 /// and agents. Built by `app` on the main thread before any actor starts, then shared
@@ -71,6 +89,7 @@ struct topology {
     std::string name;
     size_t topic = 0;             ///< index into `topics`
     std::vector<size_t> tables;   ///< indexes into `tables`: the ones it may use
+    std::vector<punctuator> punctuators;
     std::function<std::unique_ptr<agent_body>()> make_body;
   };
 

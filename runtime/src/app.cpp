@@ -62,8 +62,41 @@ void app::add_agent(std::string name, uint32_t topic, agent_options opts,
         + std::to_string(table.partitions) + " partitions) and a table of "
         + std::to_string(source.partitions) + " partitions: give group_by its partitions");
   }
+  for (auto& p : opts.punctuators)
+    if (p.every.count() <= 0 || !p.fn)
+      throw std::invalid_argument("agent " + def.name
+                                  + ": a punctuator needs a positive interval and a function");
+  def.punctuators = std::move(opts.punctuators);
   def.make_body = std::move(make_body);
   topo_->agents.push_back(std::move(def));
+}
+
+namespace {
+
+/// The leader topic's agent has no events to process: only its punctuators run.
+struct no_events_body final : agent_body {
+  size_t process(std::span<const consumed_record> batch, context&, event_reporter&) override {
+    return batch.size();
+  }
+};
+
+} // namespace
+
+void app::add_timer(std::chrono::milliseconds interval, std::function<void(context&)> fn,
+                    const timer_options& opts) {
+  if (!opts.on_leader)
+    throw std::invalid_argument("timers on every instance (on_leader = false) are not "
+                                "supported yet");
+  if (interval.count() <= 0)
+    throw std::invalid_argument("a timer needs a positive interval");
+  auto it = std::find_if(topo_->agents.begin(), topo_->agents.end(),
+                         [](auto& a) { return a.name == "timers"; });
+  if (it == topo_->agents.end()) {
+    auto leader = add_topic("leader", {.partitions = 1, .internal = true});
+    add_agent("timers", leader, {}, [] { return std::make_unique<no_events_body>(); });
+    it = topo_->agents.end() - 1;
+  }
+  it->punctuators.push_back({interval, punctuation_time::wall_clock, std::move(fn)});
 }
 
 void app::follow_tables(uint32_t topic) {

@@ -116,7 +116,9 @@ struct agent_state : event_reporter {
   size_t dead_letter_pos = 0;
   kafka::delivery_batch* delivery = nullptr;
   offset_tracker tracker;
-  int64_t last_next_offset = -1;            ///< of the last batch opened (an empty one: the same)
+  int64_t last_next_offset = -1;
+  int64_t stream_time = -1;                 ///< highest event timestamp seen
+  std::vector<int64_t> punctuator_due;      ///< per punctuator; -1: at the first stream time            ///< of the last batch opened (an empty one: the same)
   std::deque<pending_write> writes;         ///< in batch order
   std::deque<changelog_stage> stages;       ///< in batch order
   send_buffer staging;                      ///< changelog records of the current batch

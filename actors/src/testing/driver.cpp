@@ -351,11 +351,14 @@ int64_t driver::wall_clock_ms() const noexcept {
 void driver::advance_wall_clock(std::chrono::milliseconds by) {
   if (by.count() < 0)
     throw std::invalid_argument("the wall clock only moves forward");
+  impl_->run(); // what was piped runs at the time it was piped
   impl_->now_ms += by.count();
   impl_->logs->set_now(impl_->now_ms);
-  // Windowed tables that close on the wall clock look at it on their agents' next tick.
+  // Timers, wall-clock punctuators and windowed tables that close on the wall clock run
+  // at their agents' tick, now.
   for (auto& a : impl_->agents)
     caf::anon_send(a, tick_atom::value);
+  impl_->run();
 }
 
 int64_t driver::stream_time_ms(const std::string& topic, int32_t partition) const {

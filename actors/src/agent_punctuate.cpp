@@ -1,0 +1,65 @@
+// The agent's time-driven work (agent.hpp): punctuators run at the end of a batch, and the
+// tick that makes an idle agent run an empty batch so that wall-clock punctuators and
+// windowed tables closing on the wall clock still run.
+
+#include <algorithm>
+
+#include "agent_steps.hpp"
+
+#include "mephisto/log.hpp"
+
+namespace mephisto::agent_steps {
+
+void punctuate(self_ptr self) {
+  auto& st = self->state;
+  auto& punctuators = st.env->topo->agents[st.spec.agent].punctuators;
+  if (punctuators.empty())
+    return;
+  if (st.current)
+    for (auto& rec : st.current->records())
+      st.stream_time = std::max(st.stream_time, rec.timestamp);
+  st.punctuator_due.resize(punctuators.size(), -1);
+  for (size_t i = 0; i < punctuators.size(); ++i) {
+    auto& p = punctuators[i];
+    auto now = p.time == punctuation_time::wall_clock ? st.ctx->wall_clock_ms() : st.stream_time;
+    auto& due = st.punctuator_due[i];
+    if (now < 0)
+      continue;
+    if (due < 0) // stream time: the count starts at the first event
+      due = (st.current && !st.current->empty() ? st.current->records().front().timestamp
+                                                 : now)
+            + p.every.count();
+    if (now < due)
+      continue;
+    due = now + p.every.count(); // missed times are not made up
+    auto mark = detail::context_access::begin_call(*st.ctx, now);
+    try {
+      p.fn(*st.ctx);
+    } catch (const restart_partition&) {
+      throw;
+    } catch (const store_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      detail::context_access::undo_call(*st.ctx, mark);
+      log().warn("{}: a punctuator failed: {}; its sends and table changes were dropped, it "
+                 "runs again in {} ms",
+                 st.where, e.what(), p.every.count());
+    }
+  }
+}
+
+int64_t tick_period(const agent_state& st) {
+  if (st.env->opts.window_tick_ms <= 0)
+    return 0; // the test driver ticks its agents itself
+  int64_t period = 0;
+  auto shorter = [&](int64_t ms) { period = period == 0 ? ms : std::min(period, ms); };
+  for (auto& [table, shard] : st.spec.shards)
+    if (st.env->topo->tables[table].close_on_wall_clock)
+      shorter(st.env->opts.window_tick_ms);
+  for (auto& p : st.env->topo->agents[st.spec.agent].punctuators)
+    if (p.time == punctuation_time::wall_clock)
+      shorter(p.every.count());
+  return period;
+}
+
+} // namespace mephisto::agent_steps
