@@ -12,6 +12,7 @@
 #include "mephisto/codec.hpp"
 #include "mephisto/context.hpp"
 #include "mephisto/error.hpp"
+#include "mephisto/join_buffer.hpp"
 #include "mephisto/options.hpp"
 #include "mephisto/rocksdb_store.hpp"
 #include "mephisto/store.hpp"
@@ -194,6 +195,24 @@ public:
     return mephisto::windowed_table<K, V>{index, std::move(name), spec};
   }
 
+  /// Joins two streams by key within `window` of event time (Kafka Streams' windowed
+  /// KStream–KStream join): `fn(key, left, right, ctx)` runs once for every left and right
+  /// record of the same key whose timestamps differ by at most `window`, when the later
+  /// processed of the two arrives. With `join_kind::left`, a left record that found no
+  /// match gets `fn(key, left, nullptr, ctx)` once, when its window closed.
+  ///
+  /// Each side is buffered in a windowed table (`<name>-left`, `<name>-right`: buckets of
+  /// `window` per key, deleted `window` + grace after their end) with the same changelog
+  /// and recovery as any table; the join's clock is the highest event time of both sides,
+  /// per partition. A record whose bucket closed is late (counted, not joined). The agents
+  /// are `join-<name>-left` and `-right`; the topics must be co-partitioned (the tables
+  /// take the left topic's partition count; a right topic of another count is refused at
+  /// start, naming both).
+  template <class K, class L, class R, class F>
+  void join(std::string name, const mephisto::topic<K, L>& left,
+            const mephisto::topic<K, R>& right, std::chrono::milliseconds window, F fn,
+            join_options opts = {});
+
   /// Sets what gets each window of `t` once it closes: `fn(key, window, value, ctx)`, run
   /// at the end of the batch that moved the table's clock past the window's grace, in
   /// that batch (under exactly-once its sends commit with it: once per window). A callback
@@ -317,3 +336,5 @@ private:
 };
 
 } // namespace mephisto
+
+#include "mephisto/app_join.hpp"

@@ -187,6 +187,14 @@ public:
     return applied;
   }
 
+  /// Moves the clock to event time `ts` without a value (a join moves the clocks of both
+  /// its sides with each record). Throws `bad_event` for a negative `ts`.
+  void observe(int64_t ts) {
+    check_time(ts);
+    ensure_queues();
+    clock_ = std::max(clock_, ts);
+  }
+
   /// `key`'s value in the latest window that holds time `ts`, or null.
   const V* value_at(const K& key, int64_t ts) {
     auto it = windows_.find(key);
@@ -464,6 +472,9 @@ public:
   std::vector<std::pair<window, V>> range(const K& key, int64_t from, int64_t to) {
     return store_->range(key, from, to);
   }
+
+  /// Moves the clock to `ts` (ms) as an event of that time would, changing no window.
+  void observe(int64_t ts) { store_->observe(ts); }
 
   /// The partition's clock: the highest event time seen (ms), -1 before any.
   int64_t clock() const noexcept { return store_->clock(); }
