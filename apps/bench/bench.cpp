@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
                "measure topic writers, subscriptions and table readers against their baselines");
   cli.add_option("--api-records", api_records, "--actor-api: records per round");
   cli.add_option("--api-window", api_window, "--actor-api: write batches (1000 records) unanswered at once");
+  bool windows_mode = false;
+  size_t window_keys = 100000;
+  size_t windows_per_key = 10;
+  cli.add_flag("--windows", windows_mode,
+               "RSS per 1M live windows and updates/s of a windowed table (memory, RocksDB)");
+  cli.add_option("--window-keys", window_keys, "--windows: keys");
+  cli.add_option("--windows-per-key", windows_per_key, "--windows: live windows per key");
   bool driver_mode = false;
   cli.add_flag("--driver", driver_mode,
                "the colors app through the test driver (no broker): events/s, --words, --rounds");
@@ -128,6 +135,8 @@ int main(int argc, char** argv) {
     return run([&] { return lookup_bench(lookups, threads); });
   if (driver_mode)
     return run([&] { return driver_bench(words, rounds); });
+  if (windows_mode)
+    return run([&] { return windows_bench(window_keys, windows_per_key); });
   if (api_mode)
     return run([&] {
       return actor_api_bench(broker_url, api_records, rounds_opt->count() > 0 ? rounds : 3,

@@ -34,6 +34,10 @@ int latency_probe(const std::string& url, const std::string& output_topic, int r
 /// --driver: the colors app through the test driver (no broker), memory and RocksDB tables.
 int driver_bench(size_t words, int rounds);
 
+/// --windows: resident memory per 1M live windows and updates per second of a windowed
+/// table, memory and RocksDB stores.
+int windows_bench(size_t keys, size_t per_key);
+
 /// --restore: table recovery against raw consumption of the same changelog.
 int restore_bench(const std::string& url, int64_t records, int rounds);
 
