@@ -313,6 +313,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
   st.record_latency = st.env->opts.web_listen != "off";
   // Wall-clock punctuators count from the agent's start; stream-time ones from the first
   // event.
+  st.punctuators = def.punctuators;
   for (auto& p : def.punctuators)
     st.punctuator_due.push_back(p.time == punctuation_time::wall_clock
                                   ? wall_clock_ms(*st.env) + p.every.count()

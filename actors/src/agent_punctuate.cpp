@@ -12,7 +12,7 @@ namespace mephisto::agent_steps {
 
 void punctuate(self_ptr self) {
   auto& st = self->state;
-  auto& punctuators = st.env->topo->agents[st.spec.agent].punctuators;
+  auto& punctuators = st.punctuators;
   if (punctuators.empty())
     return;
   if (st.current)
@@ -56,7 +56,7 @@ int64_t tick_period(const agent_state& st) {
   for (auto& [table, shard] : st.spec.shards)
     if (st.env->topo->tables[table].close_on_wall_clock)
       shorter(st.env->opts.window_tick_ms);
-  for (auto& p : st.env->topo->agents[st.spec.agent].punctuators)
+  for (auto& p : st.punctuators)
     if (p.time == punctuation_time::wall_clock)
       shorter(p.every.count());
   return period;

@@ -173,7 +173,10 @@ public:
         inner = std::make_shared<rocksdb_store<row_key, row>>(place);
       else
         inner = std::make_shared<memory_store<row_key, row>>();
-      return std::make_shared<windowed_store<K, V>>(std::move(inner), spec, hooks, place.table);
+      // A copy per partition: the partitions' agents call the callbacks on their own
+      // threads, each on its own copy.
+      return std::make_shared<windowed_store<K, V>>(
+        std::move(inner), spec, std::make_shared<const window_hooks<K, V>>(*hooks), place.table);
     };
     topology::table_view view;
     view.key_codec = codec<row_key>::name;

@@ -56,9 +56,7 @@ struct codec<detail::join_bucket<V>> {
       auto len_at = out.size();
       out.append(4, '\0');
       codec<V>::encode(e.value, out);
-      auto len = static_cast<uint32_t>(out.size() - len_at - 4);
-      for (int i = 0; i < 4; ++i)
-        out[len_at + static_cast<size_t>(i)] = static_cast<char>((len >> (24 - 8 * i)) & 0xFF);
+      detail::put_u32_at(out, len_at, static_cast<uint32_t>(out.size() - len_at - 4));
     }
   }
   static bool decode(std::string_view in, detail::join_bucket<V>& out, std::string& why) {
@@ -71,9 +69,7 @@ struct codec<detail::join_bucket<V>> {
       auto& e = out.entries.emplace_back();
       e.ts = detail::get_ordered_i64(in.data());
       e.matched = in[8] != '\0';
-      uint32_t len = 0;
-      for (size_t i = 9; i < 13; ++i)
-        len = (len << 8) | static_cast<unsigned char>(in[i]);
+      auto len = detail::get_u32(in.data() + 9);
       if (in.size() < size_t{13} + len) {
         why = "truncated join bucket value";
         return false;

@@ -38,7 +38,8 @@ enum class punctuation_time {
 /// A function an agent runs on each of its partitions every `every` of `time` (Kafka
 /// Streams' punctuator), with the partition's tables and sends, inside a batch (under
 /// exactly-once in its transaction). One that throws is logged, its sends and table
-/// changes undone, and it runs again at its next time.
+/// changes undone, and it runs again at its next time. Each agent partition runs its own
+/// copy of `fn` (as with agent functions), on its own thread.
 struct punctuator {
   std::chrono::milliseconds every{1000};
   punctuation_time time = punctuation_time::wall_clock;

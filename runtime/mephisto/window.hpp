@@ -139,6 +139,19 @@ inline void put_ordered_i64(int64_t x, std::string& out) {
     out.push_back(static_cast<char>((u >> shift) & 0xFF));
 }
 
+/// Writes `n` as 4 bytes, big-endian, over `out[at, at + 4)`.
+inline void put_u32_at(std::string& out, size_t at, uint32_t n) {
+  for (size_t i = 0; i < 4; ++i)
+    out[at + i] = static_cast<char>((n >> (24 - 8 * i)) & 0xFF);
+}
+
+inline uint32_t get_u32(const char* p) {
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i)
+    n = (n << 8) | static_cast<unsigned char>(p[i]);
+  return n;
+}
+
 inline int64_t get_ordered_i64(const char* p) {
   uint64_t u = 0;
   for (int i = 0; i < 8; ++i)
@@ -160,9 +173,7 @@ struct codec<detail::window_key<K>> {
     auto len_at = out.size();
     out.append(4, '\0');
     codec<K>::encode(x.key, out);
-    auto len = static_cast<uint32_t>(out.size() - len_at - 4);
-    for (int i = 0; i < 4; ++i)
-      out[len_at + static_cast<size_t>(i)] = static_cast<char>((len >> (24 - 8 * i)) & 0xFF);
+    detail::put_u32_at(out, len_at, static_cast<uint32_t>(out.size() - len_at - 4));
     detail::put_ordered_i64(x.w.start, out);
     detail::put_ordered_i64(x.w.end, out);
   }
@@ -175,9 +186,7 @@ struct codec<detail::window_key<K>> {
       why = "not a window key";
       return false;
     }
-    uint32_t len = 0;
-    for (size_t i = 1; i < 5; ++i)
-      len = (len << 8) | static_cast<unsigned char>(in[i]);
+    auto len = detail::get_u32(in.data() + 1);
     if (in.size() != size_t{21} + len) {
       why = "window key of the wrong length";
       return false;

@@ -12,6 +12,16 @@ namespace kafka_suite {
 /// takes the partitions back at once instead of waiting out the dead member's session
 /// timeout) is SIGKILLed 10 times at random moments after it is ready, then lets it finish
 /// and stop cleanly; `expect_final_counts` judges the result.
+void real_kafka::kill_9_repeatedly(mt::harness& h, int victim, int kills) {
+  for (int k = 0; k < kills; ++k) {
+    if (k > 0)
+      h.restart(victim);
+    ASSERT_TRUE(h.wait_ready(victim, 90s)) << h.timeline() << h.log(victim);
+    std::this_thread::sleep_for(h.between(200ms, 2199ms));
+    EXPECT_EQ(h.kill(victim), 128 + SIGKILL) << h.timeline() << h.log(victim);
+  }
+}
+
 void real_kafka::survive_kill_9s(const std::string& scenario, const workload& w,
                                  const std::string& guarantee, bool rocksdb) {
   auto flags = guarantee_flags(guarantee);
@@ -20,14 +30,10 @@ void real_kafka::survive_kill_9s(const std::string& scenario, const workload& w,
   std::atomic<size_t> fed{0};
   auto feeder = feed_in_background(w, 0, w.events.size(), 2000, 200ms, fed);
   int victim = h->start();
-  int kills = 0;
-  for (; kills < 10; ++kills) {
-    if (kills > 0)
-      h->restart(victim);
-    ASSERT_TRUE(h->wait_ready(victim, 90s)) << h->timeline() << h->log(victim);
-    std::this_thread::sleep_for(h->between(200ms, 2199ms));
-    EXPECT_EQ(h->kill(victim), 128 + SIGKILL) << h->timeline() << h->log(victim);
-  }
+  const int kills = 10;
+  kill_9_repeatedly(*h, victim, kills);
+  if (HasFatalFailure())
+    return;
   feeder.join();
   h->note("input fed");
   EXPECT_EQ(fed.load(), w.events.size());

@@ -2,8 +2,6 @@
 // on the real broker: ten kill -9s of the worker while events flow, mid-window every time;
 // then every window must have exactly one final result, equal to the count computed here.
 
-#include <csignal>
-
 #include "integration/real_kafka.hpp"
 #include "support/window_checks.hpp"
 
@@ -21,14 +19,10 @@ TEST_F(real_kafka, exactly_once_windowed_final_results_survive_ten_kill_9s) {
   std::atomic<size_t> fed{0};
   auto feeder = feed_in_background(w, 0, w.events.size(), 1000, 200ms, fed);
   int victim = h->start();
-  int kills = 0;
-  for (; kills < 10; ++kills) {
-    if (kills > 0)
-      h->restart(victim);
-    ASSERT_TRUE(h->wait_ready(victim, 90s)) << h->timeline() << h->log(victim);
-    std::this_thread::sleep_for(h->between(200ms, 2199ms));
-    EXPECT_EQ(h->kill(victim), 128 + SIGKILL) << h->timeline() << h->log(victim);
-  }
+  const int kills = 10;
+  kill_9_repeatedly(*h, victim, kills);
+  if (HasFatalFailure())
+    return;
   feeder.join();
   h->note("input fed");
   EXPECT_EQ(fed.load(), w.events.size());

@@ -99,6 +99,11 @@ struct real_kafka : ::testing::Test {
 
   outcome expect_final_counts(const workload& w, bool exactly_once);
 
+  /// Kills instance `victim` of `h` with SIGKILL `kills` times, each at the harness's
+  /// seeded moment 200 ms to 2.2 s after it is ready, restarting it before every kill but
+  /// the first; it is left dead. A fatal failure when it does not get ready in 90 s.
+  void kill_9_repeatedly(mt::harness& h, int victim, int kills);
+
   void survive_kill_9s(const std::string& scenario, const workload& w,
                        const std::string& guarantee, bool rocksdb);
 

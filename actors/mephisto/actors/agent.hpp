@@ -118,7 +118,8 @@ struct agent_state : event_reporter {
   offset_tracker tracker;
   int64_t last_next_offset = -1;
   int64_t stream_time = -1;                 ///< highest event timestamp seen
-  std::vector<int64_t> punctuator_due;      ///< per punctuator; -1: at the first stream time            ///< of the last batch opened (an empty one: the same)
+  std::vector<int64_t> punctuator_due;      ///< per punctuator; -1: at the first stream time
+  std::vector<punctuator> punctuators;      ///< this partition's copies of the agent's            ///< of the last batch opened (an empty one: the same)
   std::deque<pending_write> writes;         ///< in batch order
   std::deque<changelog_stage> stages;       ///< in batch order
   send_buffer staging;                      ///< changelog records of the current batch
