@@ -21,6 +21,7 @@
 #include "mephisto/topology.hpp"
 #include "mephisto/window.hpp"
 #include "mephisto/windowed_store.hpp"
+#include "mephisto/windowed_view.hpp"
 
 namespace mephisto {
 
