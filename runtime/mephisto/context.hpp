@@ -38,6 +38,9 @@ struct agent_reply {
 
 /// Reads the reply headers of `rec`; false when it was not asked.
 bool reply_route_of(const consumed_record& rec, std::string& to, std::string& id);
+
+/// Logs that the window-close callback of `table` threw for window [start, end].
+void log_close_failure(const std::string& table, int64_t start, int64_t end, const char* what);
 } // namespace detail
 
 /// Thrown by a user function that cannot go on with this partition for now (say, a

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "mephisto/context.hpp"
-#include "mephisto/log.hpp"
 #include "mephisto/store.hpp"
 #include "mephisto/window.hpp"
 
@@ -370,9 +369,7 @@ private:
       throw;
     } catch (const std::exception& e) {
       detail::context_access::close_failed(ctx, mark);
-      log().warn("table {}: the window-close callback failed for window [{}, {}]: {}; its "
-                 "sends were dropped and the window is closed",
-                 table_, w.start, w.end, e.what());
+      detail::log_close_failure(table_, w.start, w.end, e.what());
     }
   }
 

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "mephisto/log.hpp"
+
 namespace mephisto {
 
 bool detail::reply_route_of(const consumed_record& rec, std::string& to, std::string& id) {
@@ -19,6 +21,13 @@ void context::throw_undeclared(const std::string& table) const {
   throw std::logic_error("agent '" + agent_ + "' uses table '" + table
                          + "' without declaring it: pass {.tables = {" + table
                          + "}} as the last argument of app.agent");
+}
+
+void detail::log_close_failure(const std::string& table, int64_t start, int64_t end,
+                               const char* what) {
+  log().warn("table {}: the window-close callback failed for window [{}, {}]: {}; its sends "
+             "were dropped and the window is closed",
+             table, start, end, what);
 }
 
 } // namespace mephisto
