@@ -63,8 +63,17 @@ void store_failed(self_ptr self, const store_error& e) {
 
 void check_drained(self_ptr self) {
   auto& st = self->state;
+  if ((st.pause_pending || st.draining) && !st.current && st.pending.empty()
+      && st.body->held_offset() >= 0) {
+    // A batch agent runs what it holds first (continue_batch flushes all of it).
+    static const kafka::batch_ptr empty = std::make_shared<const kafka::message_batch>();
+    st.pending.emplace_back(empty, source_actor{});
+    next(self);
+    return;
+  }
   if (st.pause_pending && !st.current && st.pending.empty()) {
     st.pause_pending = false;
+    st.paused = true;
     st.paused_at = st.produced_batches;
     st.pause_promise.deliver(caf::ok_atom::value);
   }
@@ -114,7 +123,10 @@ void continue_batch(self_ptr self) {
   auto& opts = st.env->opts;
   while (st.event_pos < msgs.size()) {
     try {
-      st.event_pos += st.body->process(msgs.subspan(st.event_pos), *st.ctx, st);
+      auto done = st.body->process(msgs.subspan(st.event_pos), *st.ctx, st);
+      if (done > 0)
+        st.attempts = 0; // the event that failed before went through
+      st.event_pos += done;
     } catch (const restart_partition& e) {
       fail(self, make_error(errc::partition_failed,
                             std::string{"the user function asked for a restart: "} + e.what()));
@@ -140,9 +152,24 @@ void continue_batch(self_ptr self) {
       return;
     }
     ++counters.failures;
-    st.add_dead_letter(msgs[st.event_pos], "exception", st.last_error, st.attempts);
+    if (!st.body->abandon(*st.ctx, st, st.last_error, st.attempts))
+      st.add_dead_letter(msgs[st.event_pos], "exception", st.last_error, st.attempts);
     st.attempts = 0;
     ++st.event_pos;
+  }
+  // A batch agent runs the events it held long enough; a failure retries after the
+  // backoff like an event's.
+  if (!st.body->flush_held(*st.ctx, st, st.pause_pending || st.draining)) {
+    if (++st.attempts < opts.retry_attempts) {
+      ++counters.retries;
+      auto backoff = std::min<int64_t>(opts.retry_backoff_max_ms,
+                                       int64_t{opts.retry_backoff_ms} << (st.attempts - 1));
+      self->delayed_send(self, std::chrono::milliseconds(backoff), retry_atom::value);
+      return;
+    }
+    ++counters.failures;
+    st.body->abandon(*st.ctx, st, st.last_error, st.attempts);
+    st.attempts = 0;
   }
   // Punctuators run; windowed tables move their clocks and close what is due. Both send
   // into this batch's output.
@@ -161,7 +188,9 @@ void continue_batch(self_ptr self) {
     return;
   }
   if (!st.current->empty())
-    st.last_next_offset = st.current->next_offset();
+    st.consumed_next_offset = st.current->next_offset();
+  auto held = st.body->held_offset();
+  st.last_next_offset = held >= 0 ? held : st.consumed_next_offset;
   auto seq = st.tracker.open(st.last_next_offset);
   if (auto& made = detail::context_access::replies(*st.ctx); !made.empty())
     st.replies.emplace_back(seq, std::move(made));
@@ -268,7 +297,8 @@ void tick(self_ptr self) {
   auto& st = self->state;
   if (auto period = tick_period(st); period > 0)
     self->delayed_send(self, std::chrono::milliseconds(period), tick_atom::value);
-  if (st.current || !st.pending.empty() || st.pause_pending || st.draining)
+  // Paused (exactly-once): the transaction is being committed; nothing may be produced.
+  if (st.current || !st.pending.empty() || st.pause_pending || st.paused || st.draining)
     return;
   static const kafka::batch_ptr empty = std::make_shared<const kafka::message_batch>();
   st.pending.emplace_back(empty, source_actor{});
@@ -384,6 +414,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
       // Every batch produced before the pause is committed: their durable writes may go
       // to disk. (Batches of the next transaction may have started meanwhile.)
       auto& st = self->state;
+      st.paused = false;
       st.committed_batches = st.paused_at;
       if (!st.replies.empty())
         send_replies(self, st.committed_batches, UINT64_MAX);

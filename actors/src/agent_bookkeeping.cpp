@@ -92,6 +92,11 @@ void agent_state::rejected(const context& c, const consumed_record& rec, std::st
   add_dead_letter(rec, kind, why, 1);
 }
 
+void agent_state::abandoned(const context&, const consumed_record& rec, std::string_view kind,
+                            std::string_view why, int attempts) {
+  add_dead_letter(rec, kind, why, attempts);
+}
+
 void agent_state::add_dead_letter(const consumed_record& rec, std::string_view kind,
                                   std::string_view why, int attempts_made) {
   dead_letter dl;

@@ -59,6 +59,9 @@ int64_t tick_period(const agent_state& st) {
   for (auto& p : st.punctuators)
     if (p.time == punctuation_time::wall_clock)
       shorter(p.every.count());
+  // A batch agent's held events wait at most `within` plus a quarter of it.
+  if (auto within = st.body->flush_period_ms(); within > 0)
+    shorter(std::max<int64_t>(10, within / 4));
   return period;
 }
 

@@ -2,7 +2,7 @@
 # Installs the peers of bench/compare.sh into ignored folders (see .gitignore), skipping what
 # is already there:
 #   bench/peers/.venv               Python venv with faust-streaming (Faust peer)
-#   bench/peers/kstreams/target     colors-streams.jar + lib/ (Kafka Streams peer, BenchTool)
+#   bench/peers/kstreams/target     colors-streams.jar + lib/ (Kafka Streams peers, BenchTool)
 # Needs python3 (with venv), java 17+ and mvn; reaches PyPI and Maven Central.
 # FAUST_VERSION overrides the faust-streaming version (default: 0.15.3).
 set -euo pipefail

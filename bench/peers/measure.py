@@ -4,14 +4,15 @@
   measure.py run --name NAME --target N --topic OUTPUT --tool 'java -cp ... BenchTool'
                  --bootstrap HOST:PORT --log FILE --timeout S [--cwd DIR] [--env K=V ...]
                  [--internal TOPIC ...] [--broker-pid PID]
-                 [--verify 'RECORDS [KEY=N ...]'] -- COMMAND...
+                 [--verify 'ARGS'] [--verify-command verify] -- COMMAND...
       Starts BenchTool watch on OUTPUT, then (t0) the command in its own process group, and
       waits until the sum of OUTPUT's high watermarks reaches N (t_last). Processing starts
       (t_active) at the first record in OUTPUT or in an --internal topic (the repartition
       topic, written by the first stage). Samples the process tree from
       /proc (CPU = utime+stime of the tree plus its reaped children, peak RSS = the sum of
       VmHWM) at that moment, stops the process (SIGTERM, SIGKILL after 20 s), checks the
-      output with BenchTool verify and prints one JSON object.
+      output with BenchTool VERIFY_COMMAND OUTPUT ARGS (verify: 'RECORDS [KEY=N ...]';
+      verify-windows: 'RECORDS EVENTS'; verify-join: 'RECORDS') and prints one JSON object.
   measure.py report RESULTS_JSON
       Prints the Markdown table of a results file written by compare.sh.
 """
@@ -239,7 +240,7 @@ def run(a):
         result["first_output_s"] = round(t_first - t0, 3)
         result["processing_s"] = round(t_last - t_active, 3)
         if a.verify:
-            v = subprocess.run(tool + ["verify", a.bootstrap, a.topic] + a.verify.split(),
+            v = subprocess.run(tool + [a.verify_command, a.bootstrap, a.topic] + a.verify.split(),
                                capture_output=True, text=True)
             try:
                 result["verify"] = json.loads(v.stdout.strip().splitlines()[-1])
@@ -257,9 +258,19 @@ def fmt(v, digits=2):
 def report(path):
     with open(path) as f:
         res = json.load(f)
-    words, colors = res["words"], res["colors"]
-    print(f"Colors pipeline, {words:,} input words ({colors:,} colors), broker {res['broker']}, "
-          f"{res['machine']}\n")
+    workload = res.get("workload", "colors")
+    if workload == "windows":
+        print(f"Windows pipeline (emit-final count per key and 1-minute window), {res['events']:,} events, "
+              f"{res['keys']:,} keys over {res['span_ms'] / 60000:g} min ({res['windows']:,} windows), "
+              f"broker {res['broker']}, {res['machine']}\n")
+    elif workload == "join":
+        table = "a co-partitioned table" if res["join"] == "table" else "a global table"
+        print(f"Join pipeline (clicks joined with {table} of users), {res['events']:,} clicks, "
+              f"{res['keys']:,} users, broker {res['broker']}, {res['machine']}\n")
+    else:
+        words, colors = res["words"], res["colors"]
+        print(f"Colors pipeline, {words:,} input words ({colors:,} colors), broker {res['broker']}, "
+              f"{res['machine']}\n")
     print("| system | wall s | processing s | msgs/s | CPU s | peak RSS MiB | broker CPU s | machine CPU s | output check |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in res["order"]:
@@ -272,7 +283,8 @@ def report(path):
             continue
         v = r.get("verify")
         check = "—" if v is None else ("ok" if v.get("ok") else
-                                        f"WRONG ({v.get('records')} records, {v.get('final_counts')})")
+                                        f"WRONG ({v.get('records')} records, {v.get('final_counts')})"
+                                        if "final_counts" in v else f"WRONG ({v.get('error')})")
         print(f"| {name} | {fmt(r['wall_s'])} | {fmt(r['processing_s'])} | {fmt(r.get('msgs_per_s'), 0)} "
               f"| {fmt(r.get('cpu_s'))} | {fmt(r.get('peak_rss_mib'), 0)} | {fmt(r.get('broker_cpu_s'))} "
               f"| {fmt(r.get('machine_cpu_s'))} | {check} |")
@@ -300,7 +312,10 @@ def main():
     r.add_argument("--timeout", type=float, default=600)
     r.add_argument("--cwd")
     r.add_argument("--env", action="append", default=[])
-    r.add_argument("--verify")
+    r.add_argument("--verify", help="the arguments of the check after BOOTSTRAP TOPIC")
+    r.add_argument("--verify-command", default="verify",
+                   help="the BenchTool command that checks the output (verify, verify-windows,"
+                        " verify-join)")
     r.add_argument("--internal", action="append", default=[],
                    help="a topic the system writes before its output (processing starts at the"
                         " first record in it or in the output)")

@@ -34,6 +34,10 @@ public:
   /// the dead-letter topic with `kind` and `why`; `process` goes on.
   virtual void rejected(const context& ctx, const consumed_record& rec, std::string_view kind,
                         std::string_view why) = 0;
+  /// A batch agent gave up `rec` with its batch (`kind`, after `attempts`): it goes to the
+  /// dead-letter topic. Not logged per event (the batch's failure was).
+  virtual void abandoned(const context& ctx, const consumed_record& rec, std::string_view kind,
+                         std::string_view why, int attempts) = 0;
 };
 
 /// The user's function behind a type-erased interface: one virtual call per batch, a
@@ -51,6 +55,28 @@ public:
   /// the same rollback).
   virtual size_t process(std::span<const consumed_record> batch, context& ctx,
                          event_reporter& report) = 0;
+
+  // -- batch agents (batch_body.hpp) hold events between calls; the defaults hold none --
+
+  /// At the end of each batch (also the idle tick's empty one): runs the events held
+  /// long enough, or all of them when `all` (before a transaction commit or a drain).
+  /// False when the function threw (reported; the agent retries the call after its
+  /// backoff, then calls `abandon`).
+  virtual bool flush_held(context&, event_reporter&, bool /*all*/) { return true; }
+
+  /// The event at the index `process` returned, or the held events, failed on every
+  /// attempt (`why`): dead-letters what the body holds. True when that included the event
+  /// at the index (otherwise the agent dead-letters it).
+  virtual bool abandon(context&, event_reporter&, std::string_view /*why*/, int /*attempts*/) {
+    return false;
+  }
+
+  /// The offset of the first event held and not yet run (nothing from it on may be
+  /// committed); -1: none.
+  virtual int64_t held_offset() const noexcept { return -1; }
+
+  /// How long an event may be held (ms), for the agent's idle tick; 0: never held.
+  virtual int64_t flush_period_ms() const noexcept { return 0; }
 };
 
 /// The typed body for an agent on a `topic<K, V>` running `F`, which takes either

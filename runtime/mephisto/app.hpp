@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mephisto/agent_body.hpp"
+#include "mephisto/batch_body.hpp"
 #include "mephisto/codec.hpp"
 #include "mephisto/context.hpp"
 #include "mephisto/error.hpp"
@@ -32,6 +33,9 @@ struct agent_options {
   std::vector<table_ref> tables;
   /// Functions run on each partition every so often of the wall clock or stream time.
   std::vector<punctuator> punctuators = {};
+  /// For an agent whose function takes a batch (`std::span<const taken<K, V>>`): how many
+  /// events it takes at most, and how long the first may wait for the others.
+  take_options take = {};
 };
 
 /// How `app::timer` runs.
@@ -231,15 +235,37 @@ public:
 
   /// Declares an agent: `fn` runs for every event of `source`, one actor per partition,
   /// in offset order. `fn` takes `(const V&, context&)` or `(const K&, const V&, context&)`.
+  ///
+  /// A batch agent's `fn` takes `(std::span<const taken<K, V>>, context&)` (Faust's
+  /// `stream.take`): it runs with `opts.take.max_events` events of one partition, or fewer
+  /// once the first has waited `opts.take.within`, for bulk writes to other systems. Their
+  /// offsets are committed only after `fn` returned (and what it sent is delivered);
+  /// `taken<K, std::optional<V>>` receives tombstones as `nullopt`. See batch_body.hpp.
   template <class K, class V, class F>
   void agent(std::string name, const mephisto::topic<K, V>& source, F fn,
              agent_options opts = {}) {
-    static_assert(std::is_invocable_v<F&, const V&, context&>
-                    || std::is_invocable_v<F&, const K&, const V&, context&>,
-                  "an agent function takes (const V&, context&) or "
-                  "(const K&, const V&, context&)");
-    add_agent(std::move(name), source.index(), std::move(opts),
-              [fn] { return std::make_unique<typed_agent_body<K, V, F>>(fn); });
+    using batch = std::span<const taken<K, V>>;
+    using optional_batch = std::span<const taken<K, std::optional<V>>>;
+    if constexpr (std::is_invocable_v<F&, batch, context&>) {
+      auto take = opts.take;
+      add_agent(std::move(name), source.index(), std::move(opts), [fn, take] {
+        return std::make_unique<batch_agent_body<K, V, F>>(fn, take);
+      });
+      return;
+    } else if constexpr (std::is_invocable_v<F&, optional_batch, context&>) {
+      auto take = opts.take;
+      add_agent(std::move(name), source.index(), std::move(opts), [fn, take] {
+        return std::make_unique<batch_agent_body<K, std::optional<V>, F>>(fn, take);
+      });
+      return;
+    } else {
+      static_assert(std::is_invocable_v<F&, const V&, context&>
+                      || std::is_invocable_v<F&, const K&, const V&, context&>,
+                    "an agent function takes (const V&, context&), "
+                    "(const K&, const V&, context&) or (std::span<const taken<K, V>>, context&)");
+      add_agent(std::move(name), source.index(), std::move(opts),
+                [fn] { return std::make_unique<typed_agent_body<K, V, F>>(fn); });
+    }
   }
 
   /// Runs `fn(ctx)` every `interval` of the wall clock (Faust's `@app.timer`), with sends

@@ -19,6 +19,8 @@ namespace mephisto {
 
 template <class K, class V, class F>
 class typed_agent_body;
+template <class K, class V, class F>
+class batch_agent_body;
 template <class K, class V>
 class windowed_table;
 template <class K, class V>
@@ -178,6 +180,8 @@ private:
 
   template <class K, class V, class F>
   friend class typed_agent_body;
+  template <class K, class V, class F>
+  friend class batch_agent_body;
   friend struct detail::context_access;
 
   context(std::string agent, std::string topic, int32_t partition, size_t tables)

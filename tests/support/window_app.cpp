@@ -3,10 +3,19 @@
 // each window's final count to `window-finals` as "<window start> <count>" under the key.
 // The crash tests check that every window gets exactly one final result (exactly-once),
 // equal to what they computed from the events they fed.
+//
+// With `--take_sink` (taken off the command line before `main`), a batch agent (`take`)
+// on the same events writes each batch of at most 100 events, or what came within 300 ms,
+// to `sink-batches` as one record: "key@at" items joined by commas. The exactly-once
+// crash test checks that every event is in exactly one batch. (Both agents share the
+// topic's committed offsets; at-least-once, the count would then repeat what the sink
+// held at a crash, which the at-least-once test does not allow for.)
 
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include <mephisto/mephisto.hpp>
 
@@ -27,5 +36,26 @@ int main(int argc, char** argv) {
                                   const std::int64_t& n, mephisto::context& ctx) {
     ctx.send(finals, key, std::to_string(w.start) + " " + std::to_string(n));
   });
+  auto batches = app.topic<std::string, std::string>("sink-batches");
+  bool take_sink = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view{argv[i]} == "--take_sink") {
+      take_sink = true;
+      for (int j = i; j + 1 < argc; ++j)
+        argv[j] = argv[j + 1];
+      --argc;
+      break;
+    }
+  if (take_sink)
+    app.agent(
+      "sink", events,
+      [=](std::span<const mephisto::taken<std::string, std::string>> evs,
+          mephisto::context& ctx) {
+        std::string items;
+        for (auto& e : evs)
+          items.append(items.empty() ? "" : ",").append(e.key).append("@").append(e.value);
+        ctx.send(batches, std::to_string(ctx.partition()), items);
+      },
+      {.take = {.max_events = 100, .within = 300ms}});
   return app.main(argc, argv);
 }

@@ -77,4 +77,48 @@ inline window_verdict judge_finals(const std::vector<record>& finals,
   return v;
 }
 
+/// How the sink's batches ("key@at" items joined by commas) cover the events (closers
+/// included: they are events too).
+struct batch_verdict {
+  size_t batches = 0;
+  size_t events = 0;     ///< events fed
+  size_t missing = 0;    ///< events in no batch
+  size_t repeated = 0;   ///< items beyond an event's first
+  size_t oversized = 0;  ///< batches of more than `max_events` items
+  size_t unexpected = 0; ///< items that are no event fed
+};
+
+inline batch_verdict judge_batches(const std::vector<record>& batches, const window_stream& s,
+                                   size_t max_events) {
+  std::map<std::string, size_t> seen;
+  for (auto& [key, at] : s.events)
+    seen.emplace(key + "@" + at, 0);
+  for (auto& [key, at] : s.closers)
+    seen.emplace(key + "@" + at, 0);
+  batch_verdict v;
+  v.events = seen.size();
+  for (auto& r : batches) {
+    ++v.batches;
+    size_t items = 0;
+    for (size_t from = 0; from <= r.value.size();) {
+      auto comma = r.value.find(',', from);
+      if (comma == std::string::npos)
+        comma = r.value.size();
+      ++items;
+      auto it = seen.find(r.value.substr(from, comma - from));
+      if (it == seen.end())
+        ++v.unexpected;
+      else if (it->second++ > 0)
+        ++v.repeated;
+      from = comma + 1;
+    }
+    if (items > max_events)
+      ++v.oversized;
+  }
+  for (auto& [item, n] : seen)
+    if (n == 0)
+      ++v.missing;
+  return v;
+}
+
 } // namespace testkit

@@ -60,6 +60,8 @@ struct agent_state : event_reporter {
                  const send_buffer::oversize& too_large) override;
   void rejected(const context& ctx, const consumed_record& rec, std::string_view kind,
                 std::string_view why) override;
+  void abandoned(const context& ctx, const consumed_record& rec, std::string_view kind,
+                 std::string_view why, int attempts) override;
   bool may_log();
   /// Adds the counters of the batch just finished to the worker's stats: events, errors,
   /// the agent's own event count, the batch's duration and its events' latencies.
@@ -116,10 +118,13 @@ struct agent_state : event_reporter {
   size_t dead_letter_pos = 0;
   kafka::delivery_batch* delivery = nullptr;
   offset_tracker tracker;
+  /// The offset committed once the last batch opened is done: one past its last event, or
+  /// the first event a batch agent still holds (`agent_body::held_offset`).
   int64_t last_next_offset = -1;
+  int64_t consumed_next_offset = -1;        ///< one past the last event received
   int64_t stream_time = -1;                 ///< highest event timestamp seen
   std::vector<int64_t> punctuator_due;      ///< per punctuator; -1: at the first stream time
-  std::vector<punctuator> punctuators;      ///< this partition's copies of the agent's            ///< of the last batch opened (an empty one: the same)
+  std::vector<punctuator> punctuators;      ///< this partition's copies of the agent's
   std::deque<pending_write> writes;         ///< in batch order
   std::deque<changelog_stage> stages;       ///< in batch order
   send_buffer staging;                      ///< changelog records of the current batch
@@ -130,6 +135,7 @@ struct agent_state : event_reporter {
   uint64_t committed_batches = 0;           ///< exactly-once: seqs below this are committed
   uint64_t paused_at = 0;                   ///< produced_batches at the last pause
   bool pause_pending = false;
+  bool paused = false;                      ///< answered a pause; not yet committed
   caf::typed_response_promise<caf::ok_atom> pause_promise;
   bool draining = false;
   caf::typed_response_promise<int64_t> drain_promise;

@@ -58,13 +58,16 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *                                              kafka.network RequestMetrics RequestsPerSec, summed
  *                                              over versions), and "ms": the time of the reading
  * </pre>
+ *
+ * and the commands of the windows and join workloads, in WorkloadTool: produce-windows,
+ * produce-join, verify-windows, verify-join.
  */
 public final class BenchTool {
   /** Pause between two rounds of high-watermark reads in watch (each round takes ~1-2 ms). */
   static final long POLL_MS = 10;
   static final String[] WORDS = {"red", "green", "blue", "yellow", "black", "white", "cat", "dog"};
 
-  private static Properties common(String bootstrap) {
+  static Properties common(String bootstrap) {
     Properties p = new Properties();
     p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     return p;
@@ -179,20 +182,25 @@ public final class BenchTool {
     }
   }
 
-  static void produce(String bootstrap, String topic, long n, long seed) throws Exception {
+  /** The producer of the input: acks=all, large batches. */
+  static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
     Properties p = common(bootstrap);
     p.put(ProducerConfig.ACKS_CONFIG, "all");
     p.put(ProducerConfig.LINGER_MS_CONFIG, 20);
     p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+    return new KafkaProducer<>(p);
+  }
+
+  static void produce(String bootstrap, String topic, long n, long seed) throws Exception {
     byte[][] words = new byte[WORDS.length][];
     for (int i = 0; i < WORDS.length; i++) words[i] = WORDS[i].getBytes(StandardCharsets.UTF_8);
     long[] counts = new long[WORDS.length];
     Random random = new Random(seed);
     AtomicReference<Exception> failure = new AtomicReference<>();
     long start = System.nanoTime();
-    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+    try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
       int partitions = producer.partitionsFor(topic).size();
       for (long i = 0; i < n && failure.get() == null; i++) {
         int w = random.nextInt(WORDS.length);
@@ -210,7 +218,7 @@ public final class BenchTool {
     System.out.println(json);
   }
 
-  private static KafkaConsumer<byte[], byte[]> consumer(String bootstrap) {
+  static KafkaConsumer<byte[], byte[]> consumer(String bootstrap) {
     Properties p = common(bootstrap);
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
@@ -219,7 +227,7 @@ public final class BenchTool {
     return new KafkaConsumer<>(p);
   }
 
-  private static List<TopicPartition> partitions(KafkaConsumer<?, ?> c, String topic) {
+  static List<TopicPartition> partitions(KafkaConsumer<?, ?> c, String topic) {
     List<TopicPartition> tps = new ArrayList<>();
     for (PartitionInfo pi : c.partitionsFor(topic, Duration.ofSeconds(30)))
       tps.add(new TopicPartition(topic, pi.partition()));
@@ -378,9 +386,11 @@ public final class BenchTool {
       return;
     }
     if (args.length < 2) {
-      System.err.println("usage: BenchTool reset|create|produce|watch|verify BOOTSTRAP ...");
+      System.err.println("usage: BenchTool reset|create|produce|watch|verify|produce-windows|produce-join"
+          + "|verify-windows|verify-join BOOTSTRAP ...");
       System.exit(64);
     }
+    if (WorkloadTool.main(args)) return;
     String bootstrap = args[1];
     switch (args[0]) {
       case "reset" -> reset(bootstrap, list(args[2]), list(args[3]), list(args[4]));

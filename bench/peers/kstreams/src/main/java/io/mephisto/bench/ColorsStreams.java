@@ -1,13 +1,9 @@
 package io.mephisto.bench;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
@@ -33,7 +29,7 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <p>The record cache is off (statestore.cache.max.bytes=0) so that every update is forwarded,
  * as Faust and Mephisto do; with the cache on, Streams would only emit the latest count per
- * color at each commit. SIGTERM closes the topology cleanly (shutdown hook).
+ * color at each commit. SIGTERM closes the topology cleanly (shutdown hook; see StreamsPeer).
  */
 public final class ColorsStreams {
   private static final Set<String> COLORS = Set.of("red", "green", "blue");
@@ -58,52 +54,15 @@ public final class ColorsStreams {
     return builder.build();
   }
 
-  private static String env(String name, String fallback) {
-    String v = System.getenv(name);
-    if (v != null && !v.isEmpty()) return v;
-    if (fallback == null) throw new IllegalArgumentException("environment variable " + name + " is required");
-    return fallback;
-  }
-
   public static void main(String[] args) throws Exception {
-    String stateDir = System.getenv("STATE_DIR");
-    if (stateDir == null || stateDir.isEmpty())
-      stateDir = Files.createTempDirectory("colors-streams").toString();
-    else
-      Files.createDirectories(Path.of(stateDir));
-
-    Properties props = new Properties();
-    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, env("BOOTSTRAP", null));
-    props.put(StreamsConfig.APPLICATION_ID_CONFIG, env("APP_ID", "colors-kstreams"));
-    props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
-    props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
+    Properties props = StreamsPeer.props("colors-kstreams", "colors-streams");
     props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
-    props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Integer.parseInt(env("STREAM_THREADS", "1")));
-    String commit = System.getenv("COMMIT_INTERVAL_MS");
-    if (commit != null && !commit.isEmpty())
-      props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, Long.parseLong(commit));
-    props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
     String linger = System.getenv("LINGER_MS");
     if (linger != null && !linger.isEmpty())
       props.put(StreamsConfig.producerPrefix("linger.ms"), Integer.parseInt(linger));
 
-    Topology topology = topology(env("INPUT_TOPIC", "input"), env("OUTPUT_TOPIC", null),
-                                 !env("STORE", "memory").equals("rocksdb"));
-    KafkaStreams streams = new KafkaStreams(topology, props);
-    CountDownLatch stopped = new CountDownLatch(1);
-    streams.setStateListener((now, before) -> {
-      if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) stopped.countDown();
-    });
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      streams.close();
-      stopped.countDown();
-    }, "colors-streams-shutdown"));
-    streams.start();
-    stopped.await();
-    if (streams.state() == KafkaStreams.State.ERROR) {
-      System.err.println("colors-streams: Kafka Streams went to ERROR");
-      streams.close();
-      System.exit(1);
-    }
+    Topology topology = topology(StreamsPeer.env("INPUT_TOPIC", "input"), StreamsPeer.env("OUTPUT_TOPIC", null),
+                                 !StreamsPeer.env("STORE", "memory").equals("rocksdb"));
+    StreamsPeer.run(topology, props, "colors-streams");
   }
 }
