@@ -11,10 +11,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # adds. tests/package/image_packages.sh checks the first two against a build.
 BUILD_PACKAGES := g++ cmake ninja-build pkg-config make libcaf-dev librdkafka-dev \
                   librocksdb-dev libboost-json1.81-dev libboost1.81-dev libspdlog-dev \
-                  libfmt-dev libcli11-dev libssl-dev prometheus-cpp-dev libgtest-dev
+                  libfmt-dev libcli11-dev libssl-dev prometheus-cpp-dev libgtest-dev \
+                  libhowardhinnant-date-dev
 RUNTIME_PACKAGES := libcaf-core0.17 libcaf-io0.17 libcaf-openssl0.17 librdkafka1 \
                     librocksdb7.8 libspdlog1.10 libfmt9 libssl3 libprometheus-cpp-core1.0 \
-                    libboost-json1.81.0 kcat
+                    libboost-json1.81.0 libdate-tz3 tzdata kcat
 TEST_PACKAGES := kcat openjdk-17-jre-headless maven python3 python3-yaml openssl
 PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 

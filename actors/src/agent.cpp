@@ -100,10 +100,13 @@ void finish(self_ptr self) {
   auto slow = st.env->services.faults ? st.env->services.faults->delay_of(
                 topic.name, topic.kafka_name, st.spec.partition)
                                       : std::chrono::milliseconds{0};
-  if (slow.count() > 0) // an injected slow partition (crash tests)
+  if (!st.current_source) {
+    // An empty batch of the tick or of a batch agent's flush: no credit to return.
+  } else if (slow.count() > 0) { // an injected slow partition (crash tests)
     self->delayed_send(st.current_source, slow, credit_atom::value, st.spec.slot);
-  else if (st.current_source) // not an empty batch of the wall-clock tick
+  } else {
     self->send(st.current_source, credit_atom::value, st.spec.slot);
+  }
   st.publish_counters();
   st.env->report.stats->note_mailbox(self->mailbox().size());
   st.current.reset();
@@ -345,9 +348,8 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
   // event.
   st.punctuators = def.punctuators;
   for (auto& p : def.punctuators)
-    st.punctuator_due.push_back(p.time == punctuation_time::wall_clock
-                                  ? wall_clock_ms(*st.env) + p.every.count()
-                                  : -1);
+    st.punctuator_due.push_back(
+      p.time == punctuation_time::wall_clock ? next_time(p, wall_clock_ms(*st.env)) : -1);
   if (auto period = tick_period(st); period > 0)
     self->delayed_send(self, std::chrono::milliseconds(period), tick_atom::value);
   return {

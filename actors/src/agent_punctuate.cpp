@@ -31,7 +31,7 @@ void punctuate(self_ptr self) {
             + p.every.count();
     if (now < due)
       continue;
-    due = now + p.every.count(); // missed times are not made up
+    due = next_time(p, now); // missed times are not made up
     auto mark = detail::context_access::begin_call(*st.ctx, now);
     try {
       p.fn(*st.ctx);
@@ -46,6 +46,13 @@ void punctuate(self_ptr self) {
                  st.where, e.what(), p.every.count());
     }
   }
+}
+
+int64_t next_time(const punctuator& p, int64_t now) {
+  if (!p.next_due)
+    return now + p.every.count();
+  auto next = p.next_due(now);
+  return next < 0 ? INT64_MAX : next;
 }
 
 int64_t tick_period(const agent_state& st) {

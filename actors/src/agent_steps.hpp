@@ -37,6 +37,9 @@ void schedule_changelogs(self_ptr self);
 /// changes are taken). Throws `restart_partition` and `store_error` from them.
 void punctuate(self_ptr self);
 
+/// When punctuator `p` is next due after `now` (ms since the epoch; INT64_MAX: never).
+int64_t next_time(const punctuator& p, int64_t now);
+
 /// How often an idle agent ticks (runs an empty batch): for windowed tables that close on
 /// the wall clock and wall-clock punctuators; 0: never.
 int64_t tick_period(const agent_state& st);

@@ -46,6 +46,14 @@ struct timer_options {
   bool on_leader = true;
 };
 
+/// How `app::crontab` runs.
+struct crontab_options {
+  /// The IANA time zone the schedule is read in ("Europe/Berlin"; the system's tzdata).
+  std::string timezone = "UTC";
+  /// As `timer_options::on_leader` (only `true` for now).
+  bool on_leader = true;
+};
+
 /// How `group_by` repartitions a stream.
 struct repartition_options {
   /// Partitions of the internal topic. 0: those of the tables its agents use (the first
@@ -278,6 +286,17 @@ public:
     add_timer(interval, std::function<void(context&)>(std::move(fn)), opts);
   }
 
+  /// Runs `fn(ctx)` at the minutes crontab expression `expr` names ("*/5 * * * *", "0 9 *
+  /// * MON-FRI"), in `opts.timezone` (Faust's `@app.crontab`; see cron_schedule), as a
+  /// timer does: on the leader, with sends in its batch. Checked every second; a time
+  /// missed while no instance held the leader partition is not made up. Throws
+  /// `std::invalid_argument` for a bad expression or an unknown zone.
+  template <class F>
+  void crontab(const std::string& expr, F fn, crontab_options opts = {}) {
+    static_assert(std::is_invocable_v<F&, context&>, "a crontab timer takes (context&)");
+    add_crontab(expr, std::function<void(context&)>(std::move(fn)), opts);
+  }
+
   /// Repartitions `source` by a new key (Kafka Streams' `groupBy`, Faust's `group_by`):
   /// declares the internal topic `<app-id>-<name>` and an agent that sends each event
   /// there under the key `key_of` gives, with the same value; returns that topic, keyed by
@@ -359,6 +378,10 @@ private:
   void mark_fed(uint32_t table, uint32_t topic);
   void add_timer(std::chrono::milliseconds interval, std::function<void(context&)> fn,
                  const timer_options& opts);
+  void add_crontab(const std::string& expr, std::function<void(context&)> fn,
+                   const crontab_options& opts);
+  /// The agent `timers` on the leader topic (declared by the first timer).
+  topology::agent_def& timers_agent();
   void mark_windowed(uint32_t table, const window_spec& spec, std::shared_ptr<void> hooks);
   const std::shared_ptr<void>& window_hooks_of(uint32_t table) const;
 

@@ -4,5 +4,6 @@
 #include "mephisto/app.hpp"
 #include "mephisto/codec.hpp"
 #include "mephisto/context.hpp"
+#include "mephisto/crontab.hpp"
 #include "mephisto/table.hpp"
 #include "mephisto/topic.hpp"

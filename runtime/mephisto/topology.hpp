@@ -44,6 +44,9 @@ struct punctuator {
   std::chrono::milliseconds every{1000};
   punctuation_time time = punctuation_time::wall_clock;
   std::function<void(context&)> fn;
+  /// A wall-clock punctuator on a schedule (`app::crontab`): the next time after a time
+  /// (ms since the epoch), -1 for never; `every` is then how often it is checked.
+  std::function<int64_t(int64_t)> next_due = {};
 };
 
 /// What an app declares, without types: the runtime's view of the user's topics, tables

@@ -1,4 +1,5 @@
 #include "mephisto/app.hpp"
+#include "mephisto/crontab.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -89,6 +90,23 @@ void app::add_timer(std::chrono::milliseconds interval, std::function<void(conte
                                 "supported yet");
   if (interval.count() <= 0)
     throw std::invalid_argument("a timer needs a positive interval");
+  timers_agent().punctuators.push_back({interval, punctuation_time::wall_clock, std::move(fn)});
+}
+
+void app::add_crontab(const std::string& expr, std::function<void(context&)> fn,
+                      const crontab_options& opts) {
+  if (!opts.on_leader)
+    throw std::invalid_argument("crontab timers on every instance (on_leader = false) are "
+                                "not supported yet");
+  auto schedule = std::make_shared<const cron_schedule>(expr, opts.timezone);
+  timers_agent().punctuators.push_back(
+    {.every = std::chrono::seconds(1),
+     .time = punctuation_time::wall_clock,
+     .fn = std::move(fn),
+     .next_due = [schedule](int64_t now) { return schedule->next_after(now); }});
+}
+
+topology::agent_def& app::timers_agent() {
   auto it = std::find_if(topo_->agents.begin(), topo_->agents.end(),
                          [](auto& a) { return a.name == "timers"; });
   if (it == topo_->agents.end()) {
@@ -96,7 +114,7 @@ void app::add_timer(std::chrono::milliseconds interval, std::function<void(conte
     add_agent("timers", leader, {}, [] { return std::make_unique<no_events_body>(); });
     it = topo_->agents.end() - 1;
   }
-  it->punctuators.push_back({interval, punctuation_time::wall_clock, std::move(fn)});
+  return *it;
 }
 
 void app::follow_tables(uint32_t topic) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mephisto/crontab.hpp"
 #include "mephisto/testing.hpp"
 
 using namespace mephisto;
@@ -89,4 +91,93 @@ TEST(punctuator, runs_per_partition_on_stream_time_with_the_partitions_table) {
   // 60 s, run once per batch, 14 keys), then 200 s (15 keys); partition 1 never reaches 60 s.
   EXPECT_EQ(p0, (std::vector<int64_t>{14, 15}));
   EXPECT_TRUE(p1.empty());
+}
+
+namespace {
+/// ms since the epoch of a UTC time.
+int64_t utc(int y, int mo, int d, int h, int mi) {
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+} // namespace
+
+TEST(crontab, parses_the_five_fields_and_finds_the_next_minute) {
+  cron_schedule every5{"*/5 * * * *"};
+  EXPECT_EQ(every5.next_after(utc(2024, 1, 1, 0, 0)), utc(2024, 1, 1, 0, 5));
+  EXPECT_EQ(every5.next_after(utc(2024, 1, 1, 0, 4) + 59'999), utc(2024, 1, 1, 0, 5));
+  EXPECT_EQ(every5.next_after(utc(2024, 1, 1, 23, 57)), utc(2024, 1, 2, 0, 0));
+  cron_schedule workdays{"30 9 * * MON-FRI"};
+  // 2024-01-05 is a Friday: the next one is Monday the 8th.
+  EXPECT_EQ(workdays.next_after(utc(2024, 1, 5, 9, 30)), utc(2024, 1, 8, 9, 30));
+  cron_schedule leap{"0 0 29 FEB *"};
+  EXPECT_EQ(leap.next_after(utc(2024, 3, 1, 0, 0)), utc(2028, 2, 29, 0, 0));
+  // Both day fields restricted: either matches (the 1st, or any Sunday).
+  cron_schedule either{"0 12 1 * 0"};
+  EXPECT_EQ(either.next_after(utc(2024, 1, 1, 12, 0)), utc(2024, 1, 7, 12, 0));
+  EXPECT_EQ(either.next_after(utc(2024, 1, 28, 12, 0)), utc(2024, 2, 1, 12, 0));
+  cron_schedule lists{"0,15-20/5 1 * * 7"}; // Sundays at 1:00, 1:15 and 1:20
+  EXPECT_EQ(lists.next_after(utc(2024, 1, 7, 1, 0)), utc(2024, 1, 7, 1, 15));
+  EXPECT_EQ(lists.next_after(utc(2024, 1, 7, 1, 15)), utc(2024, 1, 7, 1, 20));
+  EXPECT_EQ(lists.next_after(utc(2024, 1, 7, 1, 20)), utc(2024, 1, 14, 1, 0));
+  EXPECT_EQ(cron_schedule("0 0 30 2 *").next_after(utc(2024, 1, 1, 0, 0)), -1)
+    << "February 30th never comes";
+}
+
+TEST(crontab, reads_the_schedule_in_its_time_zone_across_daylight_saving_changes) {
+  cron_schedule ny{"30 2 * * *", "America/New_York"};
+  // 2024-03-10: 2:00 EST jumps to 3:00 EDT, so 2:30 does not exist that day.
+  EXPECT_EQ(ny.next_after(utc(2024, 3, 9, 7, 30)), utc(2024, 3, 11, 6, 30));
+  EXPECT_EQ(ny.next_after(utc(2024, 3, 8, 8, 0)), utc(2024, 3, 9, 7, 30)) << "2:30 EST";
+  cron_schedule fall{"30 1 * * *", "America/New_York"};
+  // 2024-11-03: 1:30 happens twice (EDT, then EST); it fires once, the first time.
+  auto first = fall.next_after(utc(2024, 11, 3, 0, 0));
+  EXPECT_EQ(first, utc(2024, 11, 3, 5, 30));
+  EXPECT_EQ(fall.next_after(first), utc(2024, 11, 4, 6, 30));
+  cron_schedule berlin{"0 9 * * *", "Europe/Berlin"};
+  EXPECT_EQ(berlin.next_after(utc(2024, 7, 1, 0, 0)), utc(2024, 7, 1, 7, 0)) << "CEST";
+  EXPECT_EQ(berlin.next_after(utc(2024, 12, 1, 0, 0)), utc(2024, 12, 1, 8, 0)) << "CET";
+}
+
+TEST(crontab, refuses_bad_expressions_and_zones_naming_the_field) {
+  auto why = [](const std::string& expr, const std::string& tz = "UTC") -> std::string {
+    try {
+      cron_schedule s{expr, tz};
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_NE(why("* * * *").find("needs 5 fields"), std::string::npos);
+  EXPECT_NE(why("60 * * * *").find("minute: 60 is outside 0-59"), std::string::npos);
+  EXPECT_NE(why("* 5-2 * * *").find("hour: the range 5-2 runs backwards"), std::string::npos);
+  EXPECT_NE(why("* * * FOO *").find("month: 'FOO' is not a number"), std::string::npos);
+  EXPECT_NE(why("*/0 * * * *").find("minute: the step '0'"), std::string::npos);
+  EXPECT_NE(why("* * * * *", "Mars/Olympus").find("unknown time zone 'Mars/Olympus'"),
+            std::string::npos);
+  app a{"cron"};
+  EXPECT_THROW(a.crontab("* * *", [](context&) {}), std::invalid_argument);
+  EXPECT_THROW(a.crontab("* * * * *", [](context&) {}, {.on_leader = false}),
+               std::invalid_argument);
+}
+
+TEST(crontab, runs_on_the_leader_at_the_scheduled_minutes_of_the_wall_clock) {
+  app a{"cron"};
+  auto ticks = a.topic<std::string, int64_t>("ticks");
+  auto runs = std::make_shared<int64_t>(0);
+  a.crontab("*/15 * * * *", [=](context& ctx) { ctx.send(ticks, "tick", ++*runs); });
+  mt::driver_options opts;
+  opts.start_time_ms = utc(2024, 1, 1, 0, 7);
+  mt::driver d{a, opts};
+  for (int i = 0; i < 50; ++i)
+    d.advance_wall_clock(1min); // to 00:57: due at 00:15, 00:30 and 00:45
+  auto out = d.read(ticks);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].timestamp, utc(2024, 1, 1, 0, 15));
+  EXPECT_EQ(out[1].timestamp, utc(2024, 1, 1, 0, 30));
+  EXPECT_EQ(out[2].timestamp, utc(2024, 1, 1, 0, 45));
 }
