@@ -191,19 +191,29 @@ public:
       return std::make_shared<windowed_store<K, V>>(
         std::move(inner), spec, std::make_shared<const window_hooks<K, V>>(*hooks), place.table);
     };
+    // Looked up by the user's key: the answer is every window of it (windowed_store::lookup).
     topology::table_view view;
-    view.key_codec = codec<row_key>::name;
-    view.value_codec = codec<row>::name;
+    view.key_codec = codec_name<K>();
+    view.value_codec = std::string{"windows of "} + codec_name<V>();
     view.check_key = [](std::string_view key, std::string& why) {
-      row_key k{};
-      return codec<row_key>::decode(key, k, why);
+      K k{};
+      return codec<K>::decode(key, k, why);
     };
     view.value_json = [](std::string_view value, boost::json::value& out, std::string& why) {
-      row r{};
-      if (!codec<row>::decode(value, r, why))
-        return false;
-      out = r.clock >= 0 ? boost::json::value(r.clock) : json_view(r.value);
-      return true;
+      boost::json::array windows;
+      auto ok = detail::for_each_window_entry(
+        value,
+        [&](const window& w, std::string_view bytes) {
+          V v{};
+          if (!codec<V>::decode(bytes, v, why))
+            return false;
+          windows.push_back(boost::json::object{{"start", w.start}, {"end", w.end},
+                                                {"value", json_view(v)}});
+          return true;
+        },
+        why);
+      out = std::move(windows);
+      return ok;
     };
     auto index = add_table(name, {.partitions = opts.partitions}, std::move(make_store),
                            std::move(view));

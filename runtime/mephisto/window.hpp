@@ -159,6 +159,36 @@ inline int64_t get_ordered_i64(const char* p) {
   return static_cast<int64_t>(u ^ (uint64_t{1} << 63));
 }
 
+/// A key's windows as a table lookup answers them (`/tables/<t>/<key>`): per window its
+/// start and end (8 bytes each) and its encoded value (4 bytes of length, the bytes).
+template <class V>
+void append_window_entry(std::string& out, const window& w, const V& value) {
+  put_ordered_i64(w.start, out);
+  put_ordered_i64(w.end, out);
+  auto len_at = out.size();
+  out.append(4, '\0');
+  codec<V>::encode(value, out);
+  put_u32_at(out, len_at, static_cast<uint32_t>(out.size() - len_at - 4));
+}
+
+/// Calls `fn(window, encoded value)` for each entry `append_window_entry` wrote, until it
+/// returns false. False when `fn` did or the bytes are cut short (`why`).
+template <class F>
+bool for_each_window_entry(std::string_view in, F&& fn, std::string& why) {
+  while (!in.empty()) {
+    if (in.size() < 20 || in.size() - 20 < get_u32(in.data() + 16)) {
+      why = "a window entry is cut short";
+      return false;
+    }
+    window w{get_ordered_i64(in.data()), get_ordered_i64(in.data() + 8)};
+    auto len = get_u32(in.data() + 16);
+    if (!fn(w, in.substr(20, len)))
+      return false;
+    in.remove_prefix(20 + len);
+  }
+  return true;
+}
+
 } // namespace detail
 
 template <class K>

@@ -131,8 +131,20 @@ public:
     return n;
   }
 
+  /// A lookup by the user's key (encoded with K's codec): every window of it held, oldest
+  /// first (detail::append_window_entry). False when it has none.
   bool lookup(std::string_view key, std::string& value, std::string& why) override {
-    return inner_->lookup(key, value, why);
+    K k{};
+    if (!codec<K>::decode(key, k, why))
+      return false;
+    auto it = windows_.find(k);
+    if (it == windows_.end())
+      return false;
+    value.clear();
+    for (auto& w : it->second)
+      if (auto* r = inner_->find(row_key{k, w, false}))
+        detail::append_window_entry(value, w, r->value);
+    return !value.empty();
   }
 
   void snapshot(std::vector<std::pair<std::string, std::string>>& out) const override {

@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <thread>
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "mephisto/testing.hpp"
+#include "support/http_client.hpp"
 #include "support/window_checks.hpp"
 
 using namespace std::chrono_literals;
@@ -53,6 +55,17 @@ TEST(window_embedded, final_results_survive_a_restart_and_a_kill_9_mid_window) {
     v = testkit::judge_finals(mt::consume(broker->bootstrap(), "window-finals", SIZE_MAX, 3s),
                               stream.truth);
   } while (v.missing > 0 && std::chrono::steady_clock::now() < deadline);
+  // The windowed table looked up by key through the web view: a closer's window is open.
+  auto looked_up = testkit::http_get(h.web_address(w), "/tables/window-counts/closer-7");
+  EXPECT_EQ(looked_up.status, 200) << looked_up.body;
+  if (looked_up.status == 200) {
+    auto answer = boost::json::parse(looked_up.body);
+    auto& windows = answer.at("value").as_array();
+    ASSERT_EQ(windows.size(), 1u) << looked_up.body;
+    EXPECT_EQ(windows[0].at("start").as_int64(), testkit::window_base_ms + 100'000'000);
+    EXPECT_EQ(windows[0].at("end").as_int64(), testkit::window_base_ms + 100'001'000);
+    EXPECT_EQ(windows[0].at("value").as_int64(), 1);
+  }
   EXPECT_EQ(h.stop(w), 0) << h.log(w);
   EXPECT_EQ(v.missing, 0u) << h.timeline();
   EXPECT_EQ(v.wrong, 0u) << h.timeline();

@@ -365,3 +365,37 @@ TEST(windowed_table, a_reopened_rocksdb_store_resumes_the_same_windows_and_clock
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST(windowed_table, a_lookup_by_key_answers_every_window_of_it_as_json) {
+  counting_app c{tumbling(60s), {.grace = 10s}};
+  auto changelog = count_to_65s(c, {});
+  auto& def = c.a.declared().tables[c.counts.index()];
+  auto store = def.make_store(store_place{nullptr, "counts", 0});
+  std::string why;
+  ASSERT_FALSE(store->open(why));
+  for (auto& r : changelog) {
+    std::optional<std::string_view> value;
+    if (r.has_value)
+      value = r.value;
+    ASSERT_TRUE(store->restore(r.key, value, why)) << why;
+  }
+  ASSERT_FALSE(store->restore_done());
+  // What /tables/counts/ann answers: the key in its own codec, every window of it.
+  EXPECT_EQ(def.view.key_codec, codec_name<std::string>());
+  ASSERT_TRUE(def.view.check_key("ann", why)) << why;
+  std::string value;
+  ASSERT_TRUE(store->lookup("ann", value, why)) << why;
+  boost::json::value json;
+  ASSERT_TRUE(def.view.value_json(value, json, why)) << why;
+  auto expected = boost::json::array{
+    boost::json::object{{"start", t0}, {"end", t0 + 60000}, {"value", 2}},
+    boost::json::object{{"start", t0 + 60000}, {"end", t0 + 120000}, {"value", 1}}};
+  EXPECT_EQ(json, boost::json::value(expected)) << boost::json::serialize(json);
+  ASSERT_TRUE(store->lookup("bob", value, why));
+  ASSERT_TRUE(def.view.value_json(value, json, why));
+  EXPECT_EQ(json.as_array().size(), 1u);
+  EXPECT_FALSE(store->lookup("nobody", value, why));
+  value = "cut";
+  EXPECT_FALSE(def.view.value_json(value, json, why));
+  EXPECT_NE(why.find("cut short"), std::string::npos) << why;
+}
