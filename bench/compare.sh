@@ -159,10 +159,11 @@ case "$workload" in
     log "input: $produced"
     target=$words
     verify_cmd=verify-join; verify_args=$words
-    # Streams logs a source KTable's store (no topology optimization), not a GlobalKTable's
-    kstreams_internal=()
+    # Streams logs a source KTable's store (no topology optimization), not a GlobalKTable's.
+    # Global tables read their topic itself: neither side has a changelog then
+    kstreams_internal=(); mephisto_internal=()
     [ "$join" = global ] || kstreams_internal=("$kstreams_id-users-changelog")
-    mephisto_internal=("$mephisto_id-users-changelog") ;;
+    [ "$join" = global ] || mephisto_internal=("$mephisto_id-users-changelog") ;;
 esac
 
 results=$work/results.jsonl

@@ -328,6 +328,7 @@ agent_actor::behavior_type agent(agent_actor::stateful_pointer<agent_state> self
                                      env->topo->tables.size());
   st.leases.resize(spec.shards.size());
   st.env = std::move(env);
+  detail::context_access::set_globals(*st.ctx, &st.env->services.globals);
   self->set_exception_handler([self](std::exception_ptr& ep) -> caf::error {
     std::string what = "unknown exception";
     try {

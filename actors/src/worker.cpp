@@ -25,7 +25,9 @@
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/cluster.hpp"
+#include "mephisto/actors/global_tables.hpp"
 #include "mephisto/actors/group_consumer.hpp"
+#include "mephisto/actors/instance_timers.hpp"
 #include "mephisto/actors/partition_manager.hpp"
 #include "mephisto/actors/standby.hpp"
 #include "mephisto/kafka/admin.hpp"
@@ -141,8 +143,14 @@ void worker::impl::shutdown() {
   }
   if (standby) // a blocking actor: it would run forever
     caf::anon_send(standby, close_atom::value);
+  if (global_follower) // the same
+    caf::anon_send(global_follower, close_atom::value);
+  if (timers_everywhere)
+    caf::anon_send_exit(timers_everywhere, caf::exit_reason::user_shutdown);
+  timers_everywhere = nullptr;
   cluster_member = nullptr;
   standby = nullptr;
+  global_follower = nullptr;
   manager = nullptr;
   consumer = nullptr;
   group.reset();
@@ -235,6 +243,10 @@ caf::error worker::start() {
                                       d.opts.client_properties, kafka::client_kind::producer),
         txn_id, d.max_message_bytes))
     return err;
+  // Timers on every instance send outside the pipeline's transactions.
+  if (!d.topo->instance_timers.empty())
+    if (auto err = d.ensure_writer_producer())
+      return err;
   auto env = std::make_shared<worker_env>();
   env->topo = d.topo;
   env->opts = d.opts;
@@ -256,6 +268,16 @@ caf::error worker::start() {
     env->services.rocks = std::make_shared<rocksdb_env>(
       d.opts.store.substr(std::string{"rocksdb://"}.size()) + "/" + d.topo->app_id,
       size_t(d.opts.rocksdb_cache_mb) << 20, size_t(d.opts.rocksdb_write_buffer_mb) << 20);
+  // Global tables are loaded before anything consumes: no agent sees one half loaded.
+  std::shared_ptr<global_tables_feed> globals;
+  if (!d.topo->globals.empty()) {
+    env->services.globals = global_tables_feed::make_stores(*d.topo);
+    globals = std::make_shared<global_tables_feed>();
+    if (auto err = globals->open(*env, env->services.globals))
+      return err;
+    if (auto err = globals->load(std::chrono::milliseconds(d.opts.startup_timeout_ms)))
+      return err;
+  }
   bool clustered = d.opts.cluster_listen != "off";
   if (d.sys == nullptr) { // owning: a system of its own
     d.cfg = std::make_unique<caf::actor_system_config>();
@@ -273,6 +295,8 @@ caf::error worker::start() {
   d.env_alive = env;
   d.runner = d.sys->spawn(worker_runner, std::move(d.lifecycle_subscribers));
   env->report.runner = d.runner;
+  if (globals)
+    d.global_follower = d.sys->spawn(follow_global_tables, env_ptr{env}, std::move(globals));
   // Standby replicas need the cluster (it places them) and something to keep warm.
   if (clustered && d.opts.table_standby_replicas > 0 && !d.topo->tables.empty())
     d.standby = caf::actor_cast<standby_actor>(d.sys->spawn(standby_replicas, env_ptr{env}));
@@ -289,6 +313,9 @@ caf::error worker::start() {
     caf::anon_send_exit(d.runner, caf::exit_reason::kill);
     return err;
   }
+  if (!d.topo->instance_timers.empty())
+    d.timers_everywhere = d.sys->spawn(instance_timers, env_ptr{env},
+                                       static_cast<kafka::record_sink*>(d.writer_producer.get()));
   caf::anon_send(d.runner, watch_atom::value, d.consumer, d.manager, d.cluster_member,
                  d.reply_token());
   d.started = true;

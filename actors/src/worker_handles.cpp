@@ -44,26 +44,32 @@ expected<env_ptr> env_for_topic(const worker::impl& d, uint32_t topic) {
 
 } // namespace
 
+caf::error worker::impl::ensure_writer_producer() {
+  std::lock_guard<std::mutex> writers{writers_mtx};
+  if (writer_producer)
+    return caf::none;
+  // Its own producer: never transactional, so an acknowledged record stays written
+  // whatever happens to the pipeline's transactions.
+  auto p = std::make_unique<kafka::producer>();
+  p->count_failures_in(&stats->produce_errors);
+  if (auto err = p->start(bootstrap, topo->producer_topics(),
+                          kafka::with_client_properties(
+                            {{"linger.ms", std::to_string(opts.linger_ms)},
+                             {"client.id", topo->app_id + "-writer"}},
+                            opts.client_properties, kafka::client_kind::producer)))
+    return err;
+  writer_producer = std::move(p);
+  return caf::none;
+}
+
 expected<std::shared_ptr<detail::writer_core>> worker::make_writer_core(uint32_t topic) {
   auto& d = *impl_;
   std::shared_lock<std::shared_mutex> guard{d.lifetime};
   auto env = env_for_topic(d, topic);
   if (!env)
     return env.error();
-  std::lock_guard<std::mutex> writers{d.writers_mtx};
-  if (!d.writer_producer) {
-    // Its own producer: never transactional, so an acknowledged record stays written
-    // whatever happens to the pipeline's transactions.
-    auto p = std::make_unique<kafka::producer>();
-    p->count_failures_in(&d.stats->produce_errors);
-    if (auto err = p->start(d.bootstrap, d.topo->producer_topics(),
-                            kafka::with_client_properties(
-                              {{"linger.ms", std::to_string(d.opts.linger_ms)},
-                               {"client.id", d.topo->app_id + "-writer"}},
-                              d.opts.client_properties, kafka::client_kind::producer)))
-      return err;
-    d.writer_producer = std::move(p);
-  }
+  if (auto err = d.ensure_writer_producer())
+    return err;
   return mephisto::make_writer_core(std::move(*env), d.writer_producer.get(), topic,
                                     caf::actor_cast<caf::actor>(d.runner));
 }

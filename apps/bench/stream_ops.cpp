@@ -5,16 +5,18 @@
 //   WORKLOAD=windows  events (key k<n>, event time = the record's timestamp) -> a count per
 //                     key in one-minute tumbling windows, grace 0 (`window_counts`) -> once
 //                     a window closes, "<key>@<window start>" = the count to OUTPUT_TOPIC.
-//   WORKLOAD=join     users (u<n> -> country) feeds the table `users` (`table_from`);
-//                     clicks (u<n> -> page) joined with it -> "<page>,<country>" to
-//                     OUTPUT_TOPIC. JOIN=table only (global tables are not built).
+//   WORKLOAD=join     users (u<n> -> country) feeds the table `users`; clicks (u<n> ->
+//                     page) joined with it -> "<page>,<country>" to OUTPUT_TOPIC.
+//                     JOIN=table: `table_from` (co-partitioned, Kafka Streams' KTable);
+//                     JOIN=global: `global_table` (Kafka Streams' GlobalKTable).
 //
 //   WORKLOAD=windows OUTPUT_TOPIC=out mephisto-stream-ops worker --broker kafka://host:port
 //
 // A fed table has no "load first": the clicks and users partitions are consumed side by
 // side, so a click can come before its user. The join then throws, and the agent's retry
 // (backoff 10 ms, doubling) runs it again once the table caught up; compare.sh passes
-// `--retry_attempts 30`. Kafka Streams orders the two by timestamp instead.
+// `--retry_attempts 30`. Kafka Streams orders the two by timestamp instead. A global
+// table is loaded before the agents start: a missing user there is an error of the input.
 
 #include <chrono>
 #include <cstdint>
@@ -50,21 +52,37 @@ void declare_windows(mephisto::app& app, const std::string& output) {
   });
 }
 
-void declare_join(mephisto::app& app, const std::string& output) {
+void declare_join(mephisto::app& app, const std::string& output, bool global) {
   auto users = app.topic<std::string, std::string>("users");
   auto clicks = app.topic<std::string, std::string>("clicks");
   auto out = app.topic<std::string, std::string>(output);
+  std::string joined; // per agent partition: each runs its own copy of the function
+  auto send_joined = [=](const std::string& user, const std::string& page,
+                         const std::string* country, mephisto::context& ctx) mutable {
+    if (country == nullptr)
+      throw std::runtime_error("user " + user + " is not in the table (yet)");
+    joined.clear();
+    joined.append(page).append(",").append(*country);
+    ctx.send(out, user, joined);
+  };
+  if (global) {
+    auto countries = app.global_table("users", users);
+    app.agent("join", clicks,
+              [=](const std::string& user, const std::string& page,
+                  mephisto::context& ctx) mutable {
+                bool found = ctx[countries].visit(user, [&](const std::string& country) {
+                  send_joined(user, page, &country, ctx);
+                });
+                if (!found)
+                  send_joined(user, page, nullptr, ctx);
+              });
+    return;
+  }
   auto countries = app.table_from("users", users);
   app.agent(
     "join", clicks,
-    [=](const std::string& user, const std::string& page, mephisto::context& ctx) {
-      auto* country = ctx[countries].get(user);
-      if (country == nullptr)
-        throw std::runtime_error("user " + user + " is not in the table (yet)");
-      std::string joined;
-      joined.reserve(page.size() + 1 + country->size());
-      joined.append(page).append(",").append(*country);
-      ctx.send(out, user, joined);
+    [=](const std::string& user, const std::string& page, mephisto::context& ctx) mutable {
+      send_joined(user, page, ctx[countries].get(user), ctx);
     },
     {.tables = {countries}});
 }
@@ -78,12 +96,12 @@ int main(int argc, char** argv) {
   if (workload == "windows") {
     declare_windows(app, output);
   } else if (workload == "join") {
-    if (auto join = env_or("JOIN", "table"); join != "table") {
-      std::cerr << "mephisto-stream-ops: JOIN=" << join
-                << " is not built (global tables are missing); use JOIN=table\n";
+    auto join = env_or("JOIN", "table");
+    if (join != "table" && join != "global") {
+      std::cerr << "mephisto-stream-ops: JOIN must be table or global, not " << join << "\n";
       return 64;
     }
-    declare_join(app, output);
+    declare_join(app, output, join == "global");
   } else {
     std::cerr << "mephisto-stream-ops: WORKLOAD must be windows or join, not " << workload
               << "\n";

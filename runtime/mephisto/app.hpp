@@ -13,6 +13,7 @@
 #include "mephisto/codec.hpp"
 #include "mephisto/context.hpp"
 #include "mephisto/error.hpp"
+#include "mephisto/global_table.hpp"
 #include "mephisto/join_buffer.hpp"
 #include "mephisto/options.hpp"
 #include "mephisto/rocksdb_store.hpp"
@@ -42,7 +43,9 @@ struct agent_options {
 struct timer_options {
   /// Only on the instance that holds the app's leader partition (partition 0 of the
   /// internal topic `<app-id>-leader`): once per app, moving with that partition when an
-  /// instance stops or dies. (Timers on every instance are not there yet.)
+  /// instance stops or dies. `false`: on every instance, each running its own copy,
+  /// without tables (global tables are readable); its sends are at-least-once, outside any
+  /// transaction.
   bool on_leader = true;
 };
 
@@ -50,7 +53,7 @@ struct timer_options {
 struct crontab_options {
   /// The IANA time zone the schedule is read in ("Europe/Berlin"; the system's tzdata).
   std::string timezone = "UTC";
-  /// As `timer_options::on_leader` (only `true` for now).
+  /// As `timer_options::on_leader`.
   bool on_leader = true;
 };
 
@@ -114,22 +117,26 @@ public:
         return std::make_shared<rocksdb_store<K, V>>(place);
       return std::make_shared<memory_store<K, V>>();
     };
-    topology::table_view view;
-    view.key_codec = codec_name<K>();
-    view.value_codec = codec_name<V>();
-    view.check_key = [](std::string_view key, std::string& why) {
-      K k{};
-      return codec<K>::decode(key, k, why);
-    };
-    view.value_json = [](std::string_view value, boost::json::value& out, std::string& why) {
-      V v{};
-      if (!codec<V>::decode(value, v, why))
-        return false;
-      out = json_view(v);
-      return true;
-    };
-    auto index = add_table(name, opts, std::move(make_store), std::move(view));
+    auto index = add_table(name, opts, std::move(make_store), plain_view<K, V>());
     return mephisto::table<K, V>{index, std::move(name)};
+  }
+
+  /// Declares a global table fed from `source` (Kafka Streams' GlobalKTable): every worker
+  /// holds every partition of `source`, read outside the consumer group (the topic is its
+  /// log: no changelog), and loads it to its end before its agents start; it then follows
+  /// the topic. The last value per key wins; a null value deletes the key. Any agent reads
+  /// it with `ctx[table]` (`global_view`), without listing it and whatever the
+  /// partitioning of its own topic: for lookups that are not co-partitioned. Reads never
+  /// block on the broker; they see the topic as loaded so far, outside any transaction.
+  /// Kept in memory, and reloaded from the topic at every start.
+  template <class K, class V>
+  mephisto::global_table<K, V> global_table(std::string name,
+                                            const mephisto::topic<K, V>& source) {
+    static_assert(encodable<K> && encodable<V>, "no codec<T> for this key or value type");
+    auto index = add_global(name, source.index(),
+                            [] { return std::make_shared<global_store<K, V>>(); },
+                            plain_view<K, V>());
+    return mephisto::global_table<K, V>{index, std::move(name)};
   }
 
   /// Declares a table fed from `source` (Kafka Streams' KTable): the agent `table-<name>`
@@ -373,6 +380,26 @@ public:
   std::shared_ptr<topology> resolve(const worker_options& opts) const;
 
 private:
+  /// What the web views need of a table of `K` to `V`.
+  template <class K, class V>
+  static topology::table_view plain_view() {
+    topology::table_view view;
+    view.key_codec = codec_name<K>();
+    view.value_codec = codec_name<V>();
+    view.check_key = [](std::string_view key, std::string& why) {
+      K k{};
+      return codec<K>::decode(key, k, why);
+    };
+    view.value_json = [](std::string_view value, boost::json::value& out, std::string& why) {
+      V v{};
+      if (!codec<V>::decode(value, v, why))
+        return false;
+      out = json_view(v);
+      return true;
+    };
+    return view;
+  }
+
   uint32_t add_topic(const std::string& name, const topic_options& opts);
   uint32_t add_table(const std::string& name, const table_options& opts,
                      std::function<std::shared_ptr<store_base>(const store_place&)> make_store,
@@ -386,6 +413,9 @@ private:
   static void check_window_spec(const std::string& table, const window_spec& spec,
                                 bool can_merge);
   void mark_fed(uint32_t table, uint32_t topic);
+  uint32_t add_global(const std::string& name, uint32_t topic,
+                      std::function<std::shared_ptr<global_store_base>()> make_store,
+                      topology::table_view view);
   void add_timer(std::chrono::milliseconds interval, std::function<void(context&)> fn,
                  const timer_options& opts);
   void add_crontab(const std::string& expr, std::function<void(context&)> fn,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mephisto/consumed_record.hpp"
+#include "mephisto/global_table.hpp"
 #include "mephisto/send_buffer.hpp"
 #include "mephisto/store.hpp"
 #include "mephisto/table.hpp"
@@ -174,6 +175,15 @@ public:
     return windowed_view<K, V>{static_cast<windowed_store<K, V>*>(s), this};
   }
 
+  /// Global table `t` (`app::global_table`): every key of every partition, read-only. Any
+  /// agent may read it, listed in its options or not.
+  template <class K, class V>
+  global_view<K, V> operator[](const mephisto::global_table<K, V>& t) const {
+    if (globals_ == nullptr || t.index() >= globals_->size())
+      throw_unknown_global(t.name());
+    return global_view<K, V>{static_cast<const global_store<K, V>*>((*globals_)[t.index()].get())};
+  }
+
 private:
   // -- for the runtime: the agent actor (through detail::context_access) and the typed
   //    agent body --------------------------------------------------------------------
@@ -228,6 +238,7 @@ private:
   agent_counters& counters() noexcept { return counters_; }
 
   [[noreturn]] void throw_undeclared(const std::string& table) const;
+  [[noreturn]] void throw_unknown_global(const std::string& table) const;
 
   std::string agent_;
   std::string topic_;
@@ -239,6 +250,8 @@ private:
   std::string_view key_;
   send_buffer* out_ = nullptr;
   std::vector<store_base*> leased_;
+  /// The worker's global tables, by index (owned by the worker; outlive the agent).
+  const std::vector<std::shared_ptr<global_store_base>>* globals_ = nullptr;
   agent_counters counters_;
   const consumed_record* record_ = nullptr;   ///< the current event
   std::vector<detail::agent_reply> replies_; ///< of the current batch
@@ -257,6 +270,10 @@ struct context_access {
   static void begin_batch(context& ctx, send_buffer* out) noexcept { ctx.begin_batch(out); }
   static void lend(context& ctx, size_t table, store_base* store) noexcept {
     ctx.lend(table, store);
+  }
+  static void set_globals(context& ctx,
+                          const std::vector<std::shared_ptr<global_store_base>>* globals) noexcept {
+    ctx.globals_ = globals;
   }
   static agent_counters& counters(context& ctx) noexcept { return ctx.counters(); }
   static std::vector<agent_reply>& replies(context& ctx) noexcept { return ctx.replies_; }

@@ -25,6 +25,7 @@ struct topic_spec {
 } // namespace kafka
 
 class store_base;
+class global_store_base;
 struct store_place;
 class agent_body;
 class context;
@@ -89,6 +90,15 @@ struct topology {
     std::shared_ptr<void> window_hooks; ///< `window_hooks<K, V>`, shared by its stores
   };
 
+  /// A global table (`app::global_table`): every partition of topic `topic` in every
+  /// worker, loaded before its agents start, then followed.
+  struct global_def {
+    std::string name;
+    size_t topic = 0;
+    std::function<std::shared_ptr<global_store_base>()> make_store;
+    table_view view;
+  };
+
   struct agent_def {
     std::string name;
     size_t topic = 0;             ///< index into `topics`
@@ -101,6 +111,9 @@ struct topology {
   std::vector<topic_def> topics;
   std::vector<table_def> tables;
   std::vector<agent_def> agents;
+  std::vector<global_def> globals;
+  /// Timers that run on every instance (`on_leader = false`), outside any partition.
+  std::vector<punctuator> instance_timers;
 
   /// Kafka topics the producer writes: every topic, every changelog, the dead-letter
   /// topic. The index of table `t`'s changelog is `topics.size() + t`.

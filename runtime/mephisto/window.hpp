@@ -13,7 +13,8 @@
 namespace mephisto {
 
 /// One window of a windowed table, in ms since the epoch. Tumbling and hopping windows are
-/// `[start, end)`; a session window spans `[start, end]`, its first and last event.
+/// `[start, end)`; a session window spans `[start, end]`, its first and last event; a
+/// sliding window is `[start, end]`, `end = start + size`.
 struct window {
   int64_t start = 0;
   int64_t end = 0;
@@ -27,19 +28,22 @@ enum class window_kind {
   tumbling, ///< fixed size, one window per event
   hopping,  ///< fixed size, a new window every `step`: an event is in `size / step` windows
   session,  ///< one per burst of activity of a key: events less than `gap` apart merge
+  sliding,  ///< fixed size, ends included: one per distinct set of events within `size`
 };
 
 /// The shape of a windowed table's windows and how long they live, in ms.
 ///
 /// A window *closes* once the table's clock reaches `close_at`: its end plus `grace` (a
-/// session's last event plus `gap` plus `grace`, plus one). Its final value then goes to
+/// session's last event plus `gap` plus `grace`, plus one; a sliding window's end plus
+/// `grace`, plus one). Its final value then goes to
 /// the `on_window_close` callback, exactly once per window under exactly-once. Events for a
 /// closed window are *late*: counted, and dead-lettered when `dead_letter_late` is set. A
 /// closed window stays readable until `expires` past its end (at least `grace`), then it
-/// is deleted from the store and its changelog (a tombstone).
+/// is deleted from the store and its changelog (a tombstone). A sliding window is kept at
+/// least `size` past its grace: new windows take their values from older ones.
 struct window_spec {
   window_kind kind = window_kind::tumbling;
-  int64_t size = 0;     ///< tumbling, hopping
+  int64_t size = 0;     ///< tumbling, hopping, sliding
   int64_t step = 0;     ///< hopping (tumbling: = size)
   int64_t gap = 0;      ///< session
   int64_t grace = 0;
@@ -52,12 +56,34 @@ struct window_spec {
 
   /// The clock at which `w` closes.
   int64_t close_at(const window& w) const noexcept {
-    return kind == window_kind::session ? w.end + gap + grace + 1 : w.end + grace;
+    switch (kind) {
+      case window_kind::session:
+        return w.end + gap + grace + 1;
+      case window_kind::sliding:
+        return w.end + grace + 1;
+      default:
+        return w.end + grace;
+    }
   }
 
   /// The clock at which `w` is deleted.
   int64_t expire_at(const window& w) const noexcept {
-    return close_at(w) - grace + (expires > grace ? expires : grace);
+    auto keep = expires > grace ? expires : grace;
+    if (kind == window_kind::sliding && keep < size + grace + 1)
+      keep = size + grace + 1;
+    return close_at(w) - grace + keep;
+  }
+
+  /// Whether `w` holds event time `ts` (session and sliding windows hold their end).
+  bool holds(const window& w, int64_t ts) const noexcept {
+    if (kind == window_kind::session || kind == window_kind::sliding)
+      return ts >= w.start && ts <= w.end;
+    return ts >= w.start && ts < w.end;
+  }
+
+  /// The last instant of `w`: what its final result is stamped with.
+  int64_t last_instant(const window& w) const noexcept {
+    return kind == window_kind::session || kind == window_kind::sliding ? w.end : w.end - 1;
   }
 };
 
@@ -84,6 +110,13 @@ inline window_spec hopping(std::chrono::milliseconds size, std::chrono::millisec
 /// Session windows closed by `gap` of inactivity.
 inline window_spec session(std::chrono::milliseconds gap) {
   return {.kind = window_kind::session, .gap = gap.count()};
+}
+
+/// Sliding windows of `size` (Kafka Streams' `SlidingWindows.ofTimeDifference...`): every
+/// event has the window `[t - size, t]`, and `[t + 1, t + 1 + size]` once a later event
+/// falls in it; each window holds every event within it, both ends included.
+inline window_spec sliding(std::chrono::milliseconds size) {
+  return {.kind = window_kind::sliding, .size = size.count()};
 }
 
 /// A typed handle to a declared windowed table (`app::windowed_table`). Cheap to copy.
@@ -126,11 +159,13 @@ struct window_key {
 };
 
 /// A row value: the user's value, or the clock (ms) in the clock row. Encoded as `0x00`
-/// and the value, or `0x01` and 8 bytes.
+/// and the value, or `0x01` and 8 bytes; a sliding window's row also keeps the time of its
+/// latest event: `0x02`, 8 bytes, the value.
 template <class V>
 struct window_cell {
   V value{};
   int64_t clock = -1;
+  int64_t latest_event = -1; ///< sliding windows only
 };
 
 inline void put_ordered_i64(int64_t x, std::string& out) {
@@ -239,7 +274,12 @@ struct codec<detail::window_cell<V>> {
       detail::put_ordered_i64(x.clock, out);
       return;
     }
-    out.push_back('\x00');
+    if (x.latest_event >= 0) {
+      out.push_back('\x02');
+      detail::put_ordered_i64(x.latest_event, out);
+    } else {
+      out.push_back('\x00');
+    }
     codec<V>::encode(x.value, out);
   }
   static bool decode(std::string_view in, detail::window_cell<V>& out, std::string& why) {
@@ -247,11 +287,16 @@ struct codec<detail::window_cell<V>> {
       out.clock = detail::get_ordered_i64(in.data() + 1);
       return true;
     }
+    out.clock = -1;
+    out.latest_event = -1;
+    if (in.size() >= 9 && in[0] == '\x02') {
+      out.latest_event = detail::get_ordered_i64(in.data() + 1);
+      return codec<V>::decode(in.substr(9), out.value, why);
+    }
     if (in.empty() || in[0] != '\x00') {
       why = "not a window value";
       return false;
     }
-    out.clock = -1;
     return codec<V>::decode(in.substr(1), out.value, why);
   }
 };

@@ -4,12 +4,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "mephisto/context.hpp"
+#include "mephisto/sliding_window.hpp"
 #include "mephisto/store.hpp"
 #include "mephisto/window.hpp"
 
@@ -186,6 +188,8 @@ public:
     clock_ = std::max(clock_, ts);
     if (spec_.kind == window_kind::session)
       return update_session(key, ts, fn);
+    if (spec_.kind == window_kind::sliding)
+      return update_sliding(key, ts, fn);
     bool applied = false;
     for_each_window_of(ts, [&](const window& w) {
       if (spec_.close_at(w) <= clock_)
@@ -206,11 +210,15 @@ public:
     clock_ = std::max(clock_, ts);
   }
 
-  /// `key`'s value in the latest window that holds time `ts`, or null.
+  /// `key`'s value in the latest window that holds time `ts` (sliding: the one ending at
+  /// `ts` if there is one), or null.
   const V* value_at(const K& key, int64_t ts) {
     auto it = windows_.find(key);
     if (it == windows_.end())
       return nullptr;
+    if (spec_.kind == window_kind::sliding) // the window of the `size` up to `ts`
+      if (auto* r = inner_->find(row_key{key, window{ts - spec_.size, ts}, false}))
+        return &r->value;
     for (auto w = it->second.rbegin(); w != it->second.rend(); ++w)
       if (contains(*w, ts))
         if (auto* r = inner_->find(row_key{key, *w, false}))
@@ -245,10 +253,7 @@ private:
     window w;
   };
 
-  bool contains(const window& w, int64_t ts) const noexcept {
-    return spec_.kind == window_kind::session ? ts >= w.start && ts <= w.end
-                                              : ts >= w.start && ts < w.end;
-  }
+  bool contains(const window& w, int64_t ts) const noexcept { return spec_.holds(w, ts); }
 
   /// The tumbling or hopping windows that hold `ts`, oldest first.
   template <class F>
@@ -297,6 +302,66 @@ private:
     add_window(key, merged, true);
     fn(r.value);
     return true;
+  }
+
+  /// Kafka Streams' sliding windows (see `detail::plan_sliding`): the open windows holding
+  /// `ts` take the event; the windows it brings are created, seeded from older ones.
+  template <class F>
+  bool update_sliding(const K& key, int64_t ts, F& fn) {
+    static const std::vector<window> none;
+    auto it = windows_.find(key);
+    const auto& ws = it != windows_.end() ? it->second : none;
+    auto row_of = [&](const window& w) { return inner_->find(row_key{key, w, false}); };
+    auto plan = detail::plan_sliding(ws, ts, spec_.size, [&](size_t i) {
+      auto* r = row_of(ws[i]);
+      return r != nullptr ? r->latest_event : int64_t{-1};
+    });
+    auto open = [&](const window& w) { return spec_.close_at(w) > clock_; };
+    // Seeds are copied before anything changes (a row may move once rows are added).
+    auto seed = [&](int index) -> row {
+      if (index < 0)
+        return row{};
+      auto* r = row_of(ws[static_cast<size_t>(index)]);
+      return r != nullptr ? *r : row{};
+    };
+    std::optional<row> left, right;
+    if (plan.create_left && open(plan.left))
+      left = seed(plan.left_seed);
+    if (plan.create_right && open(plan.right))
+      right = seed(plan.right_seed);
+    bool previous_right = plan.create_previous_right && open(plan.previous_right);
+    bool applied = false;
+    std::vector<window> holding;
+    for (auto& w : ws)
+      if (contains(w, ts) && open(w))
+        holding.push_back(w);
+    for (auto& w : holding) {
+      auto& r = inner_->at(row_key{key, w, false});
+      fn(r.value);
+      r.latest_event = std::max(r.latest_event, ts);
+      applied = true;
+    }
+    auto create = [&](const window& w, row&& r, bool with_event) {
+      auto& cell = inner_->at(row_key{key, w, false});
+      cell = std::move(r);
+      cell.clock = -1;
+      if (with_event) {
+        fn(cell.value);
+        cell.latest_event = std::max(cell.latest_event, ts);
+      }
+      add_window(key, w, true);
+    };
+    if (left) {
+      create(plan.left, std::move(*left), true);
+      applied = true;
+    }
+    if (previous_right) {
+      create(plan.previous_right, row{}, true);
+      applied = true;
+    }
+    if (right)
+      create(plan.right, std::move(*right), false);
+    return applied;
   }
 
   static void insert_sorted(std::vector<window>& ws, const window& w) {
@@ -356,8 +421,7 @@ private:
       for (auto& [key, w] : due) {
         row_key k{key, w, false};
         if (auto* r = inner_->find(k)) {
-          auto last = spec_.kind == window_kind::session ? w.end : w.end - 1;
-          detail::context_access::window_closed(ctx, last);
+          detail::context_access::window_closed(ctx, spec_.last_instant(w));
           if (hooks_->on_close)
             call_on_close(key, w, r->value, ctx);
         }

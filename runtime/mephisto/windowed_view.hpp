@@ -16,7 +16,8 @@ public:
   windowed_view(windowed_store<K, V>* store, context* ctx) : store_(store), ctx_(ctx) {}
 
   /// Applies `fn(V&)` to `key`'s value in every open window of the current event's time
-  /// (tumbling: one; hopping: `size / step`; session: the session it opens or joins). A
+  /// (tumbling: one; hopping: `size / step`; session: the session it opens or joins;
+  /// sliding: those holding it, and the windows it opens, see `sliding`). A
   /// late event (every such window closed) changes nothing and is counted (and
   /// dead-lettered with `dead_letter_late`). Returns false when late.
   template <class F>
@@ -34,7 +35,7 @@ public:
   }
 
   /// `key`'s value in the (latest) window of the current event's time, or null (Faust's
-  /// `.current()`).
+  /// `.current()`). Sliding windows: the window ending at the event, `[ts - size, ts]`.
   const V* current(const K& key) { return store_->value_at(key, ctx_->timestamp()); }
 
   /// `key`'s value in the window of the wall clock now, or null (Faust's `.now()`).

@@ -43,6 +43,10 @@ struct worker_stats {
   /// Changelog records the furthest-behind copy lacks (from the fetched end offsets, so
   /// transaction markers count too): what a failover to it would still restore.
   std::atomic<int64_t> standby_lag{0};
+  /// Records of global tables' topics applied to them (all tables), and those skipped
+  /// because the table's codecs refused them.
+  std::atomic<uint64_t> global_records{0};
+  std::atomic<uint64_t> global_skipped{0};
   /// Records the broker did not take (delivery reports with an error; aborted
   /// transactions' purged records do not count).
   std::atomic<uint64_t> produce_errors{0};

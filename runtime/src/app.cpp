@@ -85,25 +85,26 @@ struct no_events_body final : agent_body {
 
 void app::add_timer(std::chrono::milliseconds interval, std::function<void(context&)> fn,
                     const timer_options& opts) {
-  if (!opts.on_leader)
-    throw std::invalid_argument("timers on every instance (on_leader = false) are not "
-                                "supported yet");
   if (interval.count() <= 0)
     throw std::invalid_argument("a timer needs a positive interval");
-  timers_agent().punctuators.push_back({interval, punctuation_time::wall_clock, std::move(fn)});
+  punctuator timer{interval, punctuation_time::wall_clock, std::move(fn)};
+  if (opts.on_leader)
+    timers_agent().punctuators.push_back(std::move(timer));
+  else
+    topo_->instance_timers.push_back(std::move(timer));
 }
 
 void app::add_crontab(const std::string& expr, std::function<void(context&)> fn,
                       const crontab_options& opts) {
-  if (!opts.on_leader)
-    throw std::invalid_argument("crontab timers on every instance (on_leader = false) are "
-                                "not supported yet");
   auto schedule = std::make_shared<const cron_schedule>(expr, opts.timezone);
-  timers_agent().punctuators.push_back(
-    {.every = std::chrono::seconds(1),
-     .time = punctuation_time::wall_clock,
-     .fn = std::move(fn),
-     .next_due = [schedule](int64_t now) { return schedule->next_after(now); }});
+  punctuator timer{.every = std::chrono::seconds(1),
+                   .time = punctuation_time::wall_clock,
+                   .fn = std::move(fn),
+                   .next_due = [schedule](int64_t now) { return schedule->next_after(now); }};
+  if (opts.on_leader)
+    timers_agent().punctuators.push_back(std::move(timer));
+  else
+    topo_->instance_timers.push_back(std::move(timer));
 }
 
 topology::agent_def& app::timers_agent() {
@@ -137,6 +138,10 @@ void app::check_window_spec(const std::string& table, const window_spec& spec,
       if (spec.step <= 0 || spec.step > spec.size)
         refuse("the hop must be positive and at most the window size");
       break;
+    case window_kind::sliding:
+      if (spec.size <= 0)
+        refuse("the window size must be positive");
+      break;
     case window_kind::session:
       if (spec.gap <= 0)
         refuse("the session gap must be positive");
@@ -149,6 +154,24 @@ void app::check_window_spec(const std::string& table, const window_spec& spec,
 
 void app::mark_fed(uint32_t table, uint32_t topic) {
   topo_->tables[table].fed_by = topic;
+}
+
+uint32_t app::add_global(const std::string& name, uint32_t topic,
+                         std::function<std::shared_ptr<global_store_base>()> make_store,
+                         topology::table_view view) {
+  for (auto& g : topo_->globals)
+    if (g.name == name)
+      throw std::invalid_argument("global table " + name + " declared twice");
+  for (auto& t : topo_->tables)
+    if (t.name == name)
+      throw std::invalid_argument("global table " + name + " has the name of a table");
+  topology::global_def def;
+  def.name = name;
+  def.topic = topic;
+  def.make_store = std::move(make_store);
+  def.view = std::move(view);
+  topo_->globals.push_back(std::move(def));
+  return static_cast<uint32_t>(topo_->globals.size() - 1);
 }
 
 void app::mark_windowed(uint32_t table, const window_spec& spec, std::shared_ptr<void> hooks) {

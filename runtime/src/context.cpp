@@ -23,6 +23,11 @@ void context::throw_undeclared(const std::string& table) const {
                          + "}} as the last argument of app.agent");
 }
 
+void context::throw_unknown_global(const std::string& table) const {
+  throw std::logic_error("agent '" + agent_ + "' reads global table '" + table
+                         + "', which its app did not declare");
+}
+
 void detail::log_close_failure(const std::string& table, int64_t start, int64_t end,
                                const char* what) {
   log().warn("table {}: the window-close callback failed for window [{}, {}]: {}; its sends "

@@ -51,9 +51,40 @@ TEST(timer, runs_every_interval_of_the_wall_clock_and_a_failing_run_is_dropped) 
   EXPECT_EQ(d.partitions("leader"), 1) << "timers run on the one leader partition";
 }
 
-TEST(timer, timers_on_every_instance_are_refused_for_now) {
+TEST(timer, a_timer_on_every_instance_runs_without_a_leader_partition) {
   app a{"timers"};
-  EXPECT_THROW(a.timer(1s, [](context&) {}, {.on_leader = false}), std::invalid_argument);
+  auto ticks = a.topic<std::string, int64_t>("ticks");
+  auto limits = a.topic<std::string, int64_t>("limits");
+  auto limit = a.global_table("limits", limits);
+  auto runs = std::make_shared<int64_t>(0);
+  a.timer(
+    10s,
+    [=](context& ctx) {
+      auto n = ++*runs;
+      if (n == 2)
+        throw std::runtime_error("the second run fails");
+      ctx.send(ticks, "tick", n * ctx[limit].get_or("factor", 1)); // global tables readable
+    },
+    {.on_leader = false});
+  EXPECT_THROW(a.timer(0s, [](context&) {}, {.on_leader = false}), std::invalid_argument);
+  mt::driver_options opts;
+  opts.start_time_ms = t0;
+  mt::driver d{a, opts};
+  d.pipe(limits, std::string{"factor"}, int64_t{100});
+  for (int i = 0; i < 7; ++i)
+    d.advance_wall_clock(5s); // t0 + 35 s: due at 10, 20 and 30 s
+  auto out = d.read(ticks);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].value, 100);
+  EXPECT_EQ(out[1].value, 300);
+  EXPECT_EQ(out[0].timestamp, t0 + 10000) << "a timer's sends carry its time";
+  EXPECT_EQ(out[1].timestamp, t0 + 30000);
+  EXPECT_EQ(d.stats().failures.load(), 1u);
+  EXPECT_THROW(d.partitions("leader"), std::invalid_argument) << "no leader topic needed";
+}
+
+TEST(timer, a_timer_needs_a_positive_interval) {
+  app a{"timers"};
   EXPECT_THROW(a.timer(0s, [](context&) {}), std::invalid_argument);
 }
 
@@ -161,8 +192,25 @@ TEST(crontab, refuses_bad_expressions_and_zones_naming_the_field) {
             std::string::npos);
   app a{"cron"};
   EXPECT_THROW(a.crontab("* * *", [](context&) {}), std::invalid_argument);
-  EXPECT_THROW(a.crontab("* * * * *", [](context&) {}, {.on_leader = false}),
+  EXPECT_THROW(a.crontab("* * *", [](context&) {}, {.on_leader = false}),
                std::invalid_argument);
+}
+
+TEST(crontab, on_every_instance_runs_at_the_scheduled_minutes) {
+  app a{"cron"};
+  auto ticks = a.topic<std::string, int64_t>("ticks");
+  auto runs = std::make_shared<int64_t>(0);
+  a.crontab("*/20 * * * *", [=](context& ctx) { ctx.send(ticks, "tick", ++*runs); },
+            {.on_leader = false});
+  mt::driver_options opts;
+  opts.start_time_ms = utc(2024, 1, 1, 0, 7);
+  mt::driver d{a, opts};
+  for (int i = 0; i < 50; ++i)
+    d.advance_wall_clock(1min); // to 00:57: due at 00:20 and 00:40
+  auto out = d.read(ticks);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].timestamp, utc(2024, 1, 1, 0, 20));
+  EXPECT_EQ(out[1].timestamp, utc(2024, 1, 1, 0, 40));
 }
 
 TEST(crontab, runs_on_the_leader_at_the_scheduled_minutes_of_the_wall_clock) {

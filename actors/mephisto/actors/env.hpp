@@ -11,6 +11,7 @@
 #include "mephisto/actors/fault_plan.hpp"
 #include "mephisto/actors/protocols.hpp"
 
+#include "mephisto/global_table.hpp"
 #include "mephisto/kafka/producer.hpp"
 #include "mephisto/options.hpp"
 #include "mephisto/rocksdb_store.hpp"
@@ -35,6 +36,8 @@ struct worker_services {
   std::shared_ptr<fault_plan> faults;    ///< crash tests' injected faults; null: none
   /// The wall clock, ms since the epoch; null: the system clock (the test driver's own).
   std::function<int64_t()> wall_clock;
+  /// The global tables' stores, by index: read by every agent, written by one feed.
+  std::vector<std::shared_ptr<global_store_base>> globals;
 };
 
 /// Where the actors report to.

@@ -13,6 +13,7 @@
 
 #include "mephisto/actors/env.hpp"
 #include "mephisto/actors/group_consumer.hpp"
+#include "mephisto/actors/instance_timers.hpp"
 #include "mephisto/actors/protocols.hpp"
 #include "mephisto/kafka/embedded_broker.hpp"
 #include "mephisto/kafka/producer.hpp"
@@ -50,6 +51,8 @@ struct worker::impl {
   group_consumer_actor consumer;
   cluster_actor cluster_member;                    ///< null: no cluster
   standby_actor standby;                           ///< null: no standby replicas
+  caf::actor global_follower;                      ///< null: no global tables
+  instance_timers_actor timers_everywhere;          ///< null: no timers on every instance
   std::string cluster_address;
   std::unique_ptr<web::http_server> web;           ///< null: `web_listen = off`
   std::shared_ptr<group_consumer_data> group;
@@ -74,6 +77,8 @@ struct worker::impl {
   caf::error check_system();
   void wait_for_actors();
   caf::error connect();
+  /// Makes `writer_producer` unless it exists (topic writers, timers on every instance).
+  caf::error ensure_writer_producer();
   caf::error prepare_topics(std::vector<int32_t>& partitions);
   caf::error start_consumer(env_ptr env);
   caf::error start_cluster(env_ptr env);

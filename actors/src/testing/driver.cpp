@@ -8,6 +8,8 @@
 
 #include "mephisto/actors/agent.hpp"
 #include "mephisto/actors/env.hpp"
+#include "mephisto/actors/global_tables.hpp"
+#include "mephisto/actors/instance_timers.hpp"
 #include "mephisto/actors/table_shard.hpp"
 #include "mephisto/rocksdb_store.hpp"
 #include "driver_actors.hpp"
@@ -67,6 +69,9 @@ public:
     for (auto& ag : agents)
       caf::anon_send_exit(ag, caf::exit_reason::user_shutdown);
     agents.clear();
+    if (timers_everywhere)
+      caf::anon_send_exit(timers_everywhere, caf::exit_reason::user_shutdown);
+    timers_everywhere = nullptr;
     caf::anon_send_exit(progress, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(runner, caf::exit_reason::user_shutdown);
     progress = nullptr;
@@ -81,6 +86,7 @@ public:
   uint64_t run() {
     auto before = stats->events.load(std::memory_order_relaxed);
     for (;;) {
+      feed_global_tables();
       bool woke = false;
       for (size_t i = 0; i < cursors.size(); ++i) {
         auto& c = *cursors[i];
@@ -109,12 +115,45 @@ public:
   }
 
   std::shared_ptr<worker_env> env;
+  /// How far each partition of each global table's topic was applied.
+  struct global_cursor {
+    size_t table = 0;
+    const detail::partition_log* log = nullptr;
+    size_t next = 0;
+  };
+  std::vector<global_cursor> global_cursors;
   std::vector<std::vector<table_shard_actor>> shard_handles;
   std::vector<agent_actor> agents;
+  instance_timers_actor timers_everywhere; ///< null: no timers on every instance
   group_consumer_actor progress;
   worker_actor runner;
 
 private:
+  /// Applies what was piped or sent to the global tables' topics since the last run,
+  /// before any agent runs: as a worker's global tables, loaded first.
+  void feed_global_tables() {
+    std::string why;
+    for (auto& c : global_cursors) {
+      auto& records = c.log->records;
+      if (c.next >= records.size())
+        continue;
+      auto& store = *env->services.globals[c.table];
+      auto lock = store.writes();
+      for (; c.next < records.size(); ++c.next) {
+        auto& r = records[c.next];
+        std::optional<std::string_view> value;
+        if (r.has_value)
+          value = r.value;
+        if (store.put(r.key, value, why)) {
+          stats->global_records.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          store.count_skipped();
+          stats->global_skipped.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
+  }
+
   /// The topics in the producer's order (topics, changelogs, dead letters) with their
   /// partition counts; checks co-partitioning as a worker does.
   void make_topics() {
@@ -173,6 +212,10 @@ private:
       env->layout.table_partitions.push_back(
         static_cast<int32_t>(lg[topo->topics.size() + t].partitions.size()));
     env->services.output = logs.get();
+    env->services.globals = global_tables_feed::make_stores(*topo);
+    for (size_t g = 0; g < topo->globals.size(); ++g)
+      for (auto& part : lg[topo->globals[g].topic].partitions)
+        global_cursors.push_back({g, &part, 0});
     if (opts.rocksdb) {
       if (opts.state_dir.empty())
         throw std::invalid_argument("driver_options::rocksdb needs a state_dir");
@@ -200,6 +243,9 @@ private:
     for (auto topic : topo->source_topics())
       for (int32_t p = 0; p < env->layout.partitions[topic]; ++p)
         start_partition(static_cast<uint32_t>(topic), p);
+    if (!topo->instance_timers.empty())
+      timers_everywhere = sys->spawn(instance_timers, env_ptr{env},
+                                     static_cast<kafka::record_sink*>(logs.get()));
     sched->run();
   }
 
@@ -358,6 +404,8 @@ void driver::advance_wall_clock(std::chrono::milliseconds by) {
   // at their agents' tick, now.
   for (auto& a : impl_->agents)
     caf::anon_send(a, tick_atom::value);
+  if (impl_->timers_everywhere)
+    caf::anon_send(impl_->timers_everywhere, tick_atom::value);
   impl_->run();
 }
 

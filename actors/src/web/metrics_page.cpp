@@ -163,6 +163,11 @@ std::string metrics_page(worker_stats& s, const topology& topo, const rocksdb_en
           value(s.standby_partitions));
   p.counter("mephisto_standby_records_total", "Changelog records applied to standby copies.",
             value(s.standby_records));
+  p.counter("mephisto_global_records_total",
+            "Records of global tables' topics applied to them.", value(s.global_records));
+  p.counter("mephisto_global_skipped_total",
+            "Records of global tables' topics their codecs refused (skipped).",
+            value(s.global_skipped));
   p.counter("mephisto_standby_handovers_total", "Standby copies taken over by a local shard.",
             value(s.standby_handovers));
   p.gauge("mephisto_standby_lag_records",

@@ -79,6 +79,17 @@ json::array tables_json(const topology& topo, const worker_env* env) {
       {"agents", std::move(agents)},
     });
   }
+  for (size_t g = 0; g < topo.globals.size(); ++g) {
+    auto& def = topo.globals[g];
+    out.push_back(json::object{
+      {"name", def.name},
+      {"global", true},
+      {"topic", topo.topics[def.topic].kafka_name},
+      {"keys", env && g < env->services.globals.size() ? env->services.globals[g]->size() : 0},
+      {"key_codec", def.view.key_codec},
+      {"value_codec", def.view.value_codec},
+    });
+  }
   return out;
 }
 
@@ -176,6 +187,34 @@ void check_ready(worker::impl& d, const responder& respond) {
   respond(json_answer(r.ready ? 200 : 503, body));
 }
 
+/// A global table's value: every worker holds all of it, so it answers from its own copy.
+void global_value(worker::impl& d, size_t index, const std::string& table,
+                  const std::string& key, responder respond) {
+  auto& def = d.topo->globals[index];
+  std::string why;
+  if (def.view.check_key && !def.view.check_key(key, why)) {
+    respond(error_answer(404, "bad key for table " + table + " (" + def.view.key_codec
+                                + "): " + why));
+    return;
+  }
+  auto env = d.env_alive.lock();
+  if (!env || index >= env->services.globals.size()) {
+    respond(error_answer(503, "the worker is not running"));
+    return;
+  }
+  std::string value;
+  if (!env->services.globals[index]->lookup(key, value, why)) {
+    respond(json_answer(404, json::object{{"error", "no value"}, {"table", table}, {"key", key}}));
+    return;
+  }
+  json::value out;
+  if (!def.view.value_json(value, out, why)) {
+    respond(error_answer(500, "the stored value does not decode: " + why));
+    return;
+  }
+  respond(json_answer(200, json::object{{"table", table}, {"key", key}, {"value", out}}));
+}
+
 /// `/tables/<table>/<key>` (`rest` is `<table>/<key>`, still encoded).
 void table_value(worker& w, worker::impl& d, std::string_view rest, responder respond) {
   auto slash = rest.find('/');
@@ -194,6 +233,11 @@ void table_value(worker& w, worker::impl& d, std::string_view rest, responder re
     if (t.name == table)
       def = &t;
   if (def == nullptr) {
+    for (size_t g = 0; g < topo->globals.size(); ++g)
+      if (topo->globals[g].name == table) {
+        global_value(d, g, table, key, std::move(respond));
+        return;
+      }
     respond(error_answer(404, "no table " + table));
     return;
   }
