@@ -38,6 +38,10 @@ TEST(embedding, a_timer_on_every_instance_runs_on_each_of_them) {
   ASSERT_FALSE(a.start());
   mephisto::worker b{sys, *app_b, opts};
   ASSERT_FALSE(b.start());
+  // The group settled: `events` (8 partitions) and the leader partition shared out.
+  ASSERT_TRUE(eventually([&] {
+    return a.stats().assigned.load() + b.stats().assigned.load() == 9;
+  }, 60s));
   std::this_thread::sleep_for(3s);
   a.stop();
   b.stop();

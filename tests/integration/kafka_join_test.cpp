@@ -144,8 +144,9 @@ TEST(real_kafka_join, clicks_join_a_fed_table_and_a_global_table_exactly_once) {
   // The global table through the web view: this worker's own copy answers.
   auto moved_region = testkit::http_get(w.web_address(), "/tables/regions/c3");
   EXPECT_EQ(moved_region.status, 200) << moved_region.body;
-  if (moved_region.status == 200)
+  if (moved_region.status == 200) {
     EXPECT_EQ(boost::json::parse(moved_region.body).at("value").as_string(), "moved");
+  }
   EXPECT_EQ(testkit::http_get(w.web_address(), "/tables/regions/c99").status, 404);
   w.stop();
   EXPECT_FALSE(w.wait());
