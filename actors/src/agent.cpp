@@ -61,14 +61,21 @@ void store_failed(self_ptr self, const store_error& e) {
                                                 "store rebuilt from the changelog"));
 }
 
+/// Queues a batch without events (no source to credit) and runs it: what a tick, or a batch
+/// agent's flush before a pause or drain, needs to run punctuators, close windows or run
+/// held events.
+void run_empty_batch(self_ptr self) {
+  static const kafka::batch_ptr empty = std::make_shared<const kafka::message_batch>();
+  self->state.pending.emplace_back(empty, source_actor{});
+  next(self);
+}
+
 void check_drained(self_ptr self) {
   auto& st = self->state;
   if ((st.pause_pending || st.draining) && !st.current && st.pending.empty()
       && st.body->held_offset() >= 0) {
     // A batch agent runs what it holds first (continue_batch flushes all of it).
-    static const kafka::batch_ptr empty = std::make_shared<const kafka::message_batch>();
-    st.pending.emplace_back(empty, source_actor{});
-    next(self);
+    run_empty_batch(self);
     return;
   }
   if (st.pause_pending && !st.current && st.pending.empty()) {
@@ -303,9 +310,7 @@ void tick(self_ptr self) {
   // Paused (exactly-once): the transaction is being committed; nothing may be produced.
   if (st.current || !st.pending.empty() || st.pause_pending || st.paused || st.draining)
     return;
-  static const kafka::batch_ptr empty = std::make_shared<const kafka::message_batch>();
-  st.pending.emplace_back(empty, source_actor{});
-  next(self);
+  run_empty_batch(self);
 }
 
 } // namespace

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "mephisto/consumed_record.hpp"
-#include "mephisto/global_table.hpp"
 #include "mephisto/send_buffer.hpp"
 #include "mephisto/store.hpp"
 #include "mephisto/table.hpp"
@@ -28,6 +27,13 @@ template <class K, class V>
 class windowed_view;
 template <class K, class V>
 class windowed_store;
+template <class K, class V>
+class global_table;
+template <class K, class V>
+class global_view;
+template <class K, class V>
+class global_store;
+class global_store_base;
 
 namespace detail {
 struct context_access;
@@ -176,13 +182,9 @@ public:
   }
 
   /// Global table `t` (`app::global_table`): every key of every partition, read-only. Any
-  /// agent may read it, listed in its options or not.
+  /// agent may read it, listed in its options or not. (Defined in global_table.hpp.)
   template <class K, class V>
-  global_view<K, V> operator[](const mephisto::global_table<K, V>& t) const {
-    if (globals_ == nullptr || t.index() >= globals_->size())
-      throw_unknown_global(t.name());
-    return global_view<K, V>{static_cast<const global_store<K, V>*>((*globals_)[t.index()].get())};
-  }
+  global_view<K, V> operator[](const mephisto::global_table<K, V>& t) const;
 
 private:
   // -- for the runtime: the agent actor (through detail::context_access) and the typed

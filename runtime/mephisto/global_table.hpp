@@ -5,14 +5,15 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
-
-#include <pthread.h>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <pthread.h>
+
 #include "mephisto/codec.hpp"
+#include "mephisto/context.hpp"
 
 namespace mephisto {
 
@@ -86,7 +87,9 @@ private:
   std::atomic<uint64_t> skipped_{0};
 };
 
-/// The typed store of a global table: a hash map behind the shared lock.
+/// The typed store of a global table: an open-addressing hash map (values inline, one or
+/// two cache misses a lookup; a node-based map took several on a large table) behind the
+/// shared lock.
 template <class K, class V>
 class global_store final : public global_store_base {
 public:
@@ -145,7 +148,7 @@ public:
   }
 
 private:
-  std::unordered_map<K, V> map_;
+  boost::unordered_flat_map<K, V, std::hash<K>> map_;
   K key_{};   ///< decode buffers of the writer
   V value_{};
 };
@@ -199,5 +202,12 @@ public:
 private:
   const global_store<K, V>* store_;
 };
+
+template <class K, class V>
+global_view<K, V> context::operator[](const mephisto::global_table<K, V>& t) const {
+  if (globals_ == nullptr || t.index() >= globals_->size())
+    throw_unknown_global(t.name());
+  return global_view<K, V>{static_cast<const global_store<K, V>*>((*globals_)[t.index()].get())};
+}
 
 } // namespace mephisto

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "mephisto/testing.hpp"
+#include "unit/restored_store.hpp"
 
 using namespace mephisto;
 using namespace std::chrono_literals;
@@ -144,23 +145,14 @@ TEST(sliding_windows, a_late_event_is_counted_and_closed_windows_are_final) {
 }
 
 TEST(sliding_windows, a_store_restored_from_its_changelog_goes_on_with_the_same_windows) {
-  // Restart mid-window: a second driver over the first one's changelog? The driver starts
-  // empty, so the store is rebuilt by hand from the changelog records instead.
+  // Restart mid-window: the driver's store goes on, a copy is rebuilt from its changelog.
   sliding_app s{10s, {.grace = 60s}};
   mt::driver d{s.a};
   for (auto ms : {1000, 4000, 12000, 13000})
     d.pipe(s.events, std::string{"k"}, std::string{"e"}, t0 + ms, 0);
   d.run();
   auto before = d.windows(s.counts);
-  auto& def = s.a.declared().tables[s.counts.index()];
-  auto store = def.make_store(store_place{nullptr, "counts", 0});
-  std::string why;
-  for (auto& r : d.changelog("counts")) {
-    std::optional<std::string_view> value;
-    if (r.has_value)
-      value = r.value;
-    ASSERT_TRUE(store->restore(r.key, value, why)) << why;
-  }
+  auto store = unit_support::restored_store(s.a, s.counts.index(), d.changelog("counts"));
   auto* restored = static_cast<windowed_store<std::string, int64_t>*>(store.get());
   // The next event at 15 s, applied to the restored store: it must seed its new windows
   // from the restored ones exactly as the live store does.

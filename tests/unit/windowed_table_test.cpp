@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "mephisto/testing.hpp"
+#include "unit/restored_store.hpp"
 
 using namespace mephisto;
 using namespace std::chrono_literals;
@@ -329,18 +330,7 @@ void expect_resumed(counting_app& c, store_base& store) {
 
 TEST(windowed_table, a_store_restored_from_the_changelog_resumes_the_same_windows_and_clock) {
   counting_app c{tumbling(60s), {.grace = 10s}};
-  auto changelog = count_to_65s(c, {});
-  auto& def = c.a.declared().tables[c.counts.index()];
-  auto store = def.make_store(store_place{nullptr, "counts", 0});
-  std::string why;
-  ASSERT_FALSE(store->open(why));
-  for (auto& r : changelog) {
-    std::optional<std::string_view> value;
-    if (r.has_value)
-      value = r.value;
-    ASSERT_TRUE(store->restore(r.key, value, why)) << why;
-  }
-  ASSERT_FALSE(store->restore_done());
+  auto store = unit_support::restored_store(c.a, c.counts.index(), count_to_65s(c, {}));
   expect_resumed(c, *store);
 }
 
@@ -368,18 +358,9 @@ TEST(windowed_table, a_reopened_rocksdb_store_resumes_the_same_windows_and_clock
 
 TEST(windowed_table, a_lookup_by_key_answers_every_window_of_it_as_json) {
   counting_app c{tumbling(60s), {.grace = 10s}};
-  auto changelog = count_to_65s(c, {});
   auto& def = c.a.declared().tables[c.counts.index()];
-  auto store = def.make_store(store_place{nullptr, "counts", 0});
+  auto store = unit_support::restored_store(c.a, c.counts.index(), count_to_65s(c, {}));
   std::string why;
-  ASSERT_FALSE(store->open(why));
-  for (auto& r : changelog) {
-    std::optional<std::string_view> value;
-    if (r.has_value)
-      value = r.value;
-    ASSERT_TRUE(store->restore(r.key, value, why)) << why;
-  }
-  ASSERT_FALSE(store->restore_done());
   // What /tables/counts/ann answers: the key in its own codec, every window of it.
   EXPECT_EQ(def.view.key_codec, codec_name<std::string>());
   ASSERT_TRUE(def.view.check_key("ann", why)) << why;
