@@ -2,7 +2,6 @@
 // transaction that processed the event committed.
 
 #include <chrono>
-#include <fstream>
 #include <string>
 
 #include <unistd.h>
@@ -11,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "integration/real_kafka_worker.hpp"
 #include "mephisto/mephisto.hpp"
 #include "mephisto/worker.hpp"
 #include "support/testkit.hpp"
@@ -18,8 +18,7 @@
 using namespace std::chrono_literals;
 
 TEST(real_kafka_ask, under_exactly_once_the_reply_waits_for_the_commit) {
-  std::string bootstrap;
-  std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
+  auto bootstrap = real_kafka_worker::bootstrap();
   ASSERT_FALSE(bootstrap.empty()) << "NO REAL KAFKA BROKER (see the kafka.start fixture)";
   auto suffix = std::to_string(::getpid());
   testkit::recreate_topic(bootstrap, "ask-questions-" + suffix, 4);
@@ -31,14 +30,8 @@ TEST(real_kafka_ask, under_exactly_once_the_reply_waits_for_the_commit) {
     ctx.send(answers, q, len);
     ctx.reply(len);
   });
-  mephisto::worker_options opts;
-  opts.broker = "kafka://" + bootstrap;
-  opts.web_listen = "off";
-  opts.processing_guarantee = "exactly_once";
+  auto opts = real_kafka_worker::exactly_once_options(bootstrap);
   opts.commit_interval_ms = 1000; // a wide window between processing and commit
-  opts.topic_partitions = 4;
-  opts.cluster_listen = "off";
-  opts.log_level = "warn";
   caf::actor_system_config cfg;
   ASSERT_FALSE(mephisto::configure(cfg, opts));
   caf::actor_system sys{cfg};

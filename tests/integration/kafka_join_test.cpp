@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
@@ -18,6 +17,7 @@
 
 #include <caf/all.hpp>
 
+#include "integration/real_kafka_worker.hpp"
 #include "mephisto/mephisto.hpp"
 #include "mephisto/worker.hpp"
 #include "support/http_client.hpp"
@@ -35,8 +35,7 @@ std::string country_name(int i) { return "c" + std::to_string(i); }
 } // namespace
 
 TEST(real_kafka_join, clicks_join_a_fed_table_and_a_global_table_exactly_once) {
-  std::string bootstrap;
-  std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
+  auto bootstrap = real_kafka_worker::bootstrap();
   ASSERT_FALSE(bootstrap.empty()) << "NO REAL KAFKA BROKER (see the kafka.start fixture)";
   auto suffix = std::to_string(::getpid());
   auto users_topic = "join-users-" + suffix, clicks_topic = "join-clicks-" + suffix,
@@ -70,14 +69,9 @@ TEST(real_kafka_join, clicks_join_a_fed_table_and_a_global_table_exactly_once) {
   // Produced before the worker starts: its agents must see them from the first click on.
   testkit::produce_keyed(bootstrap, regions_topic, region_records);
 
-  mephisto::worker_options opts;
-  opts.broker = "kafka://" + bootstrap;
+  auto opts = real_kafka_worker::exactly_once_options(bootstrap);
   opts.web_listen = "127.0.0.1:0";
-  opts.processing_guarantee = "exactly_once";
   opts.commit_interval_ms = 200;
-  opts.topic_partitions = 4;
-  opts.cluster_listen = "off";
-  opts.log_level = "warn";
   caf::actor_system_config cfg;
   ASSERT_FALSE(mephisto::configure(cfg, opts));
   caf::actor_system sys{cfg};

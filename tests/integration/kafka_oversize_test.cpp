@@ -4,17 +4,16 @@
 // record; every other event is processed, and the 2000 small records to the small topic
 // are batched within its limit (oversize_app.hpp).
 
-#include <fstream>
 
 #include <unistd.h>
 
 #include <caf/all.hpp>
 
 #include "integration/oversize_app.hpp"
+#include "integration/real_kafka_worker.hpp"
 
 TEST(real_kafka_oversize, an_output_over_the_topics_max_message_bytes_dead_letters_its_event) {
-  std::string bootstrap;
-  std::ifstream{std::string{KAFKA_DIR} + "/bootstrap"} >> bootstrap;
+  auto bootstrap = real_kafka_worker::bootstrap();
   ASSERT_FALSE(bootstrap.empty()) << "NO REAL KAFKA BROKER (see the kafka.start fixture)";
   auto suffix = std::to_string(::getpid());
   oversize::topics t{"sizes-" + suffix, "out-" + suffix};
@@ -24,13 +23,7 @@ TEST(real_kafka_oversize, an_output_over_the_topics_max_message_bytes_dead_lette
   auto id = "oversize-" + suffix;
   mephisto::app app{id};
   oversize::declare(app, t);
-  mephisto::worker_options opts;
-  opts.broker = "kafka://" + bootstrap;
-  opts.web_listen = "off";
-  opts.processing_guarantee = "exactly_once";
-  opts.topic_partitions = 4;
-  opts.cluster_listen = "off";
-  opts.log_level = "warn";
+  auto opts = real_kafka_worker::exactly_once_options(bootstrap);
   caf::actor_system_config cfg;
   ASSERT_FALSE(mephisto::configure(cfg, opts));
   caf::actor_system sys{cfg};

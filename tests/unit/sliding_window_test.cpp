@@ -18,50 +18,14 @@
 
 #include "mephisto/testing.hpp"
 #include "unit/restored_store.hpp"
+#include "unit/window_support.hpp"
 
 using namespace mephisto;
+using namespace window_support;
 using namespace std::chrono_literals;
 namespace mt = mephisto::testing;
 
 namespace {
-
-constexpr int64_t t0 = 1704067200000;
-using final_result = std::tuple<std::string, int64_t, int64_t, int64_t>; // key, start, end, n
-
-/// Counts events per key in sliding windows of `size`; sends each final count.
-struct sliding_app {
-  app a{"sliding"};
-  topic<std::string, std::string> events = a.topic<std::string>("events");
-  topic<std::string, std::string> finals = a.topic<std::string>("finals");
-  windowed_table<std::string, int64_t> counts;
-
-  sliding_app(std::chrono::milliseconds size, windowed_options opts)
-    : counts(a.windowed_table<std::string, int64_t>("counts", sliding(size), opts)) {
-    a.agent("count", events,
-            [t = counts](const std::string& key, const std::string&, context& ctx) {
-              ctx[t].update(key, [](int64_t& n) { ++n; });
-            },
-            {.tables = {counts}});
-    a.on_window_close(counts, [f = finals](const std::string& key, const window& w,
-                                           const int64_t& n, context& ctx) {
-      ctx.send(f, key,
-               std::to_string(w.start) + ":" + std::to_string(w.end) + "=" + std::to_string(n));
-    });
-  }
-};
-
-std::vector<final_result> finals_of(mt::driver& d, const topic<std::string, std::string>& t) {
-  std::vector<final_result> out;
-  for (auto& r : d.read(t)) {
-    auto colon = r.value.find(':');
-    auto eq = r.value.find('=');
-    out.emplace_back(r.key, std::stoll(r.value.substr(0, colon)),
-                     std::stoll(r.value.substr(colon + 1, eq - colon - 1)),
-                     std::stoll(r.value.substr(eq + 1)));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 /// Every sliding window of `size` of `times` (one key) with its count, by definition.
 std::map<std::pair<int64_t, int64_t>, int64_t> truth_of(const std::vector<int64_t>& times,
@@ -85,7 +49,7 @@ TEST(sliding_windows, each_event_has_a_left_window_and_a_right_one_once_a_later_
   // Events at 8, 9.2 and 12.4 s (size 5 s): left windows [3, 8] (one event), [4.2, 9.2]
   // (two), [7.4, 12.4] (all three); right windows [8.001, 13.001] (9.2 and 12.4) and
   // [9.201, 14.201] (12.4); none right of 12.4.
-  sliding_app s{5s, {.grace = 30s}};
+  counting_app s{sliding(5s), {.grace = 30s}};
   mt::driver d{s.a};
   for (auto ms : {8000, 9200, 12400})
     d.pipe(s.events, std::string{"k"}, std::string{"e"}, t0 + ms, 0);
@@ -101,7 +65,7 @@ TEST(sliding_windows, each_event_has_a_left_window_and_a_right_one_once_a_later_
 }
 
 TEST(sliding_windows, out_of_order_events_give_every_window_of_the_definition_once) {
-  sliding_app s{10s, {.grace = 120s}};
+  counting_app s{sliding(10s), {.grace = 120s}};
   mt::driver d{s.a};
   std::mt19937 rng{7};
   std::map<std::string, std::vector<int64_t>> times;
@@ -132,7 +96,7 @@ TEST(sliding_windows, out_of_order_events_give_every_window_of_the_definition_on
 }
 
 TEST(sliding_windows, a_late_event_is_counted_and_closed_windows_are_final) {
-  sliding_app s{10s, {.grace = 0ms, .dead_letter_late = true}};
+  counting_app s{sliding(10s), {.grace = 0ms, .dead_letter_late = true}};
   mt::driver d{s.a};
   d.pipe(s.events, std::string{"k"}, std::string{"e"}, t0 + 1000, 0);
   d.pipe(s.events, std::string{"k"}, std::string{"e"}, t0 + 30000, 0); // closes [.., 1 s]
@@ -146,7 +110,7 @@ TEST(sliding_windows, a_late_event_is_counted_and_closed_windows_are_final) {
 
 TEST(sliding_windows, a_store_restored_from_its_changelog_goes_on_with_the_same_windows) {
   // Restart mid-window: the driver's store goes on, a copy is rebuilt from its changelog.
-  sliding_app s{10s, {.grace = 60s}};
+  counting_app s{sliding(10s), {.grace = 60s}};
   mt::driver d{s.a};
   for (auto ms : {1000, 4000, 12000, 13000})
     d.pipe(s.events, std::string{"k"}, std::string{"e"}, t0 + ms, 0);
