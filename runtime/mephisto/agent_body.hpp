@@ -82,6 +82,17 @@ public:
 /// The typed body for an agent on a `topic<K, V>` running `F`, which takes either
 /// `(const V&, context&)` or `(const K&, const V&, context&)`. With `V = std::optional<T>`
 /// (on a `topic<K, T>`), a record with a null value (a tombstone) arrives as `nullopt`.
+namespace detail {
+
+/// Whether an agent's value type is `std::optional<T>`: it then receives tombstones (null
+/// values) as `std::nullopt` instead of refusing them.
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+} // namespace detail
+
 template <class K, class V, class F>
 class typed_agent_body final : public agent_body {
 public:
@@ -116,21 +127,21 @@ public:
         else
           fn_(value_, ctx);
       } catch (const restart_partition&) {
-        undo(ctx, mark, replies);
+        detail::context_access::undo_event(ctx, mark, replies);
         throw; // the agent stops; its supervisor restarts the partition
       } catch (const store_error&) {
-        undo(ctx, mark, replies);
+        detail::context_access::undo_event(ctx, mark, replies);
         throw; // not the user's failure: the partition restarts with its store rebuilt
       } catch (const bad_event& e) {
-        undo(ctx, mark, replies); // never processable: no retry
+        detail::context_access::undo_event(ctx, mark, replies); // never processable: no retry
         report.rejected(ctx, rec, e.kind(), e.what());
         continue;
       } catch (const std::exception& e) {
-        undo(ctx, mark, replies);
+        detail::context_access::undo_event(ctx, mark, replies);
         report.failure(ctx, rec, e.what());
         return i;
       } catch (...) {
-        undo(ctx, mark, replies);
+        detail::context_access::undo_event(ctx, mark, replies);
         report.failure(ctx, rec, "unknown exception");
         return i;
       }
@@ -138,7 +149,7 @@ public:
       // event is dead-lettered instead (retrying would only send it again).
       if (auto* big = ctx.output().oversized_since(mark)) [[unlikely]] {
         auto what = *big;
-        undo(ctx, mark, replies);
+        detail::context_access::undo_event(ctx, mark, replies);
         report.too_large(ctx, rec, what);
       } else if (ctx.late_) [[unlikely]] {
         // Too late for a windowed table: what else the event did stands.
@@ -149,15 +160,10 @@ public:
   }
 
 private:
-  template <class T>
-  struct optional_value : std::false_type {};
-  template <class T>
-  struct optional_value<std::optional<T>> : std::true_type {};
-
   /// Decodes the value; a null value is an error, except for a `std::optional` value type
   /// (a tombstone: `std::nullopt`).
   bool decode_value(const consumed_record& rec) {
-    if constexpr (optional_value<V>::value) {
+    if constexpr (detail::is_optional<V>::value) {
       if (rec.value == nullptr) {
         value_.reset();
         return true;
@@ -171,14 +177,6 @@ private:
       }
       return codec<V>::decode({rec.value, rec.value_size}, value_, why_);
     }
-  }
-
-  /// Drops what the failed event sent and undoes its table changes.
-  static void undo(context& ctx, send_buffer::mark mark, size_t replies) {
-    ctx.drop_replies_from(replies);
-    ctx.counters().sent -= ctx.output().size() - mark.records;
-    ctx.output().rollback(mark);
-    ctx.undo_table_event();
   }
 
   F fn_;

@@ -112,17 +112,12 @@ public:
   int64_t flush_period_ms() const noexcept override { return opts_.within.count(); }
 
 private:
-  template <class T>
-  struct optional_value : std::false_type {};
-  template <class T>
-  struct optional_value<std::optional<T>> : std::true_type {};
-
   bool decode(const consumed_record& rec, taken<K, V>& ev) {
     if (!codec<K>::decode(rec.key_view(), ev.key, why_)) {
       why_ = "key: " + why_;
       return false;
     }
-    if constexpr (optional_value<V>::value) {
+    if constexpr (detail::is_optional<V>::value) {
       if (rec.value == nullptr) {
         ev.value.reset();
         return true;
@@ -148,10 +143,10 @@ private:
     try {
       fn_(std::span<const taken<K, V>>{events_.data(), count_}, ctx);
     } catch (const restart_partition&) {
-      undo(ctx, mark, replies);
+      detail::context_access::undo_event(ctx, mark, replies);
       throw;
     } catch (const store_error&) {
-      undo(ctx, mark, replies);
+      detail::context_access::undo_event(ctx, mark, replies);
       throw;
     } catch (const std::exception& e) {
       return failed(ctx, report, trigger, mark, replies, e.what());
@@ -160,7 +155,7 @@ private:
     }
     if (auto* big = ctx.output().oversized_since(mark)) [[unlikely]] {
       auto what = *big;
-      undo(ctx, mark, replies);
+      detail::context_access::undo_event(ctx, mark, replies);
       dead_letter_all(ctx, report, "record-too-large",
                       "the batch sent a record of " + std::to_string(what.size)
                         + " bytes, more than its topic takes (" + std::to_string(what.limit)
@@ -175,7 +170,7 @@ private:
 
   bool failed(context& ctx, event_reporter& report, const consumed_record* trigger,
               send_buffer::mark mark, size_t replies, std::string_view what) {
-    undo(ctx, mark, replies);
+    detail::context_access::undo_event(ctx, mark, replies);
     retrying_ = true;
     consumed_record where = trigger != nullptr ? *trigger : consumed_record{};
     report.failure(ctx, where, what);
@@ -194,7 +189,7 @@ private:
       consumed_record rec;
       rec.key = key_bytes_.data();
       rec.key_size = key_bytes_.size();
-      if constexpr (optional_value<V>::value) {
+      if constexpr (detail::is_optional<V>::value) {
         if (ev.value)
           codec<typename V::value_type>::encode(*ev.value, value_bytes_);
         rec.value = ev.value ? value_bytes_.data() : nullptr;
@@ -210,13 +205,6 @@ private:
     }
     count_ = 0;
     retrying_ = false;
-  }
-
-  static void undo(context& ctx, send_buffer::mark mark, size_t replies) {
-    ctx.drop_replies_from(replies);
-    ctx.counters().sent -= ctx.output().size() - mark.records;
-    ctx.output().rollback(mark);
-    ctx.undo_table_event();
   }
 
   F fn_;

@@ -308,6 +308,14 @@ struct context_access {
     ctx.out_->rollback(m);
     ctx.undo_table_event();
   }
+  /// An agent's function threw on an event or a batch: drops what it sent and replied
+  /// since `mark` and `replies`, and undoes its table changes.
+  static void undo_event(context& ctx, send_buffer::mark mark, size_t replies) {
+    ctx.drop_replies_from(replies);
+    ctx.counters_.sent -= ctx.out_->size() - mark.records;
+    ctx.out_->rollback(mark);
+    ctx.undo_table_event();
+  }
   /// A window-close callback threw: drops what it sent.
   static void close_failed(context& ctx, send_buffer::mark m) noexcept {
     ++ctx.counters_.failures;
