@@ -10,7 +10,8 @@
 //     Kafka (output high watermarks).
 // Rounds alternate (a) and (b); the machine is shared and noisy, so compare within one run.
 // The mock keeps only ~5 MiB per partition: keep --words at or below 8 x 80k.
-// Other modes, each described at its function: --latency, --latency-probe, --restore, --exactly-once,
+// Other modes, each described at its function: --latency, --latency-probe, --restore,
+// --restore-scale (restore_scale.cpp), --exactly-once,
 // --lookups (bench_modes.hpp, a file each), --actor-api (actor_api_bench.cpp) and
 // --failover (failover.cpp: the pause after kill -9 of a worker process).
 // This file: the command line, which runs one mode.
@@ -109,6 +110,20 @@ int main(int argc, char** argv) {
                                  "second during the failover (default 2000)");
   cli.add_option("--seconds", seconds, "--latency: how long to feed");
   cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
+  bool scale_mode = false;
+  std::vector<int64_t> scale_keys{1'000'000, 5'000'000, 10'000'000};
+  cli.add_flag("--restore-scale", scale_mode,
+               "restore time, records/s and peak RSS against table size (memory, RocksDB)");
+  cli.add_option("--scale-keys", scale_keys, "--restore-scale: table sizes in keys")
+    ->delimiter(',');
+  std::string child_kind;
+  std::string child_bootstrap;
+  std::string child_topic;
+  std::string child_dir;
+  auto child_opt = cli.add_option("--restore-scale-child", child_kind)->group("");
+  cli.add_option("--bootstrap-servers", child_bootstrap)->group("");
+  cli.add_option("--topic", child_topic)->group("");
+  cli.add_option("--dir", child_dir)->group("");
   CLI11_PARSE(cli, argc, argv);
   // One mode per run; each reports a failure as an error line and exit code 1.
   auto run = [](auto&& mode) {
@@ -146,6 +161,13 @@ int main(int argc, char** argv) {
     return run([&] { return guarantee_bench(broker_url, words, rounds, threads); });
   if (metrics_mode)
     return run([&] { return metrics_bench(broker_url, words, rounds, threads); });
+  if (child_opt->count() > 0)
+    return run([&] {
+      return restore_scale_child(child_kind, child_bootstrap, child_topic, changelog_records,
+                                 child_dir);
+    });
+  if (scale_mode)
+    return run([&] { return restore_scale_bench(broker_url, scale_keys); });
   if (restore_mode)
     return run([&] { return restore_bench(broker_url, changelog_records, rounds); });
   if (probe_mode)

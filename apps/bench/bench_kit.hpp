@@ -123,6 +123,32 @@ inline double pass_through(const std::string& bootstrap, const std::string& from
   return secs;
 }
 
+/// The raw limit of a restore: a bare consumer reads partition 0 of `topic` from its
+/// start until `records` records came. Returns the records read.
+inline int64_t raw_consume(const std::string& bootstrap, const std::string& topic,
+                           int64_t records) {
+  auto consumer = client(RD_KAFKA_CONSUMER, bootstrap,
+                         {{"group.id", "restore-bench-raw"}, {"enable.auto.commit", "false"},
+                          {"fetch.wait.max.ms", "50"}, {"queued.min.messages", "100000"}});
+  auto parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(consumer.get(), parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  auto q = rd_kafka_queue_get_consumer(consumer.get());
+  std::vector<rd_kafka_message_t*> buf(1000);
+  int64_t seen = 0;
+  while (seen < records) {
+    auto n = rd_kafka_consume_batch_queue(q, 100, buf.data(), buf.size());
+    for (ssize_t i = 0; i < n; ++i) {
+      seen += buf[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      rd_kafka_message_destroy(buf[i]);
+    }
+  }
+  rd_kafka_queue_destroy(q);
+  rd_kafka_consumer_close(consumer.get());
+  return seen;
+}
+
 /// Sum of the high watermarks of `topic`'s partitions: records ever written to it.
 inline int64_t records_in(rd_kafka_t* rk, const std::string& topic, int32_t partitions) {
   int64_t total = 0;

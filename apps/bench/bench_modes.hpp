@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -40,5 +41,12 @@ int windows_bench(size_t keys, size_t per_key);
 
 /// --restore: table recovery against raw consumption of the same changelog.
 int restore_bench(const std::string& url, int64_t records, int rounds);
+/// --restore-scale: restore time, records/s and peak RSS of count tables of `key_counts`
+/// keys (3 changelog records each), memory and RocksDB, each measured in a child process.
+int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_counts);
+/// --restore-scale-child: one measurement of --restore-scale ("raw", "memory", "rocksdb"),
+/// printed as a `result` line.
+int restore_scale_child(const std::string& kind, const std::string& bootstrap,
+                        const std::string& topic, int64_t records, const std::string& dir);
 
 } // namespace bench

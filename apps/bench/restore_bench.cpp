@@ -46,27 +46,9 @@ int restore_bench(const std::string& url, int64_t records, int rounds) {
   std::vector<double> rocks_ratios;
   for (int r = 0; r < rounds; ++r) {
     // (a) raw: a bare consumer to the high watermark.
-    auto consumer = client(RD_KAFKA_CONSUMER, bootstrap,
-                           {{"group.id", "restore-bench-raw"}, {"enable.auto.commit", "false"},
-                            {"fetch.wait.max.ms", "50"}, {"queued.min.messages", "100000"}});
-    auto parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     auto start = steady_clock::now();
-    rd_kafka_assign(consumer.get(), parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    auto q = rd_kafka_queue_get_consumer(consumer.get());
-    std::vector<rd_kafka_message_t*> buf(1000);
-    int64_t seen = 0;
-    while (seen < records) {
-      auto n = rd_kafka_consume_batch_queue(q, 100, buf.data(), buf.size());
-      for (ssize_t i = 0; i < n; ++i) {
-        seen += buf[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-        rd_kafka_message_destroy(buf[i]);
-      }
-    }
+    raw_consume(bootstrap, topic, records);
     auto raw_s = duration<double>(steady_clock::now() - start).count();
-    rd_kafka_queue_destroy(q);
-    rd_kafka_consumer_close(consumer.get());
     // (b) restore into a memory store (decode every record, apply it).
     mephisto::memory_store<std::string, int64_t> store;
     mephisto::kafka::restore_job job;
@@ -113,9 +95,9 @@ int restore_bench(const std::string& url, int64_t records, int rounds) {
     std::fflush(stdout);
   }
   std::sort(rocks_ratios.begin(), rocks_ratios.end());
-  std::printf("median c/a = %.2f (goal >= 0.5)\n", rocks_ratios[rocks_ratios.size() / 2]);
+  std::printf("median c/a = %.2f (goal >= 0.8)\n", rocks_ratios[rocks_ratios.size() / 2]);
   std::sort(ratios.begin(), ratios.end());
-  std::printf("median b/a = %.2f (goal >= 0.5)\n", ratios[ratios.size() / 2]);
+  std::printf("median b/a = %.2f (goal >= 0.8)\n", ratios[ratios.size() / 2]);
   return 0;
 }
 

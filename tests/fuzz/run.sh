@@ -3,7 +3,7 @@
 # executions (or until MAX_TIME seconds, when > 0), on its seeds in tests/fuzz/corpus/<target>
 # plus what earlier runs found (BUILD/fuzz-corpus/<target>), and prints one summary line
 # per target. Crashing inputs land in BUILD/fuzz-artifacts/<target>/. Exit status 1 when
-# any target crashed.
+# any target crashed. LeakSanitizer reads tests/fuzz/lsan.supp (one glibc record).
 #   tests/fuzz/run.sh BUILD RUNS MAX_TIME [target ...]
 set -u
 build=$1
@@ -32,7 +32,8 @@ for t in $targets; do
   [ "$max_time" -gt 0 ] && limit=", at most $max_time s"
   echo "== $t: $runs executions (max_len $max_len$limit), log $log"
   start=$(date +%s)
-  nice -n 19 "$build/tests/fuzz/$t" -runs="$runs" -max_total_time="$max_time" \
+  LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}" \
+    nice -n 19 "$build/tests/fuzz/$t" -runs="$runs" -max_total_time="$max_time" \
     -max_len="$max_len" -timeout=10 -print_final_stats=1 $dict \
     -artifact_prefix="$artifacts/" "$corpus" "$here/corpus/$t" >"$log" 2>&1
   rc=$?

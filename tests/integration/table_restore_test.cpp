@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -115,6 +116,50 @@ TEST_F(table_restore, cancel_stops_a_restore) {
   auto res = restore_changelog(j, store);
   ASSERT_FALSE(res);
   EXPECT_NE(mephisto::render(res.error()).find("cancelled"), std::string::npos);
+}
+
+namespace {
+
+/// A table slower to restore than the broker is to fetch: a pause every 100 records.
+struct slow_store final : mephisto::store_base {
+  bool restore(std::string_view key, std::optional<std::string_view> value,
+               std::string& why) override {
+    if (++restored % 100 == 0)
+      std::this_thread::sleep_for(2ms);
+    return inner.restore(key, value, why);
+  }
+  void take_changes(mephisto::send_buffer& out, uint32_t changelog,
+                    int32_t partition) override {
+    inner.take_changes(out, changelog, partition);
+  }
+  size_t size() const override { return inner.size(); }
+  bool lookup(std::string_view key, std::string& value, std::string& why) override {
+    return inner.lookup(key, value, why);
+  }
+  void snapshot(std::vector<std::pair<std::string, std::string>>& out) const override {
+    inner.snapshot(out);
+  }
+  mephisto::memory_store<std::string, int64_t> inner;
+  uint64_t restored = 0;
+};
+
+} // namespace
+
+// librdkafka 2.0 stops fetching while its queue holds queued.min.messages and looks again
+// only a second later unless woken: here, with small fetches, a restore would wait ~20 s.
+TEST_F(table_restore, a_reader_slower_than_the_fetches_wakes_them_and_gets_everything) {
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < 20000; ++i)
+    records.emplace_back("k" + std::to_string(i), std::to_string(i));
+  produce_changelog(broker.bootstrap(), records);
+  auto j = job();
+  j.client_settings = {{"queued.min.messages", "1000"}, {"max.partition.fetch.bytes", "8000"}};
+  slow_store store;
+  auto res = restore_changelog(j, store);
+  ASSERT_TRUE(res) << mephisto::render(res.error());
+  EXPECT_EQ(res->records, 20000u);
+  EXPECT_EQ(store.size(), 20000u);
+  EXPECT_GT(res->fetcher_wakes, 0u);
 }
 
 // -- RocksDB stores: resume from the stored offset, discard what cannot be trusted --------

@@ -33,6 +33,7 @@ struct restore_stats {
   std::string discarded;         ///< why a local store was thrown away, if it was
   int64_t high_watermark = 0;
   double seconds = 0;
+  uint64_t fetcher_wakes = 0;    ///< times the reader woke librdkafka's parked fetches
 };
 
 /// Reads the changelog partition from the store's offset (0 for a memory store) to its

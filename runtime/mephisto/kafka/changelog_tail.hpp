@@ -99,6 +99,15 @@ private:
 /// `read_committed`, reporting the end of each partition (`enable.partition.eof`), never
 /// committing. Reads in batches of records and events.
 ///
+/// Keeps librdkafka fetching while its reader is slower than the fetches: librdkafka 2.0
+/// stops fetching once its local queue holds `queued.min.messages` (or
+/// `queued.max.messages.kbytes` of values), and its broker thread
+/// looks again only when something wakes it, at the latest after a second (2.1 added
+/// `fetch.queue.backoff.ms` for this). A restore would stall a second at a time, or need
+/// fetches so large that their records take half a GiB. So when `read` saw the queue full
+/// and it is down to half, the tail asks for the assigned partitions' watermarks: a
+/// request their broker thread serves, and then it fetches again.
+///
 /// Owned by one thread (the restorer's, or the standby actor's), which blocks in its
 /// calls; not thread-safe. librdkafka's own threads fetch in the background. Closed by
 /// `close` or the destructor.
@@ -133,12 +142,24 @@ public:
   rd_kafka_resp_err_t cached_watermarks(const std::string& topic, int32_t partition,
                                         int64_t& low, int64_t& high);
 
+  /// How many times the tail woke librdkafka's fetches (see the class comment).
+  uint64_t fetcher_wakes() const noexcept { return fetcher_wakes_; }
+
   /// Closes the consumer (leaves nothing assigned); `open` may follow.
   void close();
 
 private:
+  /// Wakes the broker threads of the assigned partitions (see the class comment).
+  void wake_fetchers();
+
   handle_ptr rk_;
   queue_ptr queue_;
+  std::vector<changelog_position> assigned_;
+  size_t queued_min_ = 100000;         ///< queued.min.messages in effect
+  size_t queued_max_bytes_ = 64 << 20; ///< queued.max.messages.kbytes in effect, in bytes
+  double value_bytes_ = 0;             ///< recent values' mean size (librdkafka counts those)
+  bool fetch_parked_ = false; ///< the queue was full: librdkafka may have stopped fetching
+  uint64_t fetcher_wakes_ = 0;
 };
 
 } // namespace mephisto::kafka

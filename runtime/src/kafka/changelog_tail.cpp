@@ -1,8 +1,22 @@
 #include "mephisto/kafka/changelog_tail.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace mephisto::kafka {
+
+namespace {
+
+/// A numeric property of `conf` (librdkafka's default when not set), or `fallback`.
+size_t conf_number(rd_kafka_conf_t* conf, const char* name, size_t fallback) {
+  char buf[64];
+  size_t size = sizeof(buf);
+  if (rd_kafka_conf_get(conf, name, buf, &size) != RD_KAFKA_CONF_OK)
+    return fallback;
+  return std::strtoull(buf, nullptr, 10);
+}
+
+} // namespace
 
 caf::error changelog_tail::open(const changelog_tail_options& opts) {
   close();
@@ -22,6 +36,8 @@ caf::error changelog_tail::open(const changelog_tail_options& opts) {
   auto conf = make_conf(xs);
   if (!conf)
     return conf.error();
+  queued_min_ = conf_number(conf->get(), "queued.min.messages", 100000);
+  queued_max_bytes_ = conf_number(conf->get(), "queued.max.messages.kbytes", 65536) * 1024;
   auto rk = make_handle(RD_KAFKA_CONSUMER, std::move(*conf));
   if (!rk)
     return rk.error();
@@ -37,6 +53,8 @@ rd_kafka_resp_err_t changelog_tail::assign(const std::vector<changelog_position>
       = pos.next > 0 ? pos.next : RD_KAFKA_OFFSET_BEGINNING;
   auto err = rd_kafka_assign(rk_.get(), parts);
   rd_kafka_topic_partition_list_destroy(parts);
+  assigned_ = positions;
+  fetch_parked_ = false;
   return err;
 }
 
@@ -75,11 +93,45 @@ changelog_batch changelog_tail::read(std::chrono::milliseconds wait, size_t max)
   changelog_batch batch;
   if (!queue_)
     return batch;
+  auto queued = rd_kafka_queue_length(queue_.get());
+  if (queued >= queued_min_
+      || static_cast<double>(queued) * value_bytes_ >= 0.9 * static_cast<double>(queued_max_bytes_))
+    fetch_parked_ = true;
   batch.messages_.resize(std::min(max, max_batch));
   batch.count_ = rd_kafka_consume_batch_queue(queue_.get(), static_cast<int>(wait.count()),
                                               batch.messages_.data(), batch.messages_.size());
   batch.messages_.resize(batch.count_ > 0 ? static_cast<size_t>(batch.count_) : 0);
+  if (!batch.messages_.empty()) {
+    size_t bytes = 0;
+    for (auto* m : batch.messages_)
+      bytes += m->len;
+    value_bytes_ = 0.5 * value_bytes_
+                   + 0.5 * static_cast<double>(bytes) / static_cast<double>(batch.messages_.size());
+  }
+  // Woken at half, so that the next fetch comes before the reader runs dry.
+  queued = rd_kafka_queue_length(queue_.get());
+  if (fetch_parked_ && queued < queued_min_ / 2
+      && static_cast<double>(queued) * value_bytes_ < 0.5 * static_cast<double>(queued_max_bytes_)) {
+    fetch_parked_ = false;
+    wake_fetchers();
+  }
   return batch;
+}
+
+void changelog_tail::wake_fetchers() {
+  // One request per partition (their leaders may differ; a restore assigns one, a standby
+  // tail its replicas, of which the first 16). The request wakes the broker thread as it
+  // is queued there: its answer is not needed, so the wait is short.
+  size_t asked = 0;
+  for (auto& pos : assigned_) {
+    if (++asked > 16)
+      break;
+    int64_t low = 0;
+    int64_t high = 0;
+    rd_kafka_query_watermark_offsets(rk_.get(), pos.topic.c_str(), pos.partition, &low, &high,
+                                     10);
+  }
+  ++fetcher_wakes_;
 }
 
 void changelog_tail::close() {
@@ -87,6 +139,7 @@ void changelog_tail::close() {
   if (rk_)
     rd_kafka_consumer_close(rk_.get());
   rk_.reset();
+  assigned_.clear();
 }
 
 changelog_batch& changelog_batch::operator=(changelog_batch&& other) noexcept {
