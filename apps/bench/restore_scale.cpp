@@ -43,9 +43,18 @@ void key_of(int64_t i, std::string& out) {
   out.assign(buf, static_cast<size_t>(n));
 }
 
-/// A count table's changelog: `keys` keys, each counted up to 3 (key 0..keys-1 with
-/// count 1, then again with 2, then 3), as a table whose keys are all updated now and
-/// then writes it.
+/// The key of the `i`th record of pass `count`: each pass is a permutation of the keys
+/// (a table's updates come in no key order). bench/peers/kstreams' RestoreStreams writes the
+/// same order.
+int64_t key_index(int64_t i, int64_t count, int64_t keys) {
+  return static_cast<int64_t>((static_cast<uint64_t>(i) * 2654435761u
+                               + static_cast<uint64_t>(count) * 7919u)
+                              % static_cast<uint64_t>(keys));
+}
+
+/// A count table's changelog: `keys` keys, each counted up to 3 (every key with count 1,
+/// then again with 2, then 3, each pass in its own order), as a table whose keys are all
+/// updated now and then writes it.
 void write_changelog(const std::string& bootstrap, const std::string& topic, int64_t keys) {
   auto producer = client(RD_KAFKA_PRODUCER, bootstrap, producer_settings);
   auto rkt = rd_kafka_topic_new(producer.get(), topic.c_str(), nullptr);
@@ -55,7 +64,7 @@ void write_changelog(const std::string& bootstrap, const std::string& topic, int
     value.clear();
     mephisto::codec<int64_t>::encode(count, value);
     for (int64_t i = 0; i < keys; ++i) {
-      key_of(i, key);
+      key_of(key_index(i, count, keys), key);
       produce_or_wait(producer.get(), rkt, 0, key.data(), key.size(), value.data(),
                       value.size());
     }
@@ -158,8 +167,8 @@ int restore_scale_child(const std::string& kind, const std::string& bootstrap,
 int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_counts) {
   auto dir = "/tmp/mephisto-restore-scale-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  std::printf("restore scale: a count table's changelog, 3 records per key (15-byte keys), one "
-              "partition (%s);\neach figure from its own process: raw consume, restore into a "
+  std::printf("restore scale: a count table's changelog, 3 records per key (15-byte keys, in no "
+              "order), one partition (%s);\neach figure from its own process: raw consume, restore into a "
               "memory store, into RocksDB (256 MiB cache, 128 MiB write buffers)\n",
               url.c_str());
   std::printf("%9s %10s | %10s %9s | %10s %5s %9s %11s | %10s %5s %9s\n", "keys", "records",
