@@ -7,11 +7,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "mephisto/codec.hpp"
+#include "mephisto/detail/node_map.hpp"
 #include "mephisto/error.hpp"
 #include "mephisto/send_buffer.hpp"
 
@@ -192,9 +192,10 @@ private:
   std::shared_ptr<std::atomic<int64_t>> offset_;
 };
 
-/// A store in a hash map. Changed keys are remembered (not their history): a batch that
-/// increments a key 1000 times writes one changelog record with the final value, which is
-/// what a compacted changelog keeps anyway.
+/// A store in a hash map whose entries never move (detail::node_map: the `V&` that `at`
+/// returns stays valid until its key is erased). Changed keys are remembered (not their
+/// history): a batch that increments a key 1000 times writes one changelog record with the
+/// final value, which is what a compacted changelog keeps anyway.
 template <class K, class V>
 class memory_store final : public typed_store<K, V> {
 public:
@@ -203,35 +204,36 @@ public:
     bool dirty = false;
   };
 
-  using map_type = std::unordered_map<K, entry>;
+  using map_type = detail::node_map<K, entry>;
+  using node = typename map_type::node;
 
   V& at(const K& key) override {
     journal(key);
-    auto [it, added] = map_.try_emplace(key);
+    auto [kv, added] = map_.try_emplace(key);
     if (added && !deleted_.empty() && std::erase(deleted_, key) > 0)
       journal_.back().removed_from_deleted = true; // deleted earlier in the batch
-    if (!it->second.dirty) {
-      it->second.dirty = true;
-      dirty_.push_back(&*it);
+    if (!kv->second.dirty) {
+      kv->second.dirty = true;
+      dirty_.push_back(kv);
     }
-    return it->second.value;
+    return kv->second.value;
   }
 
   const V* find(const K& key) override {
-    auto it = map_.find(key);
-    return it != map_.end() ? &it->second.value : nullptr;
+    auto* kv = map_.find(key);
+    return kv != nullptr ? &kv->second.value : nullptr;
   }
 
   bool erase(const K& key) override {
-    auto it = map_.find(key);
-    if (it == map_.end())
+    auto* kv = map_.find(key);
+    if (kv == nullptr)
       return false;
     journal(key);
-    if (it->second.dirty)
-      std::erase(dirty_, &*it);
+    if (kv->second.dirty)
+      std::erase(dirty_, kv);
     deleted_.push_back(key);
     journal_.back().appended_to_deleted = true;
-    map_.erase(it);
+    map_.erase(kv);
     return true;
   }
 
@@ -273,12 +275,13 @@ public:
       map_.erase(key_buf_);
       return true;
     }
-    V v{};
-    if (!codec<V>::decode(*value, v, why)) {
+    if (!codec<V>::decode(*value, value_buf_, why)) {
       why = "value: " + why;
       return false;
     }
-    map_.insert_or_assign(key_buf_, entry{std::move(v), false});
+    // Swapped, not copied: the replaced value's buffer is the next record's to decode into.
+    using std::swap;
+    swap(map_.try_emplace(key_buf_).first->second.value, value_buf_);
     return true;
   }
 
@@ -301,33 +304,32 @@ public:
   void undo_event() override {
     // Newest first, so a key touched twice ends with its oldest state.
     for (auto u = journal_.rbegin(); u != journal_.rend(); ++u) {
-      auto it = map_.find(u->key);
-      if (it != map_.end()) {
-        if (it->second.dirty)
-          std::erase(dirty_, &*it);
-        map_.erase(it);
+      if (auto* kv = map_.find(u->key)) {
+        if (kv->second.dirty)
+          std::erase(dirty_, kv);
+        map_.erase(kv);
       }
       if (u->appended_to_deleted)
         deleted_.pop_back();
       if (u->removed_from_deleted)
         deleted_.push_back(u->key);
       if (u->old) {
-        auto [at, added] = map_.try_emplace(u->key, entry{std::move(*u->old), u->was_dirty});
+        auto* kv = map_.try_emplace(u->key, std::move(*u->old), u->was_dirty).first;
         if (u->was_dirty)
-          dirty_.push_back(&*at);
+          dirty_.push_back(kv);
       }
     }
     journal_.clear();
   }
 
   void snapshot(std::vector<std::pair<std::string, std::string>>& out) const override {
-    for (auto& [key, e] : map_) {
+    map_.for_each([&out](const node& kv) {
       std::string k;
       std::string v;
-      codec<K>::encode(key, k);
-      codec<V>::encode(e.value, v);
+      codec<K>::encode(kv.first, k);
+      codec<V>::encode(kv.second.value, v);
       out.emplace_back(std::move(k), std::move(v));
-    }
+    });
   }
 
 private:
@@ -343,18 +345,19 @@ private:
   /// Remembers `key`'s state before a change (called before `at` and `erase` change it).
   void journal(const K& key) {
     undo_record u{key, std::nullopt, false, false, false};
-    if (auto it = map_.find(key); it != map_.end()) {
-      u.old = it->second.value;
-      u.was_dirty = it->second.dirty;
+    if (auto* kv = map_.find(key)) {
+      u.old = kv->second.value;
+      u.was_dirty = kv->second.dirty;
     }
     journal_.push_back(std::move(u));
   }
 
   map_type map_;
-  std::vector<typename map_type::value_type*> dirty_;
+  std::vector<node*> dirty_;
   std::vector<K> deleted_;
   std::vector<undo_record> journal_;
   K key_buf_{};
+  V value_buf_{};
   /// Shared with the `offset_write`s of batches in flight, which may outlive the store.
   std::shared_ptr<std::atomic<int64_t>> offset_ = std::make_shared<std::atomic<int64_t>>(0);
   bool changed_ = false; ///< records taken since the last `seal`

@@ -1,6 +1,10 @@
 #include "mephisto/kafka/changelog_restore.hpp"
 
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include <unistd.h>
 
@@ -58,13 +62,73 @@ void report(const restore_job& job, const std::string& where, const restore_stat
     log().info("{}", line);
 }
 
-/// The user's consumer properties. librdkafka's fetch sizes serve a restore best: with
-/// fetches of 32 MiB (tried), a partition's restore held ~1M fetched records at once
-/// (540 MiB at peak against 150 MiB) and was not faster, now that the tail keeps the
-/// fetches going (see changelog_tail).
-settings restore_tuning(const restore_job& job) {
-  return job.client_settings;
-}
+/// Reads the tail on a thread of its own, a few batches ahead of the restore, so that
+/// popping and freeing librdkafka's messages runs beside the store's decoding and writes
+/// (which are most of a restore: hash lookups that miss the cache, memtable inserts).
+///
+/// Owned by `restore_changelog`; its thread is the only reader of the tail while it runs
+/// (the restore still asks the tail for watermarks, which librdkafka allows from any
+/// thread). Holds at most `depth` batches of `changelog_tail::max_batch` messages.
+class fetch_ahead {
+public:
+  static constexpr size_t depth = 4;
+
+  explicit fetch_ahead(changelog_tail& tail) : thread_([this, &tail] { run(tail); }) {}
+
+  fetch_ahead(const fetch_ahead&) = delete;
+  fetch_ahead& operator=(const fetch_ahead&) = delete;
+
+  ~fetch_ahead() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+
+  /// The next batch read, or an empty one when none came within `wait`.
+  changelog_batch next(std::chrono::milliseconds wait) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    if (!changed_.wait_for(guard, wait, [this] { return !ready_.empty(); }))
+      return {};
+    auto batch = std::move(ready_.front());
+    ready_.pop_front();
+    guard.unlock();
+    changed_.notify_all();
+    return batch;
+  }
+
+private:
+  void run(changelog_tail& tail) {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> guard{mtx_};
+        changed_.wait(guard, [this] { return stopping_ || ready_.size() < depth; });
+        if (stopping_)
+          return;
+      }
+      // Take what is there without waiting; only an empty queue waits, and then for one
+      // record: a batch read with a timeout waits the whole timeout for a full batch.
+      auto batch = tail.read(milliseconds{0}, changelog_tail::max_batch);
+      if (batch.count() == 0)
+        batch = tail.read(milliseconds{100}, 1);
+      if (batch.count() == 0)
+        continue;
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        ready_.push_back(std::move(batch));
+      }
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex mtx_;
+  std::condition_variable changed_;
+  std::deque<changelog_batch> ready_;
+  bool stopping_ = false;
+  std::thread thread_; ///< last: starts once the rest is made
+};
 
 } // namespace
 
@@ -77,7 +141,11 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
         .group_id = "mephisto-restore-" + job.changelog,
         .offset_reset = "earliest",
         .fetch_wait = milliseconds{50},
-        .tuning = restore_tuning(job),
+        // The user's consumer properties. librdkafka's fetch sizes serve a restore best:
+        // with fetches of 32 MiB (tried), a partition's restore held ~1M fetched records at
+        // once (540 MiB at peak against 150 MiB) and was not faster, now that the tail keeps
+        // the fetches going (see changelog_tail).
+        .tuning = job.client_settings,
       }))
     return err;
   auto where = job.changelog + " [" + std::to_string(job.partition) + "]";
@@ -130,14 +198,11 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
   auto last_progress = clock_type::now();
   auto last_report = clock_type::now();
   caf::error failure;
+  std::optional<fetch_ahead> ahead{std::in_place, tail};
   while (next < stats.high_watermark && !failure) {
     if (job.cancel && job.cancel->load())
       return make_error(errc::recovery_failed, where + ": cancelled");
-    // Take what is there without waiting; only an empty queue waits, and then for one
-    // record: a batch read with a timeout waits the whole timeout for a full batch.
-    auto batch = tail.read(milliseconds{0}, changelog_tail::max_batch);
-    if (batch.count() == 0)
-      batch = tail.read(milliseconds{100}, 1);
+    auto batch = ahead->next(milliseconds{100});
     for (const auto& ev : batch) {
       if (ev.kind == changelog_event::end_of_partition) {
         next = std::max(next, ev.offset);
@@ -191,6 +256,7 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     failure = store.restore_done();
   if (stats.records > 0 && !failure)
     report(job, where, stats, start, next, started, true);
+  ahead.reset(); // stops reading before the tail closes
   stats.fetcher_wakes = tail.fetcher_wakes();
   tail.close();
   if (failure)
