@@ -13,8 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
+#include "mephisto/detail/restore_writer.hpp"
 #include "mephisto/detail/rocksdb_partition.hpp"
 #include "mephisto/error.hpp"
 #include "mephisto/store.hpp"
@@ -54,7 +53,7 @@ public:
 
   caf::error discard() override {
     cache_.clear();
-    restore_buf_.clear();
+    restore_.clear();
     pending_.clear();
     return db_->clear();
   }
@@ -111,45 +110,26 @@ public:
       return false;
     }
     // Only the last record of a key matters: keep it until the next checkpoint.
-    auto it = restore_buf_.find(key); // no allocation for a key seen before
-    if (it == restore_buf_.end())
-      it = restore_buf_.try_emplace(std::string{key}).first;
-    if (value) {
-      it->second.first = true;
-      it->second.second.assign(value->data(), value->size());
-    } else {
-      it->second.first = false;
-      it->second.second.clear();
-    }
-    ++restored_;
+    restore_.add(key, value);
     return true;
   }
 
+  /// A full chunk goes to disk on the restore writer's thread while the restore goes on;
+  /// `force` writes what is held and waits until it is written.
   caf::error checkpoint(int64_t next_offset, bool force) override {
-    if (!force && restore_buf_.size() < restore_buffer_keys)
-      return caf::none;
-    // In key order: the memtable's skip list inserts a key after the previous one cheaply
-    // (a random order made its searches most of the restore's time).
-    restore_order_.clear();
-    restore_order_.reserve(restore_buf_.size());
-    for (auto& kv : restore_buf_)
-      restore_order_.push_back(&kv);
-    std::sort(restore_order_.begin(), restore_order_.end(),
-              [](auto* x, auto* y) { return x->first < y->first; });
-    for (auto* kv : restore_order_) {
-      if (kv->second.first)
-        pending_.put(db_->data(), kv->first, kv->second.second);
-      else
-        pending_.erase(db_->data(), kv->first);
-    }
-    restore_order_.clear();
-    restore_buf_.clear();
-    auto err = db_->write_unlogged(pending_, next_offset);
-    pending_.clear();
-    return err;
+    if (!force)
+      return restore_.buffered() < restore_buffer_keys ? caf::none
+                                                        : restore_.write(db_, next_offset);
+    auto err = restore_.write(db_, next_offset);
+    auto written = restore_.wait();
+    return err ? err : written;
   }
 
-  caf::error restore_done() override { return db_->flush(); }
+  caf::error restore_done() override {
+    if (auto err = restore_.wait())
+      return err;
+    return db_->flush();
+  }
 
   void take_changes(send_buffer& out, uint32_t changelog, int32_t partition) override {
     auto gen = gen_ + 1;
@@ -330,17 +310,7 @@ private:
 
   store_place place_;
   std::shared_ptr<rocksdb_partition> db_;
-  struct text_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view x) const noexcept {
-      return std::hash<std::string_view>{}(x);
-    }
-  };
-  /// The last record of each key restored since the last checkpoint (a tombstone: false).
-  boost::unordered_flat_map<std::string, std::pair<bool, std::string>, text_hash,
-                            std::equal_to<>>
-    restore_buf_;
-  std::vector<typename decltype(restore_buf_)::value_type*> restore_order_;
+  detail::restore_writer restore_;
   map_type cache_;
   std::vector<typename map_type::value_type*> dirty_;
   /// Entries as they were before the current event changed them (cache entries are not
@@ -348,7 +318,6 @@ private:
   std::vector<std::pair<typename map_type::value_type*, entry>> journal_;
   rocksdb_batch pending_;
   uint64_t gen_ = 0;
-  uint64_t restored_ = 0;
   std::string key_text_;
   std::string value_text_;
   std::optional<store_error> failure_; ///< the first store error a read raised

@@ -106,6 +106,9 @@ public:
 
   rocksdb::ColumnFamilyHandle* data() const noexcept { return handles_[1]; }
 
+  /// The database (bulk restore writes table files and ingests them).
+  rocksdb::DB* native() const noexcept { return db_; }
+
   /// Generation of the last durable write applied (see `rocksdb_store::seal`).
   std::atomic<uint64_t> durable_gen{0};
 
