@@ -178,8 +178,8 @@ table_shard(table_shard_actor::stateful_pointer<table_shard_state> self, env_ptr
       st.store = std::move(store);
       st.active = true;
       st.env->report.stats->restored_records.fetch_add(records, std::memory_order_relaxed);
-      log().info("{} recovered: {} changelog records, {} keys in {:.3f} s", st.where, records,
-                 st.store->size(), seconds);
+      // No key count: a RocksDB store counts by reading every key (on this thread).
+      log().info("{} recovered: {} changelog records in {:.3f} s", st.where, records, seconds);
       for (auto& rp : st.ready_waiters)
         rp.deliver(caf::ok_atom::value);
       st.ready_waiters.clear();

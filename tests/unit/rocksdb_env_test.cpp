@@ -116,3 +116,58 @@ TEST(rocksdb_env, an_undecodable_value_condemns_the_database_until_it_is_started
   EXPECT_EQ(why, "");
   std::filesystem::remove_all(dir);
 }
+
+// A restore large enough for table files (chunks of 50k+ keys are ingested, smaller ones go
+// through the memtable), in passes whose chunks overlap: later records win across files and
+// memtable writes, tombstones delete keys an earlier file holds, and what is on disk (data
+// and offset) is what a reopened store reads.
+TEST(rocksdb_env, a_restore_in_ingested_files_and_memtable_writes_keeps_the_last_record_of_each_key) {
+  auto dir = fresh_dir("ingest");
+  constexpr int keys = 300000;
+  auto key = [](int i) { return "key-" + std::to_string(i); };
+  auto encoded = [](int64_t v) {
+    std::string out;
+    mephisto::codec<int64_t>::encode(v, out);
+    return out;
+  };
+  {
+    mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
+    mephisto::rocksdb_store<std::string, int64_t> store{{&env, "t", 0, 1000}};
+    std::string why;
+    ASSERT_FALSE(store.open(why));
+    int64_t offset = 0;
+    for (int pass = 1; pass <= 3; ++pass) {
+      for (int i = 0; i < keys; ++i) {
+        // Pass 3 deletes every third key, pass 2 every fifth (pass 3 writes them again).
+        auto k = static_cast<int>((int64_t{i} * 7919 + pass) % keys);
+        bool tombstone = (pass == 3 && k % 3 == 0) || (pass == 2 && k % 5 == 0);
+        auto value = encoded(pass * 1000000 + k);
+        ASSERT_TRUE(store.restore(key(k), tombstone ? std::nullopt
+                                                    : std::optional<std::string_view>{value},
+                                  why))
+          << why;
+        ++offset;
+        // 250k keys fill a chunk for the writer thread; a forced one at 430k and 860k.
+        if (offset % 10000 == 0)
+          ASSERT_FALSE(store.checkpoint(offset, offset % 430000 == 0));
+      }
+    }
+    ASSERT_FALSE(store.checkpoint(offset, true));
+    ASSERT_FALSE(store.restore_done());
+    EXPECT_EQ(store.restored_offset(), 3 * keys);
+  }
+  mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
+  mephisto::rocksdb_store<std::string, int64_t> store{{&env, "t", 0, 1000}};
+  std::string why;
+  ASSERT_FALSE(store.open(why));
+  EXPECT_EQ(store.restored_offset(), 3 * keys);
+  EXPECT_EQ(store.size(), static_cast<size_t>(keys - keys / 3));
+  int wrong = 0;
+  for (int k = 0; k < keys; ++k) {
+    auto* v = store.find(key(k));
+    if (k % 3 == 0 ? v != nullptr : v == nullptr || *v != 3000000 + k)
+      ++wrong;
+  }
+  EXPECT_EQ(wrong, 0);
+  std::filesystem::remove_all(dir);
+}
