@@ -126,7 +126,9 @@ std::unique_ptr<worker_process> failover_run::spawn(const std::string& name,
                                 "--broker", "kafka://" + bootstrap_, "--id", id_,
                                 "--store", store, "--table_standby_replicas",
                                 std::to_string(result_.standby), "--cluster_secret",
-                                "failover-bench"};
+                                "failover-bench",
+                                // Two workers on one machine: the default port is taken.
+                                "--web_listen", "off"};
   if (!seeds.empty()) {
     args.push_back("--cluster_seeds");
     args.push_back(seeds);
