@@ -11,7 +11,7 @@
 // Rounds alternate (a) and (b); the machine is shared and noisy, so compare within one run.
 // The mock keeps only ~5 MiB per partition: keep --words at or below 8 x 80k.
 // Other modes, each described at its function: --latency, --latency-probe, --restore,
-// --restore-scale (restore_scale.cpp), --exactly-once,
+// --restore-scale (restore_scale.cpp), --restore-latency (restore_latency.cpp), --exactly-once,
 // --lookups (bench_modes.hpp, a file each), --actor-api (actor_api_bench.cpp) and
 // --failover (failover.cpp: the pause after kill -9 of a worker process).
 // This file: the command line, which runs one mode.
@@ -100,14 +100,15 @@ int main(int argc, char** argv) {
   cli.add_option("--keys", failover.keys, "--failover: distinct keys");
   cli.add_option("--settle-seconds", failover.settle_seconds,
                  "--failover: wait after the preload before the kill");
-  cli.add_option("--stores", failover.stores, "--failover: memory, rocksdb or both")
+  cli.add_option("--stores", failover.stores, "--failover, --restore-latency: memory, rocksdb or both")
     ->delimiter(',')->check(CLI::IsMember({"memory", "rocksdb"}));
   cli.add_option("--broker", broker_url,
                  "--latency, --restore, --exactly-once, --metrics, --failover: embedded or "
                  "kafka://host:port (creates the topics it needs there)");
   auto rate_opt = cli.add_option("--rate", rate,
                                  "--latency: input records per second; --failover: events per "
-                                 "second during the failover (default 2000)");
+                                 "second during the failover (default 2000); --restore-latency: "
+                                 "events per second to the other partitions (default 1000)");
   cli.add_option("--seconds", seconds, "--latency: how long to feed");
   cli.add_option("--linger-ms", linger_ms, "--latency: linger.ms of every producer");
   bool scale_mode = false;
@@ -116,6 +117,10 @@ int main(int argc, char** argv) {
                "restore time, records/s and peak RSS against table size (memory, RocksDB)");
   cli.add_option("--scale-keys", scale_keys, "--restore-scale: table sizes in keys")
     ->delimiter(',');
+  bool restore_latency_mode = false;
+  cli.add_flag("--restore-latency", restore_latency_mode,
+               "the other partitions' latency, lookups and memory while one partition restores "
+               "--records changelog records (default 10000000; real broker: --broker)");
   std::string child_kind;
   std::string child_bootstrap;
   std::string child_topic;
@@ -165,6 +170,12 @@ int main(int argc, char** argv) {
     return run([&] {
       return restore_scale_child(child_kind, child_bootstrap, child_topic, changelog_records,
                                  child_dir);
+    });
+  if (restore_latency_mode)
+    return run([&] {
+      return restore_latency_bench(broker_url,
+                                   records_opt->count() > 0 ? changelog_records : 10'000'000,
+                                   rate_opt->count() > 0 ? rate : 1000, failover.stores);
     });
   if (scale_mode)
     return run([&] { return restore_scale_bench(broker_url, scale_keys); });

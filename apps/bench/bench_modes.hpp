@@ -44,6 +44,10 @@ int restore_bench(const std::string& url, int64_t records, int rounds);
 /// --restore-scale: restore time, records/s and peak RSS of count tables of `key_counts`
 /// keys (3 changelog records each), memory and RocksDB, each measured in a child process.
 int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_counts);
+/// --restore-latency: the other partitions' latency, lookups and memory while one partition
+/// of a worker restores `records` changelog records (restore_latency.cpp).
+int restore_latency_bench(const std::string& url, int64_t records, int rate,
+                          const std::vector<std::string>& stores);
 /// --restore-scale-child: one measurement of --restore-scale ("raw", "memory", "rocksdb"),
 /// printed as a `result` line.
 int restore_scale_child(const std::string& kind, const std::string& bootstrap,

@@ -56,6 +56,7 @@ public:
   }
 
   const std::string& log() const { return log_; }
+  pid_t pid() const { return pid_; }
 
   bool running() {
     if (pid_ > 0 && ::waitpid(pid_, &status_, WNOHANG) == pid_)
