@@ -13,7 +13,10 @@
 //    never answered with a value; after it, it must give the key's last count (3);
 //  - the worker's peak resident memory (VmHWM) at the end.
 // The restore's start and end are the worker's `assigned:` and `counts [0] recovered:` log
-// lines.
+// lines. 5 s after the restore, partition 0 gets 20000 events/s for 10 s under its table's
+// keys at random (each a read and a write of the table, far more keys than its decoded
+// cache holds: with RocksDB, reads of the database on the agent's thread), and the other
+// partitions' latency is measured again.
 
 #include "bench_modes.hpp"
 
@@ -45,6 +48,8 @@ namespace bench {
 namespace {
 
 constexpr int32_t partitions = 8; // as the failover app declares its topics
+constexpr int read_seconds = 10;   ///< how long partition 0 reads its table at random
+constexpr int read_rate = 20000;   ///< events per second to partition 0 then
 
 int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -105,6 +110,8 @@ struct variant {
   double restore_s = 0;
   std::vector<int64_t> during; ///< latencies (ms) of events produced during the restore
   std::vector<int64_t> after;  ///< ... and after it
+  std::vector<int64_t> reads;  ///< ... while partition 0 reads its table at random
+  int64_t read_events = 0;     ///< events sent to partition 0 then
   int64_t lost = 0;            ///< events without an output
   int refused = 0;             ///< lookups during the restore answered 503
   int answered_during = 0;     ///< ... answered otherwise (a partial table: a defect)
@@ -242,6 +249,29 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
                              + worker.how_it_ended() + ")" + log_tail(log));
   }
   std::this_thread::sleep_for(5s);
+  // Then partition 0's agent reads (and counts) its table's keys at random, far more of
+  // them than its decoded cache holds (table_cache_keys, 100k), for `read_seconds`.
+  auto reads_from = wall_ms();
+  {
+    auto rk = client(RD_KAFKA_PRODUCER, bootstrap, producer_settings);
+    auto rkt = rd_kafka_topic_new(rk.get(), (id + "-events").c_str(), nullptr);
+    auto start = steady_clock::now();
+    uint64_t x = 88172645463325252ull;
+    for (int64_t i = 0; steady_clock::now() < start + seconds(read_seconds); ++i) {
+      std::this_thread::sleep_until(start + microseconds(i * 1'000'000 / read_rate));
+      x ^= x << 13; // xorshift
+      x ^= x >> 7;
+      x ^= x << 17;
+      auto& key = keys[x % keys.size()];
+      produce_or_wait(rk.get(), rkt, 0, key.data(), key.size(), "e", 1);
+      rd_kafka_poll(rk.get(), 0);
+      ++v.read_events;
+    }
+    flush_or_throw(rk.get(), "random reads");
+    rd_kafka_topic_destroy(rkt);
+  }
+  auto reads_until = wall_ms();
+  std::this_thread::sleep_for(1s);
   v.peak_kib = vm_hwm_kib(worker.pid());
   stopping = true;
   feeder.join();
@@ -264,7 +294,13 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
       ++v.lost;
       continue;
     }
-    (sent_ms[i] < recovered ? v.during : v.after).push_back(out_ms[i] - sent_ms[i]);
+    auto latency = out_ms[i] - sent_ms[i];
+    if (sent_ms[i] < recovered)
+      v.during.push_back(latency);
+    else if (sent_ms[i] < reads_from)
+      v.after.push_back(latency);
+    else if (sent_ms[i] < reads_until)
+      v.reads.push_back(latency);
   }
   for (auto& l : lookups) {
     if (l.ms < assigned || l.status == 0) // not listening yet
@@ -275,7 +311,7 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
         ++v.refused;
       else
         ++v.answered_during;
-    } else if (l.ms > recovered + 1000) { // (a lookup answered just before the log line)
+    } else if (l.ms > recovered + 1000 && l.ms < reads_from) { // (then the counts change)
       if (l.status == 200 && l.body.find("\"value\":3") != std::string::npos)
         ++v.answered_after;
       else
@@ -305,13 +341,16 @@ int restore_latency_bench(const std::string& url, int64_t records, int rate,
     auto v = run_variant(*bootstrap, store, records, rate, dir);
     std::printf("%s: restore %.1f s (%.0f records/s); other partitions' latency during it p50 "
                 "%.0f ms, p99 %.0f ms, max %.0f ms (%zu events); after it p50 %.0f ms, p99 %.0f "
-                "ms (%zu events); %" PRId64 " without output; lookups of a restoring key: %d "
+                "ms (%zu events); while partition 0 reads %" PRId64 " random keys p50 %.0f ms, p99 "
+                "%.0f ms (%zu events); %" PRId64 " without output; lookups of a restoring key: %d "
                 "refused, %d answered during the restore, %d right and %d wrong after it; "
                 "peak RSS %.0f MiB\n",
                 store.c_str(), v.restore_s, static_cast<double>(records) / v.restore_s,
                 percentile(v.during, 0.5), percentile(v.during, 0.99),
                 percentile(v.during, 1.0), v.during.size(), percentile(v.after, 0.5),
-                percentile(v.after, 0.99), v.after.size(), v.lost, v.refused,
+                percentile(v.after, 0.99), v.after.size(), v.read_events,
+                percentile(v.reads, 0.5), percentile(v.reads, 0.99), v.reads.size(), v.lost,
+                v.refused,
                 v.answered_during, v.answered_after, v.wrong_after,
                 static_cast<double>(v.peak_kib) / 1024.0);
     std::fflush(stdout);
