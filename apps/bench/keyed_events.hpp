@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -86,6 +87,14 @@ inline mephisto::kafka::settings keyed_producer_settings() {
   return s;
 }
 
+/// The next of xorshift64's numbers after `x` (its state): cheap, spread keys.
+inline uint64_t xorshift(uint64_t& x) {
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+
 /// Produces one event keyed `key-<k>` (Kafka's partitioner) and counts it in `sent[k]`.
 inline void produce_event(rd_kafka_t* rk, rd_kafka_topic_t* rkt, std::vector<int32_t>& sent,
                     int64_t k) {
@@ -133,10 +142,8 @@ private:
       uint64_t x = 88172645463325252ull;
       for (int64_t i = 0; !stopping_; ++i) {
         std::this_thread::sleep_until(start + microseconds(i * 1'000'000 / rate));
-        x ^= x << 13; // xorshift: keys spread over every partition
-        x ^= x >> 7;
-        x ^= x << 17;
-        produce_event(rk.get(), rkt, sent, static_cast<int64_t>(x % sent.size()));
+        // Keys spread over every partition.
+        produce_event(rk.get(), rkt, sent, static_cast<int64_t>(xorshift(x) % sent.size()));
         rd_kafka_poll(rk.get(), 0);
       }
       flush_or_throw(rk.get(), "trickle");

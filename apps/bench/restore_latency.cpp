@@ -182,8 +182,8 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
         sent_ms.push_back(wall_ms());
         out_ms.push_back(-1);
       }
-      produce_or_wait(rk.get(), rkt, 1 + static_cast<int32_t>(i % (partitions - 1)), key.data(), key.size(),
-                      "e", 1);
+      auto partition = 1 + static_cast<int32_t>(i % (partitions - 1));
+      produce_or_wait(rk.get(), rkt, partition, key.data(), key.size(), "e", 1);
       rd_kafka_poll(rk.get(), 0);
     }
     rd_kafka_flush(rk.get(), 10000);
@@ -259,10 +259,7 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
     uint64_t x = 88172645463325252ull;
     for (int64_t i = 0; steady_clock::now() < start + seconds(read_seconds); ++i) {
       std::this_thread::sleep_until(start + microseconds(i * 1'000'000 / read_rate));
-      x ^= x << 13; // xorshift
-      x ^= x >> 7;
-      x ^= x << 17;
-      auto& key = keys[x % keys.size()];
+      auto& key = keys[xorshift(x) % keys.size()];
       produce_or_wait(rk.get(), rkt, 0, key.data(), key.size(), "e", 1);
       rd_kafka_poll(rk.get(), 0);
       ++v.read_events;
