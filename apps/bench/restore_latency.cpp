@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
+#include <exception>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -98,6 +99,33 @@ long vm_hwm_kib(pid_t pid) {
   return -1;
 }
 
+/// The first exception any of the bench's own threads threw: kept, and rethrown once they
+/// are joined (an escaping exception would end the process).
+class thread_errors {
+public:
+  template <class F>
+  auto guard(F body) {
+    return [this, body = std::move(body)]() mutable {
+      try {
+        body();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock{mtx_};
+        if (!first_)
+          first_ = std::current_exception();
+      }
+    };
+  }
+
+  void rethrow() {
+    if (first_)
+      std::rethrow_exception(first_);
+  }
+
+private:
+  std::mutex mtx_;
+  std::exception_ptr first_;
+};
+
 /// One lookup of the partition-0 key: when, and what the worker answered.
 struct lookup {
   int64_t ms;
@@ -162,13 +190,14 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
                         log};
   // Sends and lookups start with the assignment and run until the restore is over and 5 s
   // more; outputs are read until every event has one (or 10 s more).
+  thread_errors errors;
   std::atomic<bool> stopping{false};
   std::atomic<bool> reading{true};
   std::atomic<int64_t> assigned_at{-1};
   std::vector<int64_t> sent_ms;
   std::mutex out_mtx;
   std::vector<int64_t> out_ms; // per event, its output's append time (-1: none yet)
-  std::thread feeder{[&] {
+  std::thread feeder{errors.guard([&] {
     auto rk = client(RD_KAFKA_PRODUCER, bootstrap, producer_settings);
     auto rkt = rd_kafka_topic_new(rk.get(), (id + "-events").c_str(), nullptr);
     while (assigned_at < 0 && !stopping)
@@ -188,8 +217,8 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
     }
     rd_kafka_flush(rk.get(), 10000);
     rd_kafka_topic_destroy(rkt);
-  }};
-  std::thread reader{[&] {
+  })};
+  std::thread reader{errors.guard([&] {
     auto rk = client(RD_KAFKA_CONSUMER, bootstrap,
                      {{"group.id", id + "-latency"}, {"auto.offset.reset", "earliest"},
                       {"fetch.wait.max.ms", "10"}});
@@ -214,16 +243,16 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
       rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(rk.get());
-  }};
+  })};
   std::vector<lookup> lookups;
-  std::thread asker{[&] {
+  std::thread asker{errors.guard([&] {
     auto target = "/tables/counts/" + keys.front();
     while (!stopping) {
       auto got = testkit::http_get(web, target);
       lookups.push_back({wall_ms(), got.status, got.body});
       std::this_thread::sleep_for(20ms);
     }
-  }};
+  })};
   auto stop_all = [&] {
     stopping = true;
     reading = false;
@@ -285,6 +314,7 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
   reader.join();
   asker.join();
   worker.stop(10s);
+  errors.rethrow();
   v.restore_s = static_cast<double>(recovered - assigned) / 1000.0;
   for (size_t i = 0; i < sent_ms.size(); ++i) {
     if (out_ms[i] < 0) {

@@ -40,9 +40,6 @@ public:
   /// Reads what arrived, waiting up to `wait` when nothing is there.
   void poll(std::chrono::milliseconds wait);
 
-  /// Records applied since the start (each global table together).
-  uint64_t applied() const noexcept { return applied_; }
-
   void close() { tail_.close(); }
 
 private:
@@ -63,7 +60,7 @@ private:
   std::vector<std::shared_ptr<global_store_base>> stores_;
   std::vector<std::unique_lock<detail::writer_first_lock>> locks_; ///< reused per batch
   kafka::changelog_tail tail_;
-  uint64_t applied_ = 0;
+  uint64_t applied_ = 0; ///< records applied since the start (for the load's log line)
   std::shared_ptr<worker_stats> stats_;
   std::string why_;
 };
