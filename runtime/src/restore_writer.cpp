@@ -1,8 +1,11 @@
 #include "mephisto/detail/restore_writer.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
+
+#include <unistd.h>
 
 #include <rocksdb/db.h>
 #include <rocksdb/sst_file_writer.h>
@@ -109,7 +112,11 @@ caf::error restore_writer::ingest(rocksdb_partition& db,
   auto* native = db.native();
   // The data's own options: its comparator, table format and filters.
   rocksdb::SstFileWriter file{rocksdb::EnvOptions{}, native->GetOptions(db.data()), db.data()};
-  auto path = db.path() + "/restore-chunk.sst";
+  // A name of its own: two stores of one partition (a standby's copy and a recovering
+  // shard) may share its database.
+  static std::atomic<uint64_t> files{0};
+  auto path = db.path() + "/restore-chunk-" + std::to_string(::getpid()) + "-"
+              + std::to_string(files.fetch_add(1, std::memory_order_relaxed)) + ".sst";
   auto st = file.Open(path);
   for (auto it = sorted.begin(); st.ok() && it != sorted.end(); ++it) {
     auto& [key, record] = **it;
