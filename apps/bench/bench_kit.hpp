@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,20 @@ namespace bench {
 
 using namespace std::chrono;
 using mephisto::kafka::handle_ptr;
+
+/// Wall-clock milliseconds since the epoch (comparable with Kafka's record timestamps).
+inline int64_t now_ms() {
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), -1 when missing.
+inline long status_kib(const std::string& pid, const std::string& field) {
+  std::ifstream in{"/proc/" + pid + "/status"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0)
+      return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
 
 inline handle_ptr client(rd_kafka_type_t type, const std::string& bootstrap,
                   mephisto::kafka::settings extra) {

@@ -20,10 +20,6 @@ namespace fs = std::filesystem;
 constexpr int64_t warm_trickle_ms = 3000;
 constexpr seconds resume_timeout{120};
 
-int64_t now_ms() {
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// Partitions of `topic` a worker holds according to its log: `assigned:` lines add theirs,
 /// `revoked:` lines take theirs away (cooperative rebalances move only some). Nullopt
 /// before its first assignment.

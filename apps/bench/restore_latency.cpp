@@ -52,10 +52,6 @@ constexpr int32_t partitions = 8; // as the failover app declares its topics
 constexpr int read_seconds = 10;   ///< how long partition 0 reads its table at random
 constexpr int read_rate = 20000;   ///< events per second to partition 0 then
 
-int64_t wall_ms() {
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// A TCP port free right now on 127.0.0.1 (the worker's web server binds it next).
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -89,14 +85,6 @@ double percentile(std::vector<int64_t> xs, double q) {
     return -1;
   std::sort(xs.begin(), xs.end());
   return static_cast<double>(xs[std::min(xs.size() - 1, static_cast<size_t>(q * xs.size()))]);
-}
-
-long vm_hwm_kib(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::stol(line.substr(6));
-  return -1;
 }
 
 /// The first exception any of the bench's own threads threw: kept, and rethrown once they
@@ -208,7 +196,7 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
       auto key = "lat-" + std::to_string(i);
       {
         std::lock_guard<std::mutex> guard{out_mtx};
-        sent_ms.push_back(wall_ms());
+        sent_ms.push_back(now_ms());
         out_ms.push_back(-1);
       }
       auto partition = 1 + static_cast<int32_t>(i % (partitions - 1));
@@ -249,7 +237,7 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
     auto target = "/tables/counts/" + keys.front();
     while (!stopping) {
       auto got = testkit::http_get(web, target);
-      lookups.push_back({wall_ms(), got.status, got.body});
+      lookups.push_back({now_ms(), got.status, got.body});
       std::this_thread::sleep_for(20ms);
     }
   })};
@@ -280,7 +268,7 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
   std::this_thread::sleep_for(5s);
   // Then partition 0's agent reads (and counts) its table's keys at random, far more of
   // them than its decoded cache holds (table_cache_keys, 100k), for `read_seconds`.
-  auto reads_from = wall_ms();
+  auto reads_from = now_ms();
   {
     auto rk = client(RD_KAFKA_PRODUCER, bootstrap, producer_settings);
     auto rkt = rd_kafka_topic_new(rk.get(), (id + "-events").c_str(), nullptr);
@@ -296,9 +284,9 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
     flush_or_throw(rk.get(), "random reads");
     rd_kafka_topic_destroy(rkt);
   }
-  auto reads_until = wall_ms();
+  auto reads_until = now_ms();
   std::this_thread::sleep_for(1s);
-  v.peak_kib = vm_hwm_kib(worker.pid());
+  v.peak_kib = status_kib(std::to_string(worker.pid()), "VmHWM");
   stopping = true;
   feeder.join();
   // The last events' outputs: up to 10 s more.

@@ -27,15 +27,6 @@ namespace bench {
 
 namespace {
 
-/// A field of /proc/self/status in KiB (VmRSS, VmHWM), -1 when missing.
-long status_kib(const std::string& field) {
-  std::ifstream in{"/proc/self/status"};
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0)
-      return std::stol(line.substr(field.size() + 1));
-  return -1;
-}
-
 /// The table's key for number `i`: 15 characters, as a user id would be.
 void key_of(int64_t i, std::string& out) {
   char buf[32];
@@ -117,7 +108,7 @@ double mib(long kib) { return static_cast<double>(kib) / 1024.0; }
 int restore_scale_child(const std::string& kind, const std::string& bootstrap,
                         const std::string& topic, int64_t records, const std::string& dir) {
   measurement m;
-  m.rss_before_kib = status_kib("VmRSS");
+  m.rss_before_kib = status_kib("self", "VmRSS");
   auto start = steady_clock::now();
   mephisto::kafka::restore_job job;
   job.bootstrap = bootstrap;
@@ -152,8 +143,8 @@ int restore_scale_child(const std::string& kind, const std::string& bootstrap,
   }
   m.seconds = duration<double>(steady_clock::now() - start).count();
   m.keys = store ? static_cast<int64_t>(store->size()) : 0;
-  m.rss_after_kib = status_kib("VmRSS");
-  m.peak_kib = status_kib("VmHWM");
+  m.rss_after_kib = status_kib("self", "VmRSS");
+  m.peak_kib = status_kib("self", "VmHWM");
   std::printf("result %.3f %" PRId64 " %" PRId64 " %ld %ld %ld\n", m.seconds, m.records, m.keys,
               m.rss_before_kib, m.rss_after_kib, m.peak_kib);
   std::fflush(stdout);
