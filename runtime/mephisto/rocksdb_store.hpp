@@ -33,6 +33,13 @@ class rocksdb_store final : public typed_store<K, V> {
 public:
   explicit rocksdb_store(store_place place) : place_(std::move(place)) {}
 
+  /// A restore cut short (revoked, failed) still gives the data its compactions back.
+  ~rocksdb_store() override {
+    restore_.clear();
+    if (db_)
+      db_->end_bulk_load();
+  }
+
   caf::error open(std::string& why) override {
     bool created = false;
     auto db = place_.rocks->open(place_.table, place_.partition, why, created);
@@ -118,8 +125,7 @@ public:
   /// `force` writes what is held and waits until it is written.
   caf::error checkpoint(int64_t next_offset, bool force) override {
     if (!force)
-      return restore_.buffered() < restore_buffer_keys ? caf::none
-                                                        : restore_.write(db_, next_offset);
+      return restore_.full() ? restore_.write(db_, next_offset) : caf::none;
     auto err = restore_.write(db_, next_offset);
     auto written = restore_.wait();
     return err ? err : written;
@@ -128,6 +134,7 @@ public:
   caf::error restore_done() override {
     if (auto err = restore_.wait())
       return err;
+    db_->end_bulk_load();
     return db_->flush();
   }
 
@@ -304,9 +311,6 @@ private:
         ++it;
     }
   }
-
-  /// Distinct keys buffered while restoring before they go to RocksDB.
-  static constexpr size_t restore_buffer_keys = 250000;
 
   store_place place_;
   std::shared_ptr<rocksdb_partition> db_;

@@ -14,6 +14,31 @@
 
 namespace mephisto::detail {
 
+namespace {
+
+/// Calls `fn(key, record)` for the last record of each key of a sorted chunk, in key order.
+/// Prefetches the bytes of the records a few places ahead: after the sort they are read
+/// at random, and their cache misses were most of a table file's writing.
+template <class Chunk, class Fn>
+void for_each_last(const Chunk& sorted, Fn&& fn) {
+  constexpr size_t ahead = 16;
+  auto& recs = sorted.records;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    if (i + ahead < recs.size())
+      __builtin_prefetch(sorted.bytes.data() + recs[i + ahead].at);
+    auto& r = recs[i];
+    if (i + 1 < recs.size()) {
+      auto& next = recs[i + 1];
+      if (next.head[0] == r.head[0] && next.head[1] == r.head[1]
+          && sorted.key(next) == sorted.key(r))
+        continue; // a later record of the same key follows
+    }
+    fn(sorted.key(r), r);
+  }
+}
+
+} // namespace
+
 restore_writer::restore_writer() = default;
 
 restore_writer::~restore_writer() {
@@ -21,16 +46,19 @@ restore_writer::~restore_writer() {
 }
 
 void restore_writer::add(std::string_view key, std::optional<std::string_view> value) {
-  auto it = filling_.find(key); // no allocation for a key seen before
-  if (it == filling_.end())
-    it = filling_.try_emplace(std::string{key}).first;
-  if (value) {
-    it->second.first = true;
-    it->second.second.assign(value->data(), value->size());
-  } else {
-    it->second.first = false;
-    it->second.second.clear();
-  }
+  chunk::record r{{0, 0},
+                  static_cast<uint32_t>(filling_.bytes.size()),
+                  static_cast<uint32_t>(key.size()),
+                  static_cast<uint32_t>(value ? value->size() : 0),
+                  value.has_value()};
+  unsigned char head[16] = {};
+  std::memcpy(head, key.data(), std::min<size_t>(16, key.size()));
+  for (int i = 0; i < 16; ++i)
+    r.head[i / 8] = (r.head[i / 8] << 8) | head[i];
+  filling_.bytes.append(key);
+  if (value)
+    filling_.bytes.append(*value);
+  filling_.records.push_back(r);
 }
 
 caf::error restore_writer::write(std::shared_ptr<rocksdb_partition> db, int64_t next_offset) {
@@ -55,47 +83,32 @@ void restore_writer::clear() {
 }
 
 caf::error restore_writer::write_sorted(rocksdb_partition& db, chunk& out, int64_t next_offset) {
-  // In key order: the memtable's skip list inserts a key after the previous one cheaply
-  // (a random order made its searches most of the restore's time).
-  // Each entry carries its key's first 16 bytes, so that most comparisons read the sorted
-  // array and not the chunk (reading the chunk's entries at random was half the sort).
-  struct keyed {
-    uint64_t head[2]; ///< the key's first 16 bytes, big-endian, zero-padded
-    chunk::value_type* kv;
-  };
-  std::vector<keyed> by_head;
-  by_head.reserve(out.size());
-  for (auto& kv : out) {
-    unsigned char bytes[16] = {};
-    std::memcpy(bytes, kv.first.data(), std::min<size_t>(16, kv.first.size()));
-    keyed k{{0, 0}, &kv};
-    for (int i = 0; i < 16; ++i)
-      k.head[i / 8] = (k.head[i / 8] << 8) | bytes[i];
-    by_head.push_back(k);
-  }
-  std::sort(by_head.begin(), by_head.end(), [](const keyed& x, const keyed& y) {
-    if (x.head[0] != y.head[0])
-      return x.head[0] < y.head[0];
-    if (x.head[1] != y.head[1])
-      return x.head[1] < y.head[1];
-    return x.kv->first < y.kv->first; // equal heads (or zero padding): the whole keys
-  });
-  std::vector<chunk::value_type*> order;
-  order.reserve(by_head.size());
-  for (auto& k : by_head)
-    order.push_back(k.kv);
-  by_head = {};
+  // In key order (a table file needs it; the memtable's skip list inserts a key after the
+  // previous one cheaply), and the records of a key in arrival order: the last one wins.
+  std::sort(out.records.begin(), out.records.end(),
+            [&out](const chunk::record& x, const chunk::record& y) {
+              if (x.head[0] != y.head[0])
+                return x.head[0] < y.head[0];
+              if (x.head[1] != y.head[1])
+                return x.head[1] < y.head[1];
+              if (auto c = out.key(x).compare(out.key(y)); c != 0) // equal heads: whole keys
+                return c < 0;
+              return x.at < y.at;
+            });
   rocksdb_batch batch;
-  if (order.size() >= min_file_keys) {
-    if (auto err = ingest(db, order))
+  if (out.records.size() >= min_file_records) {
+    db.begin_bulk_load();
+    if (auto err = ingest(db, out))
       return err;
   } else {
-    for (auto* kv : order) {
-      if (kv->second.first)
-        batch.put(db.data(), kv->first, kv->second.second);
+    // Caught up (a standby's checkpoints): compactions go on as usual.
+    db.end_bulk_load();
+    for_each_last(out, [&](std::string_view key, const chunk::record& r) {
+      if (r.present)
+        batch.put(db.data(), key, out.value(r));
       else
-        batch.erase(db.data(), kv->first);
-    }
+        batch.erase(db.data(), key);
+    });
   }
   out.clear();
   // After the data: a crash in between leaves an older offset, and the restore then
@@ -103,8 +116,7 @@ caf::error restore_writer::write_sorted(rocksdb_partition& db, chunk& out, int64
   return db.write_unlogged(batch, next_offset);
 }
 
-caf::error restore_writer::ingest(rocksdb_partition& db,
-                                  const std::vector<chunk::value_type*>& sorted) {
+caf::error restore_writer::ingest(rocksdb_partition& db, const chunk& sorted) {
   auto fail = [&db](const char* what, const rocksdb::Status& st) {
     return make_error(errc::store_failed,
                       std::string{what} + " in " + db.path() + ": " + st.ToString());
@@ -118,10 +130,17 @@ caf::error restore_writer::ingest(rocksdb_partition& db,
   auto path = db.path() + "/restore-chunk-" + std::to_string(::getpid()) + "-"
               + std::to_string(files.fetch_add(1, std::memory_order_relaxed)) + ".sst";
   auto st = file.Open(path);
-  for (auto it = sorted.begin(); st.ok() && it != sorted.end(); ++it) {
-    auto& [key, record] = **it;
-    st = record.first ? file.Put(key, record.second) : file.Delete(key);
-  }
+  for_each_last(sorted, [&](std::string_view key, const chunk::record& r) {
+    if (!st.ok())
+      return;
+    rocksdb::Slice k{key.data(), key.size()};
+    if (r.present) {
+      auto value = sorted.value(r);
+      st = file.Put(k, rocksdb::Slice{value.data(), value.size()});
+    } else {
+      st = file.Delete(k);
+    }
+  });
   if (st.ok())
     st = file.Finish();
   if (!st.ok())

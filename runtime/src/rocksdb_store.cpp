@@ -1,6 +1,7 @@
 #include "mephisto/rocksdb_store.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 #include <rocksdb/cache.h>
@@ -118,7 +119,68 @@ rocksdb_partition::read_result rocksdb_partition::read(std::string_view key, std
   return read_result::failed;
 }
 
+namespace {
+
+/// RocksDB's level-0 limits (files) at which writes slow down and stop, as the data's
+/// options have them: given back once a bulk load's files are merged.
+constexpr int level0_slowdown_files = 20;
+constexpr int level0_stop_files = 36;
+
+/// Level-0 files that start a compaction: as usual (RocksDB's default), and while a restore
+/// ingests table files, when merging them once is far cheaper than four at a time, yet
+/// their number stays bounded for a table of any size (10M keys make about 120 files).
+constexpr int level0_compaction_files = 4;
+constexpr int bulk_level0_files = 128;
+
+} // namespace
+
+void rocksdb_partition::set_data_options(
+  const std::unordered_map<std::string, std::string>& changes) {
+  // A refused change leaves the table as fast and correct as before, only slower to
+  // load or to merge: said, not fatal.
+  if (auto st = db_->SetOptions(data(), changes); !st.ok())
+    log().warn("{}: RocksDB refused an option change: {}", path_, st.ToString());
+}
+
+void rocksdb_partition::begin_bulk_load() {
+  std::lock_guard<std::mutex> guard{bulk_mtx_};
+  if (bulk_)
+    return;
+  bulk_ = true;
+  settling_ = false;
+  auto limit = std::to_string(1 << 30);
+  set_data_options({{"level0_file_num_compaction_trigger", std::to_string(bulk_level0_files)},
+                    {"level0_slowdown_writes_trigger", limit},
+                    {"level0_stop_writes_trigger", limit}});
+}
+
+void rocksdb_partition::end_bulk_load() {
+  std::lock_guard<std::mutex> guard{bulk_mtx_};
+  if (!bulk_)
+    return;
+  bulk_ = false;
+  set_data_options({{"level0_file_num_compaction_trigger", std::to_string(level0_compaction_files)}});
+  settling_ = true;
+}
+
+void rocksdb_partition::settle_after_bulk_load() {
+  if (!settling_.load(std::memory_order_relaxed)
+      || writes_.fetch_add(1, std::memory_order_relaxed) % 256 != 0)
+    return;
+  std::string files;
+  if (!db_->GetProperty(data(), "rocksdb.num-files-at-level0", &files)
+      || std::atoi(files.c_str()) >= level0_slowdown_files)
+    return;
+  std::lock_guard<std::mutex> guard{bulk_mtx_};
+  if (bulk_ || !settling_)
+    return;
+  settling_ = false;
+  set_data_options({{"level0_slowdown_writes_trigger", std::to_string(level0_slowdown_files)},
+                    {"level0_stop_writes_trigger", std::to_string(level0_stop_files)}});
+}
+
 caf::error rocksdb_partition::write(rocksdb_batch& data, int64_t next_offset) {
+  settle_after_bulk_load();
   auto& batch = data.native();
   if (next_offset >= 0)
     batch.Put(handles_[2], offset_key, encode_offset(next_offset));
@@ -146,6 +208,12 @@ caf::error rocksdb_partition::flush() {
 }
 
 caf::error rocksdb_partition::clear() {
+  {
+    // The data is made anew with the usual options.
+    std::lock_guard<std::mutex> guard{bulk_mtx_};
+    bulk_ = false;
+    settling_ = false;
+  }
   for (size_t i = 1; i < handles_.size(); ++i) {
     auto name = handles_[i]->GetName();
     auto st = db_->DropColumnFamily(handles_[i]);
@@ -250,6 +318,9 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   table_opts.cache_index_and_filter_blocks = true;
   rocksdb::ColumnFamilyOptions cf_opts{opts};
   cf_opts.write_buffer_size = 32 << 20;
+  cf_opts.level0_file_num_compaction_trigger = level0_compaction_files;
+  cf_opts.level0_slowdown_writes_trigger = level0_slowdown_files;
+  cf_opts.level0_stop_writes_trigger = level0_stop_files;
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_opts));
   std::vector<rocksdb::ColumnFamilyDescriptor> families{
     {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"data", cf_opts}, {"meta", cf_opts}};

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <unistd.h>
 
 namespace {
@@ -169,5 +170,88 @@ TEST(rocksdb_env, a_restore_in_ingested_files_and_memtable_writes_keeps_the_last
       ++wrong;
   }
   EXPECT_EQ(wrong, 0);
+  std::filesystem::remove_all(dir);
+}
+
+// A restore that ingests table files leaves them unmerged (merging each new file into the
+// others was half of its CPU); once it is done, the files are merged in the background
+// while writes go on unstopped, and the usual level-0 limits come back.
+TEST(rocksdb_env, a_bulk_restore_merges_its_files_after_it_is_done_and_gets_the_usual_limits_back) {
+  auto dir = fresh_dir("bulk");
+  constexpr int files = 30;
+  constexpr int per_file = 60000;
+  auto key = [](int i) { return "key-" + std::to_string(i); };
+  auto encoded = [](int64_t v) {
+    std::string out;
+    mephisto::codec<int64_t>::encode(v, out);
+    return out;
+  };
+  mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
+  mephisto::rocksdb_store<std::string, int64_t> store{{&env, "t", 0, 1000}};
+  std::string why;
+  ASSERT_FALSE(store.open(why));
+  bool created = false;
+  auto db = env.open("t", 0, why, created); // the store's own database, shared
+  ASSERT_TRUE(db);
+  auto* native = (*db)->native();
+  auto options = [&] { return native->GetOptions((*db)->data()); };
+  auto files_at = [&](int level) {
+    std::string n;
+    native->GetProperty((*db)->data(), "rocksdb.num-files-at-level" + std::to_string(level), &n);
+    return std::stoi(n);
+  };
+  auto level0 = [&] { return files_at(0); };
+  int64_t offset = 0;
+  for (int f = 0; f < files; ++f) {
+    for (int i = 0; i < per_file; ++i) {
+      // Every file spans the whole key range, as a changelog's chunks do.
+      auto k = (i * files + f) % (files * per_file / 2); // each key twice
+      auto value = encoded(offset);
+      ASSERT_TRUE(store.restore(key(k), std::optional<std::string_view>{value}, why)) << why;
+      ++offset;
+    }
+    ASSERT_FALSE(store.checkpoint(offset, true));
+  }
+  // None merged while restoring: the first files went to the empty levels below, the
+  // rest to level 0, more than its usual slowdown limit.
+  int stored_files = 0;
+  for (int level = 0; level < 7; ++level)
+    stored_files += files_at(level);
+  EXPECT_EQ(stored_files, files);
+  EXPECT_GE(level0(), 20);
+  EXPECT_EQ(options().level0_file_num_compaction_trigger, 128);
+  ASSERT_FALSE(store.restore_done());
+  EXPECT_EQ(options().level0_file_num_compaction_trigger, 4);
+  // Writes go on while the files are merged; a write finds level 0 small again and gives
+  // the limits back.
+  int writes = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       options().level0_slowdown_writes_trigger != 20
+       && std::chrono::steady_clock::now() < deadline;
+       ++writes) {
+    mephisto::rocksdb_batch batch;
+    batch.put((*db)->data(), "live-" + std::to_string(writes), encoded(writes));
+    ASSERT_FALSE((*db)->write(batch, offset));
+    if (writes % 256 == 255)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(options().level0_slowdown_writes_trigger, 20);
+  EXPECT_EQ(options().level0_stop_writes_trigger, 36);
+  EXPECT_LT(level0(), 20);
+  EXPECT_GT(writes, 0);
+  // The last record of each key won: key k came as x = i * files + f for x = k and
+  // x = k + keys, at offset f * per_file + i.
+  std::string stored;
+  int wrong = 0;
+  constexpr int keys = files * per_file / 2;
+  for (int k = 0; k < keys; k += 997) {
+    int64_t last = -1;
+    for (int x : {k, k + keys})
+      last = std::max<int64_t>(last, int64_t{x % files} * per_file + x / files);
+    if (!(*db)->get(key(k), stored) || stored != encoded(last))
+      ++wrong;
+  }
+  EXPECT_EQ(wrong, 0);
+  db->reset();
   std::filesystem::remove_all(dir);
 }

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "mephisto/error.hpp"
@@ -109,13 +110,35 @@ public:
   /// The database (bulk restore writes table files and ingests them).
   rocksdb::DB* native() const noexcept { return db_; }
 
+  /// A restore is about to ingest table files: the data's level-0 files are merged only
+  /// when 128 have come, or after `end_bulk_load`. Each ingested file overlaps all the
+  /// others, so merging them four at a time rewrote the growing table again and again, and
+  /// took half of a restore's CPU. Thread-safe; idempotent.
+  void begin_bulk_load();
+
+  /// Compactions as usual again, in the background, while the table serves. Writes are not stopped
+  /// while the ingested files are merged: the level-0 limits stay raised until a write
+  /// finds level 0 back under them (see `write`). Thread-safe; idempotent.
+  void end_bulk_load();
+
   /// Generation of the last durable write applied (see `rocksdb_store::seal`).
   std::atomic<uint64_t> durable_gen{0};
 
 private:
+  /// After a bulk load, every 256th write checks whether level 0 is small again and, if
+  /// so, gives the data its level-0 limits back.
+  void settle_after_bulk_load();
+
+  /// Changes options of the data's column family (logged when RocksDB refuses).
+  void set_data_options(const std::unordered_map<std::string, std::string>& changes);
+
   std::string path_;
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_; ///< default, data, meta
+  std::mutex bulk_mtx_; ///< guards `bulk_` and the option changes
+  bool bulk_ = false;   ///< between begin_ and end_bulk_load
+  std::atomic<bool> settling_{false}; ///< level-0 limits raised after a bulk load
+  std::atomic<uint32_t> writes_{0};   ///< writes since the last check while settling
 };
 
 /// The RocksDB resources of one worker: one block cache and one write-buffer budget that
