@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   CLI::App cli{"mephisto-bench: colors pipeline vs. raw librdkafka on the embedded broker"};
   cli.add_option("--words", words, "input words (8 partitions; the mock keeps ~80k/partition)");
   auto rounds_opt = cli.add_option("--rounds", rounds, "alternating rounds of (a) and (b); "
-                                   "--failover: rounds of all variants (default 1)");
+                                   "--failover, --restore-scale: rounds of all variants (default 1), "
+                                   "then medians");
   cli.add_option("--threads", threads, "CAF scheduler threads for the pipeline");
   bool latency_mode = false;
   std::string broker_url = "embedded";
@@ -178,7 +179,9 @@ int main(int argc, char** argv) {
                                    rate_opt->count() > 0 ? rate : 1000, failover.stores);
     });
   if (scale_mode)
-    return run([&] { return restore_scale_bench(broker_url, scale_keys); });
+    return run([&] {
+      return restore_scale_bench(broker_url, scale_keys, rounds_opt->count() > 0 ? rounds : 1);
+    });
   if (restore_mode)
     return run([&] { return restore_bench(broker_url, changelog_records, rounds); });
   if (probe_mode)

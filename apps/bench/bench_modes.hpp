@@ -42,8 +42,10 @@ int windows_bench(size_t keys, size_t per_key);
 /// --restore: table recovery against raw consumption of the same changelog.
 int restore_bench(const std::string& url, int64_t records, int rounds);
 /// --restore-scale: restore time, records/s and peak RSS of count tables of `key_counts`
-/// keys (3 changelog records each), memory and RocksDB, each measured in a child process.
-int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_counts);
+/// keys (3 changelog records each), memory and RocksDB, each measured in a child process;
+/// with `rounds` > 1, each round's figures, then the median of each column.
+int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_counts,
+                        int rounds);
 /// --restore-latency: the other partitions' latency, lookups and memory while one partition
 /// of a worker restores `records` changelog records (restore_latency.cpp).
 int restore_latency_bench(const std::string& url, int64_t records, int rate,

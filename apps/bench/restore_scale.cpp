@@ -155,13 +155,17 @@ int restore_scale_child(const std::string& kind, const std::string& bootstrap,
   return 0;
 }
 
-int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_counts) {
+int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_counts,
+                        int rounds) {
   auto dir = "/tmp/mephisto-restore-scale-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   std::printf("restore scale: a count table's changelog, 3 records per key (15-byte keys, in no "
               "order), one partition (%s);\neach figure from its own process: raw consume, restore into a "
-              "memory store, into RocksDB (256 MiB cache, 128 MiB write buffers)\n",
-              url.c_str());
+              "memory store, into RocksDB (256 MiB cache, 128 MiB write buffers)%s\n",
+              url.c_str(),
+              rounds > 1 ? ";\nrounds in turn, then the median of each column (x raw: of each "
+                           "round's own ratio)"
+                         : "");
   std::printf("%9s %10s | %10s %9s | %10s %5s %9s %11s | %10s %5s %9s\n", "keys", "records",
               "raw rec/s", "peak MiB", "mem rec/s", "x raw", "peak MiB", "MiB/1M keys", "rdb rec/s",
               "x raw", "peak MiB");
@@ -173,21 +177,44 @@ int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_
     auto bootstrap = connect(url, embedded, {{topic, 1, true, false}});
     write_changelog(bootstrap, topic, keys);
     auto records = 3 * keys;
-    auto raw = measure("raw", bootstrap, topic, records, dir);
-    auto mem = measure("memory", bootstrap, topic, records, dir);
-    auto rdb = measure("rocksdb", bootstrap, topic, records, dir);
-    for (auto* m : {&mem, &rdb})
-      if (m->records != records || m->keys != keys)
-        throw std::runtime_error("a restore got " + std::to_string(m->records) + " records, "
-                                 + std::to_string(m->keys) + " keys");
-    auto rate = [](const measurement& m) { return static_cast<double>(m.records) / m.seconds; };
-    // The table's own memory: resident after the restore less before it.
-    auto per_million = mib(mem.rss_after_kib - mem.rss_before_kib) * 1e6
-                       / static_cast<double>(keys);
-    std::printf("%9" PRId64 " %10" PRId64 " | %10.0f %9.0f | %10.0f %5.2f %9.0f %11.1f | %10.0f "
-                "%5.2f %9.0f\n",
-                keys, records, rate(raw), mib(raw.peak_kib), rate(mem), rate(mem) / rate(raw), mib(mem.peak_kib),
-                per_million, rate(rdb), rate(rdb) / rate(raw), mib(rdb.peak_kib));
+    // One row of figures per round: the columns of the table above.
+    std::vector<std::vector<double>> rows;
+    for (int round = 1; round <= rounds; ++round) {
+      auto raw = measure("raw", bootstrap, topic, records, dir);
+      auto mem = measure("memory", bootstrap, topic, records, dir);
+      auto rdb = measure("rocksdb", bootstrap, topic, records, dir);
+      for (auto* m : {&mem, &rdb})
+        if (m->records != records || m->keys != keys)
+          throw std::runtime_error("a restore got " + std::to_string(m->records) + " records, "
+                                   + std::to_string(m->keys) + " keys");
+      auto rate = [](const measurement& m) { return static_cast<double>(m.records) / m.seconds; };
+      // The table's own memory: resident after the restore less before it.
+      auto per_million = mib(mem.rss_after_kib - mem.rss_before_kib) * 1e6
+                         / static_cast<double>(keys);
+      rows.push_back({rate(raw), mib(raw.peak_kib), rate(mem), rate(mem) / rate(raw),
+                      mib(mem.peak_kib), per_million, rate(rdb), rate(rdb) / rate(raw),
+                      mib(rdb.peak_kib)});
+    }
+    auto print = [&](const char* lead, const std::vector<double>& f) {
+      std::printf("%s%9" PRId64 " %10" PRId64 " | %10.0f %9.0f | %10.0f %5.2f %9.0f %11.1f | "
+                  "%10.0f %5.2f %9.0f\n",
+                  lead, keys, records, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]);
+    };
+    if (rounds > 1) {
+      for (auto& row : rows)
+        print("# ", row);
+      std::vector<double> median;
+      for (size_t col = 0; col < rows[0].size(); ++col) {
+        std::vector<double> column;
+        for (auto& row : rows)
+          column.push_back(row[col]);
+        std::sort(column.begin(), column.end());
+        median.push_back(column[column.size() / 2]);
+      }
+      print("", median);
+    } else {
+      print("", rows[0]);
+    }
     std::fflush(stdout);
   }
   std::filesystem::remove_all(dir);

@@ -36,7 +36,11 @@ struct changelog_tail_options {
 struct changelog_position {
   std::string topic;
   int32_t partition = 0;
-  int64_t next = 0; ///< the next offset to read; 0: from the beginning
+  int64_t next = 0; ///< the next offset to read; 0: from the beginning (unless `exact`)
+  /// `next` is known to be in the log (a low watermark was just asked for): it is read as
+  /// is, also when 0. "From the beginning" costs librdkafka an offset lookup and half a
+  /// second before its first fetch (measured: first record after 0.52 s against 0.02 s).
+  bool exact = false;
 };
 
 /// One thing a changelog tail read. Its views stay valid only during the callback.

@@ -189,7 +189,8 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
   } remaining{job};
   remaining.set(high - start);
   auto last_remaining = clock_type::now();
-  auto aerr = tail.assign({{job.changelog, job.partition, start}});
+  // From an offset known to be there: the store's, or the changelog's first.
+  auto aerr = tail.assign({{job.changelog, job.partition, std::max(start, low), true}});
   if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
     return make_error(errc::recovery_failed, where + ": assign: " + rd_kafka_err2str(aerr));
   std::string why;
@@ -206,6 +207,10 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
     for (const auto& ev : batch) {
       if (ev.kind == changelog_event::end_of_partition) {
         next = std::max(next, ev.offset);
+      } else if (ev.kind == changelog_event::offset_lost && start == 0) {
+        // The changelog's first records went (retention) after its low watermark was read:
+        // the consumer goes on from its new first one, which is all a rebuild wants.
+        continue;
       } else if (ev.kind != changelog_event::record) {
         if (!failure)
           failure = make_error(errc::recovery_failed, where + ": " + ev.reason);

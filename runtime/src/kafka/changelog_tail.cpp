@@ -50,7 +50,7 @@ rd_kafka_resp_err_t changelog_tail::assign(const std::vector<changelog_position>
   auto parts = rd_kafka_topic_partition_list_new(static_cast<int>(positions.size()));
   for (auto& pos : positions)
     rd_kafka_topic_partition_list_add(parts, pos.topic.c_str(), pos.partition)->offset
-      = pos.next > 0 ? pos.next : RD_KAFKA_OFFSET_BEGINNING;
+      = pos.next > 0 || pos.exact ? pos.next : RD_KAFKA_OFFSET_BEGINNING;
   auto err = rd_kafka_assign(rk_.get(), parts);
   rd_kafka_topic_partition_list_destroy(parts);
   assigned_ = positions;
