@@ -267,7 +267,8 @@ caf::error worker::start() {
   if (d.opts.store.rfind("rocksdb://", 0) == 0)
     env->services.rocks = std::make_shared<rocksdb_env>(
       d.opts.store.substr(std::string{"rocksdb://"}.size()) + "/" + d.topo->app_id,
-      size_t(d.opts.rocksdb_cache_mb) << 20, size_t(d.opts.rocksdb_write_buffer_mb) << 20);
+      size_t(d.opts.rocksdb_cache_mb) << 20, size_t(d.opts.rocksdb_write_buffer_mb) << 20,
+      d.opts.rocksdb_direct_reads);
   // Global tables are loaded before anything consumes: no agent sees one half loaded.
   std::shared_ptr<global_tables_feed> globals;
   if (!d.topo->globals.empty()) {

@@ -40,6 +40,10 @@ known_options add_worker_options(CLI::App& cli, worker_options& o) {
   add("rocksdb_cache_mb", o.rocksdb_cache_mb, "RocksDB block cache shared by all tables, MiB");
   add("rocksdb_write_buffer_mb", o.rocksdb_write_buffer_mb,
       "RocksDB memtable budget shared by all tables, MiB");
+  add("rocksdb_direct_reads", o.rocksdb_direct_reads,
+      "read RocksDB table files with O_DIRECT (the block cache is the only cache)");
+  add("rocksdb_agent_threads", o.rocksdb_agent_threads,
+      "agents with RocksDB tables run on threads of their own (disk I/O off the scheduler)");
   add("table_cache_keys", o.table_cache_keys,
       "keys a RocksDB table partition keeps decoded in memory");
   add("processing_guarantee", o.processing_guarantee, "at_least_once or exactly_once");

@@ -101,8 +101,10 @@ int main(int argc, char** argv) {
   cli.add_option("--keys", failover.keys, "--failover: distinct keys");
   cli.add_option("--settle-seconds", failover.settle_seconds,
                  "--failover: wait after the preload before the kill");
-  cli.add_option("--stores", failover.stores, "--failover, --restore-latency: memory, rocksdb or both")
-    ->delimiter(',')->check(CLI::IsMember({"memory", "rocksdb"}));
+  cli.add_option("--stores", failover.stores,
+                 "--failover, --restore-latency: memory, rocksdb or both; --restore-latency "
+                 "also rocksdb-cold (O_DIRECT reads, 16 MiB block cache: reads from the disk)")
+    ->delimiter(',')->check(CLI::IsMember({"memory", "rocksdb", "rocksdb-cold"}));
   cli.add_option("--broker", broker_url,
                  "--latency, --restore, --exactly-once, --metrics, --failover: embedded or "
                  "kafka://host:port (creates the topics it needs there)");

@@ -100,6 +100,9 @@ int failover_bench(const failover_options& opts) {
               opts.rate, failover_partitions, opts.broker.c_str(),
               std::thread::hardware_concurrency(), dir.c_str());
   std::fflush(stdout);
+  for (auto& store : opts.stores)
+    if (store != "memory" && store != "rocksdb")
+      throw std::runtime_error("--failover measures memory and rocksdb stores, not " + store);
   std::vector<variant_result> results;
   int n = 0;
   for (int round = 0; round < opts.rounds; ++round)

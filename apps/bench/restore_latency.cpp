@@ -172,13 +172,19 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
   std::fflush(stdout);
 
   auto web = "127.0.0.1:" + std::to_string(free_port());
-  std::string store_url = store == "rocksdb" ? "rocksdb://" + (dir / (id + "-store")).string()
-                                             : "memory://";
+  std::vector<std::string> args{"mephisto-bench", "--failover-worker", id, "worker", "--broker",
+                                "kafka://" + bootstrap, "--id", id, "--web_listen", web,
+                                "--store", store == "memory" ? "memory://"
+                                             : "rocksdb://" + (dir / (id + "-store")).string()};
+  if (store == "rocksdb-cold") {
+    // A table far larger than its caches: no OS page cache (O_DIRECT) and a 16 MiB block
+    // cache, so that the random reads are reads from the disk, as for a table larger than
+    // memory.
+    args.insert(args.end(), {"--rocksdb_direct_reads", "true", "--rocksdb_cache_mb", "16",
+                             "--rocksdb_write_buffer_mb", "8"});
+  }
   auto log = (dir / (id + ".log")).string();
-  worker_process worker{{"mephisto-bench", "--failover-worker", id, "worker", "--broker",
-                         "kafka://" + bootstrap, "--id", id, "--store", store_url,
-                         "--web_listen", web},
-                        log};
+  worker_process worker{args, log};
   // Sends and lookups start with the assignment and run until the restore is over and 5 s
   // more; outputs are read until every event has one (or 10 s more).
   thread_errors errors;

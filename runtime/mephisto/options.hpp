@@ -28,6 +28,15 @@ struct worker_options {
   int32_t rocksdb_cache_mb = 256;
   /// RocksDB memtable budget shared by all table partitions of the worker, MiB.
   int32_t rocksdb_write_buffer_mb = 128;
+  /// Reads RocksDB's table files with O_DIRECT: the block cache is then the only cache of
+  /// table data, not the OS page cache too (tables larger than memory: one copy of a hot
+  /// block, not two). Needs a file system that supports O_DIRECT (not tmpfs).
+  bool rocksdb_direct_reads = false;
+  /// Agents that use RocksDB tables run on threads of their own (CAF `detached`), so that
+  /// their disk reads and writes never hold one of the scheduler's threads, which every
+  /// other actor shares. One thread per such agent and partition: off for many partitions
+  /// whose tables fit the caches.
+  bool rocksdb_agent_threads = true;
   /// Keys a RocksDB table partition keeps decoded in memory.
   int32_t table_cache_keys = 100000;
   /// `at_least_once` (outputs may repeat after a crash) or `exactly_once` (transactions:

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -245,8 +247,10 @@ size_t rocksdb_partition::count() const {
 
 // -- rocksdb_env ------------------------------------------------------------------------
 
-rocksdb_env::rocksdb_env(std::string root, size_t cache_bytes, size_t write_buffer_bytes)
+rocksdb_env::rocksdb_env(std::string root, size_t cache_bytes, size_t write_buffer_bytes,
+                         bool direct_reads)
   : root_(std::move(root)),
+    direct_reads_(direct_reads),
     cache_(rocksdb::NewLRUCache(cache_bytes)),
     write_buffers_(std::make_shared<rocksdb::WriteBufferManager>(write_buffer_bytes, cache_)) {
 }
@@ -274,6 +278,27 @@ void rocksdb_env::condemn(const std::string& table, int32_t partition,
   if (place->condemned.empty())
     place->condemned = reason.empty() ? "condemned" : reason;
 }
+
+namespace {
+
+/// Deletes the table files a restore of another process was writing when it died
+/// (`restore-chunk-<pid>-<n>.sst`, see restore_writer): RocksDB never reads them. Called
+/// with the database open, so that no other process uses the directory (RocksDB's lock);
+/// this process's own files may be in flight.
+void remove_stale_restore_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  auto own = "restore-chunk-" + std::to_string(::getpid()) + "-";
+  std::error_code ec;
+  for (auto& file : fs::directory_iterator{path, ec}) {
+    auto name = file.path().filename().string();
+    if (name.rfind("restore-chunk-", 0) == 0 && name.rfind(own, 0) != 0) {
+      fs::remove(file.path(), ec);
+      log().info("{}: removed {}, left by a restore that did not finish", path, name);
+    }
+  }
+}
+
+} // namespace
 
 expected<std::shared_ptr<rocksdb_partition>>
 rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
@@ -309,6 +334,7 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   opts.max_open_files = 256;
   opts.keep_log_file_num = 2;
   opts.max_background_jobs = 2;
+  opts.use_direct_reads = direct_reads_;
   // Data and offset live in two column families: flush them together, so that unlogged
   // restore writes can never leave an offset on disk without its data (or the reverse).
   opts.atomic_flush = true;
@@ -347,6 +373,7 @@ rocksdb_env::open(const std::string& table, int32_t partition, std::string& why,
   }
   if (!st.ok())
     return io_error("cannot open RocksDB at " + path, st);
+  remove_stale_restore_files(path);
   // Weak: the slot's `db` keeps this deleter alive, a strong handle would be a cycle.
   auto close = [weak = std::weak_ptr<slot>{place}](rocksdb_partition* closing) {
     delete closing;

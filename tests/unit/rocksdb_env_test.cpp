@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -252,6 +253,28 @@ TEST(rocksdb_env, a_bulk_restore_merges_its_files_after_it_is_done_and_gets_the_
       ++wrong;
   }
   EXPECT_EQ(wrong, 0);
+  db->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A process killed while its restore wrote a table file leaves the file behind; the next
+// open of the partition deletes it, and keeps the files this process's restores may be
+// writing now.
+TEST(rocksdb_env, an_open_removes_the_table_files_of_a_restore_that_died) {
+  auto dir = fresh_dir("stale-chunks");
+  auto partition_dir = dir + "/t/0";
+  std::filesystem::create_directories(partition_dir);
+  auto stale = partition_dir + "/restore-chunk-999999999-3.sst";
+  auto own = partition_dir + "/restore-chunk-" + std::to_string(::getpid()) + "-7.sst";
+  std::ofstream{stale} << "left by a killed restore";
+  std::ofstream{own} << "being written";
+  mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
+  std::string why;
+  bool created = false;
+  auto db = env.open("t", 0, why, created);
+  ASSERT_TRUE(db) << mephisto::render(db.error());
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(own));
   db->reset();
   std::filesystem::remove_all(dir);
 }

@@ -148,7 +148,9 @@ private:
 /// Owned by the worker; `open` is thread-safe (restorer threads call it).
 class rocksdb_env {
 public:
-  rocksdb_env(std::string root, size_t cache_bytes, size_t write_buffer_bytes);
+  /// `direct_reads`: table files are read with O_DIRECT (see options::rocksdb_direct_reads).
+  rocksdb_env(std::string root, size_t cache_bytes, size_t write_buffer_bytes,
+              bool direct_reads = false);
 
   const std::string& root() const noexcept { return root_; }
 
@@ -177,6 +179,7 @@ private:
   friend struct rocksdb_env_access;
 
   std::string root_;
+  bool direct_reads_;
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
   /// One per path: opening a database (which may replay its log for a second) holds only
