@@ -20,6 +20,17 @@ std::string fresh_dir(const std::string& name) {
   return dir.string();
 }
 
+/// The restore tests' keys and their stored (encoded) counts.
+std::string key(int i) {
+  return "key-" + std::to_string(i);
+}
+
+std::string encoded(int64_t v) {
+  std::string out;
+  mephisto::codec<int64_t>::encode(v, out);
+  return out;
+}
+
 } // namespace
 
 // A shard dropped by a rewind lets go of its database on its own thread while the next
@@ -126,12 +137,6 @@ TEST(rocksdb_env, an_undecodable_value_condemns_the_database_until_it_is_started
 TEST(rocksdb_env, a_restore_in_ingested_files_and_memtable_writes_keeps_the_last_record_of_each_key) {
   auto dir = fresh_dir("ingest");
   constexpr int keys = 300000;
-  auto key = [](int i) { return "key-" + std::to_string(i); };
-  auto encoded = [](int64_t v) {
-    std::string out;
-    mephisto::codec<int64_t>::encode(v, out);
-    return out;
-  };
   {
     mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
     mephisto::rocksdb_store<std::string, int64_t> store{{&env, "t", 0, 1000}};
@@ -181,12 +186,6 @@ TEST(rocksdb_env, a_bulk_restore_merges_its_files_after_it_is_done_and_gets_the_
   auto dir = fresh_dir("bulk");
   constexpr int files = 30;
   constexpr int per_file = 60000;
-  auto key = [](int i) { return "key-" + std::to_string(i); };
-  auto encoded = [](int64_t v) {
-    std::string out;
-    mephisto::codec<int64_t>::encode(v, out);
-    return out;
-  };
   mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
   mephisto::rocksdb_store<std::string, int64_t> store{{&env, "t", 0, 1000}};
   std::string why;
