@@ -52,8 +52,7 @@ public:
   /// Drops what is held (after waiting for the chunk in flight).
   void clear();
 
-  /// Records per chunk. Also the size below which a chunk is written through the memtable
-  /// rather than as a table file (a standby's checkpoints every second): see `write_sorted`.
+  /// Records per chunk.
   static constexpr size_t chunk_records = 250000;
 
   /// Bytes of keys and values per chunk: large values end a chunk before its record count.

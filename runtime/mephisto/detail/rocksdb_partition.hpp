@@ -116,9 +116,9 @@ public:
   /// took half of a restore's CPU. Thread-safe; idempotent.
   void begin_bulk_load();
 
-  /// Compactions as usual again, in the background, while the table serves. Writes are not stopped
-  /// while the ingested files are merged: the level-0 limits stay raised until a write
-  /// finds level 0 back under them (see `write`). Thread-safe; idempotent.
+  /// Compactions as usual again, in the background, while the table serves. Writes are
+  /// not stopped while the ingested files are merged: the level-0 limits stay raised until
+  /// a write finds level 0 back under them (see `write`). Thread-safe; idempotent.
   void end_bulk_load();
 
   /// Generation of the last durable write applied (see `rocksdb_store::seal`).
