@@ -27,6 +27,12 @@ inline int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+/// The median of `xs` (the upper one of an even count), -1 for none.
+inline double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs.empty() ? -1 : xs[xs.size() / 2];
+}
+
 /// A field of /proc/<pid>/status in KiB (VmRSS, VmHWM), -1 when missing.
 inline long status_kib(const std::string& pid, const std::string& field) {
   std::ifstream in{"/proc/" + pid + "/status"};

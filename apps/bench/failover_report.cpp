@@ -37,15 +37,6 @@ void print_summary(const variant_result& r) {
   std::fflush(stdout);
 }
 
-namespace {
-
-double median(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  return xs.empty() ? -1 : xs[xs.size() / 2];
-}
-
-} // namespace
-
 void print_comparison(const std::vector<variant_result>& results, const std::string& store) {
   std::vector<double> pause[2];
   std::vector<double> detection[2];

@@ -203,15 +203,14 @@ int restore_scale_bench(const std::string& url, const std::vector<int64_t>& key_
     if (rounds > 1) {
       for (auto& row : rows)
         print("# ", row);
-      std::vector<double> median;
+      std::vector<double> medians;
       for (size_t col = 0; col < rows[0].size(); ++col) {
         std::vector<double> column;
         for (auto& row : rows)
           column.push_back(row[col]);
-        std::sort(column.begin(), column.end());
-        median.push_back(column[column.size() / 2]);
+        medians.push_back(median(std::move(column)));
       }
-      print("", median);
+      print("", medians);
     } else {
       print("", rows[0]);
     }
