@@ -13,6 +13,8 @@
 #include "mephisto/log.hpp"
 #include "mephisto/rocksdb_store.hpp"
 
+#include "standby_tailer.hpp"
+
 namespace mephisto {
 
 uint64_t standby_weight(const std::string& member, int32_t table, int32_t partition) {
@@ -32,88 +34,7 @@ uint64_t standby_weight(const std::string& member, int32_t table, int32_t partit
   return h;
 }
 
-namespace {
-
-using clock_type = std::chrono::steady_clock;
-using table_partition = std::pair<uint32_t, int32_t>;
-
-/// One warm copy.
-struct replica {
-  store_ptr store;
-  int64_t next = 0;          ///< next changelog offset to apply
-  int64_t checkpointed = 0;  ///< `next` at the last checkpoint
-  clock_type::time_point last_checkpoint{};
-  /// A store given by a revoked shard is kept until then even where the placement does
-  /// not want it: its partition may come back with the rebalance.
-  clock_type::time_point given_until{};
-};
-
-/// The actor's state and its one consumer; runs on the actor's thread only.
-class standby_tailer {
-public:
-  standby_tailer(caf::blocking_actor* self, env_ptr env) : self_(self), env_(std::move(env)) {
-    for (uint32_t t = 0; t < env_->topo->tables.size(); ++t)
-      table_of_changelog_[env_->topo->tables[t].changelog] = t;
-  }
-
-  void run();
-
-private:
-  std::string where(table_partition k) const {
-    return "standby of table " + env_->topo->tables[k.first].name + " ["
-           + std::to_string(k.second) + "]";
-  }
-
-  void set_wanted(const std::vector<int32_t>& flat);
-  store_ptr take(table_partition k);
-  void keep(table_partition k, store_ptr store);
-  void expire_given();
-  void release(const caf::actor_addr& holder);
-  void add(table_partition k);
-  /// Starts tailing `store` from the offset it reflects (replacing a copy of `k`).
-  replica& tail(table_partition k, store_ptr store, clock_type::time_point given_until);
-  void remove(table_partition k, bool persist);
-  void poll(std::chrono::milliseconds wait);
-  void checkpoint(table_partition k, replica& r, bool now);
-  void reassign();
-  bool ensure_consumer();
-  /// Publishes how far the copies are behind their changelogs; warns about a copy far
-  /// behind (a slow disk, a changelog written faster than it is read), once a minute.
-  void measure_lag();
-  /// Updates the stats and, when the set of copies changed, says which ones it keeps.
-  void publish_count() {
-    env_->report.stats->standby_partitions.store(static_cast<int64_t>(replicas_.size()),
-                                          std::memory_order_relaxed);
-    std::set<table_partition> now;
-    for (auto& [k, r] : replicas_)
-      now.insert(k);
-    if (now == logged_)
-      return;
-    logged_ = std::move(now);
-    std::string list;
-    for (auto& k : logged_)
-      list += (list.empty() ? "" : ", ") + env_->topo->tables[k.first].name + " ["
-              + std::to_string(k.second) + "]";
-    log().info("standby: {} table partitions kept warm{}{}", logged_.size(),
-               list.empty() ? "" : ": ", list);
-  }
-
-  caf::blocking_actor* self_;
-  env_ptr env_;
-  std::map<std::string, uint32_t> table_of_changelog_;
-  std::set<table_partition> wanted_;                    ///< the cluster's placement
-  std::map<table_partition, replica> replicas_;         ///< tailed now
-  std::map<table_partition, caf::actor_addr> held_;     ///< taken by a local shard
-  std::set<table_partition> broken_;                    ///< undecodable: not tailed again
-  std::set<table_partition> logged_;                    ///< copies last logged
-  kafka::changelog_tail tail_;
-  bool reassign_needed_ = false;
-  std::string why_;
-  clock_type::time_point last_lag_warning_{};
-};
-
-/// A copy this far behind gets a warning: its failover restores that much.
-constexpr int64_t lag_warning_records = 100000;
+namespace standby_detail {
 
 void standby_tailer::run() {
   bool running = true;
@@ -272,126 +193,9 @@ void standby_tailer::release(const caf::actor_addr& holder) {
   publish_count();
 }
 
-void standby_tailer::checkpoint(table_partition k, replica& r, bool now) {
-  if (r.next == r.checkpointed && !now)
-    return;
-  auto t = clock_type::now();
-  // A durable store persists every second (and when its restore buffer is full).
-  bool force = now || t - r.last_checkpoint > std::chrono::seconds(1);
-  if (auto err = r.store->checkpoint(r.next, force)) {
-    log().warn("{}: checkpoint failed: {}", where(k), render(err));
-    return;
-  }
-  if (force) {
-    r.checkpointed = r.next;
-    r.last_checkpoint = t;
-  }
-}
+} // namespace standby_detail
 
-bool standby_tailer::ensure_consumer() {
-  if (tail_.is_open())
-    return true;
-  auto err = tail_.open({
-    .bootstrap = env_->layout.bootstrap,
-    .client_id = env_->topo->app_id + "-standby",
-    .group_id = env_->topo->app_id + "-standby",
-    // A copy whose offset the changelog no longer has is discarded, never patched.
-    .offset_reset = "error",
-    .fetch_wait = std::chrono::milliseconds(100),
-    .tuning = kafka::with_client_properties({{"queued.max.messages.kbytes", "16384"}},
-                                            env_->opts.client_properties,
-                                            kafka::client_kind::consumer),
-  });
-  if (err)
-    log().error("standby: {}", render(err));
-  return !err;
-}
-
-void standby_tailer::reassign() {
-  reassign_needed_ = false;
-  if (!ensure_consumer())
-    return;
-  std::vector<kafka::changelog_position> positions;
-  for (auto& [k, r] : replicas_)
-    positions.push_back({env_->topo->tables[k.first].changelog, k.second, r.next});
-  auto err = tail_.assign(positions);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    log().warn("standby: assign failed: {}", rd_kafka_err2str(err));
-}
-
-void standby_tailer::poll(std::chrono::milliseconds wait) {
-  if (!tail_.is_open())
-    return;
-  auto batch = tail_.read(wait, kafka::changelog_tail::max_batch);
-  uint64_t applied = 0;
-  for (const auto& ev : batch) {
-    auto t = table_of_changelog_.find(std::string{ev.topic});
-    auto it = t != table_of_changelog_.end() ? replicas_.find({t->second, ev.partition})
-                                             : replicas_.end();
-    if (it == replicas_.end()) {
-      if (ev.kind == kafka::changelog_event::offset_lost
-          || ev.kind == kafka::changelog_event::error)
-        log().warn("standby: {}", ev.reason);
-      continue;
-    }
-    auto k = it->first;
-    auto& r = it->second;
-    if (ev.kind == kafka::changelog_event::end_of_partition) {
-      r.next = std::max(r.next, ev.offset);
-    } else if (ev.kind == kafka::changelog_event::offset_lost) {
-      log().warn("{}: discarded, the changelog no longer has its offset {} ({}); rebuilding "
-                 "it", where(k), r.next, ev.reason);
-      if (auto err = r.store->discard())
-        log().warn("{}: {}", where(k), render(err));
-      r.next = r.checkpointed = 0;
-      reassign_needed_ = true;
-    } else if (ev.kind == kafka::changelog_event::error) {
-      log().warn("{}: {}", where(k), ev.reason);
-    } else if (ev.offset >= r.next) { // (older ones: fetched before a reassign)
-      if (ev.apply_to(*r.store, why_)) {
-        r.next = ev.offset + 1;
-        ++applied;
-      } else {
-        log().error("{}: offset {}: the table cannot decode the record ({}); no standby for "
-                    "this partition",
-                    where(k), ev.offset, why_);
-        broken_.insert(k);
-        remove(k, false);
-      }
-    }
-  }
-  env_->report.stats->standby_records.fetch_add(applied, std::memory_order_relaxed);
-  for (auto& [k, r] : replicas_)
-    checkpoint(k, r, false);
-  measure_lag();
-}
-
-void standby_tailer::measure_lag() {
-  int64_t worst = 0;
-  const table_partition* worst_copy = nullptr;
-  for (auto& [k, r] : replicas_) {
-    int64_t low = 0;
-    int64_t end = 0; // cached from the last fetch: no request to the broker
-    auto& changelog = env_->topo->tables[k.first].changelog;
-    if (tail_.cached_watermarks(changelog, k.second, low, end) != RD_KAFKA_RESP_ERR_NO_ERROR
-        || end < 0)
-      continue;
-    if (auto lag = end - r.next; lag > worst) {
-      worst = lag;
-      worst_copy = &k;
-    }
-  }
-  env_->report.stats->standby_lag.store(worst, std::memory_order_relaxed);
-  auto now = clock_type::now();
-  if (worst_copy != nullptr && worst >= lag_warning_records
-      && now - last_lag_warning_ > std::chrono::minutes(1)) {
-    last_lag_warning_ = now;
-    log().warn("{}: {} changelog records behind; a failover to it restores them first",
-               where(*worst_copy), worst);
-  }
-}
-
-} // namespace
+using standby_detail::standby_tailer;
 
 void standby_replicas(caf::blocking_actor* self, env_ptr env) {
   standby_tailer{self, std::move(env)}.run();

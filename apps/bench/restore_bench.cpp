@@ -94,10 +94,8 @@ int restore_bench(const std::string& url, int64_t records, int rounds) {
                 rocks_rate, rocks_keys, rocks_rate / raw_rate);
     std::fflush(stdout);
   }
-  std::sort(rocks_ratios.begin(), rocks_ratios.end());
-  std::printf("median c/a = %.2f (goal >= 0.8)\n", rocks_ratios[rocks_ratios.size() / 2]);
-  std::sort(ratios.begin(), ratios.end());
-  std::printf("median b/a = %.2f (goal >= 0.8)\n", ratios[ratios.size() / 2]);
+  std::printf("median c/a = %.2f (goal >= 0.8)\n", median(rocks_ratios));
+  std::printf("median b/a = %.2f (goal >= 0.8)\n", median(ratios));
   return 0;
 }
 

@@ -62,6 +62,51 @@ struct changelog_event {
   }
 };
 
+/// Consecutive records of one store, in changelog order, applied together by
+/// `store_base::restore_batch` (a memory store overlaps the cache misses of their keys).
+/// Holds views into the `changelog_batch` the records came from: apply them before it
+/// goes. Owned and reused by one reader (a restore, the standby actor): its buffers stay.
+class record_run {
+public:
+  /// What `apply_to` did.
+  struct outcome {
+    size_t applied = 0;
+    int64_t next = -1;   ///< the offset after the last record applied; -1: none was
+    int64_t failed = -1; ///< the offset of a record the store cannot decode; -1: none
+  };
+
+  void add(const changelog_event& ev) {
+    records_.push_back({ev.key, ev.value});
+    offsets_.push_back(ev.offset);
+  }
+
+  bool empty() const noexcept { return records_.empty(); }
+
+  /// Applies the records in order, up to one the store cannot decode (`why` says why),
+  /// and forgets them.
+  outcome apply_to(store_base& store, std::string& why) {
+    outcome done;
+    if (!records_.empty()) {
+      done.applied = store.restore_batch(records_, why);
+      if (done.applied > 0)
+        done.next = offsets_[done.applied - 1] + 1;
+      if (done.applied < records_.size())
+        done.failed = offsets_[done.applied];
+    }
+    clear();
+    return done;
+  }
+
+  void clear() noexcept {
+    records_.clear();
+    offsets_.clear();
+  }
+
+private:
+  std::vector<restore_record> records_;
+  std::vector<int64_t> offsets_;
+};
+
 /// What one `changelog_tail::read` got: its records and events, in order, as
 /// `changelog_event`s (made as the iteration reaches them). Owns librdkafka's messages
 /// until it is destroyed; used on the thread that read it.
