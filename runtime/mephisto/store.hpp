@@ -286,22 +286,8 @@ public:
 
   bool restore(std::string_view key, std::optional<std::string_view> value,
                std::string& why) override {
-    if (!codec<K>::decode(key, key_buf_, why)) {
-      why = "key: " + why;
-      return false;
-    }
-    if (!value) {
-      map_.erase(key_buf_);
-      return true;
-    }
-    if (!codec<V>::decode(*value, value_buf_, why)) {
-      why = "value: " + why;
-      return false;
-    }
-    // Swapped, not copied: the replaced value's buffer is the next record's to decode into.
-    using std::swap;
-    swap(map_.try_emplace(key_buf_).first->second.value, value_buf_);
-    return true;
+    restore_record record{key, value};
+    return restore_batch({&record, 1}, why) == 1;
   }
 
   /// Decodes the batch's keys and hashes them first, then applies the records in order
@@ -417,8 +403,7 @@ private:
   std::vector<node*> dirty_;
   std::vector<K> deleted_;
   std::vector<undo_record> journal_;
-  K key_buf_{};
-  V value_buf_{};
+  V value_buf_{}; ///< restore_batch's decoded value, swapped into the table
   std::vector<K> batch_keys_;       ///< restore_batch's decoded keys (their buffers reused)
   std::vector<uint64_t> batch_hashes_;
   /// Shared with the `offset_write`s of batches in flight, which may outlive the store.

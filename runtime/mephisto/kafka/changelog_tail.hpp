@@ -80,8 +80,6 @@ public:
     offsets_.push_back(ev.offset);
   }
 
-  bool empty() const noexcept { return records_.empty(); }
-
   /// Applies the records in order, up to one the store cannot decode (`why` says why),
   /// and forgets them.
   outcome apply_to(store_base& store, std::string& why) {

@@ -118,6 +118,7 @@ private:
   void run(changelog_tail& tail) {
     std::deque<changelog_batch> spent;
     for (;;) {
+      bool room = false; // only this thread adds to `ready_`: room stays room
       {
         std::unique_lock<std::mutex> guard{mtx_};
         changed_.wait(guard, [this] {
@@ -126,9 +127,10 @@ private:
         if (stopping_)
           return;
         spent.swap(spent_);
+        room = ready_.size() < depth;
       }
       spent.clear(); // frees their messages, outside the lock
-      if (ready_size() >= depth)
+      if (!room)
         continue;
       // Take what is there without waiting; only an empty queue waits, and then for one
       // record: a batch read with a timeout waits the whole timeout for a full batch.
@@ -143,11 +145,6 @@ private:
       }
       changed_.notify_all();
     }
-  }
-
-  size_t ready_size() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return ready_.size();
   }
 
   std::mutex mtx_;
