@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -25,22 +26,29 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A loopback port nobody listens on now (the worker binds it right after).
+/// A loopback port nobody listens on now (the worker binds it right after), picked at
+/// random below Linux's ephemeral range (32768 and up). A port the kernel hands out for
+/// `bind(0)` comes from that range, and any outgoing connection (librdkafka's to the
+/// broker, from this or another test) could take it before the worker binds it: a test
+/// failed once with "cannot listen" that way.
 int free_port() {
-  auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0)
-      ::close(fd);
-    throw std::runtime_error("no free loopback port");
+  thread_local std::mt19937 pick{std::random_device{}()};
+  std::uniform_int_distribution<int> below_ephemeral{20000, 32000};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+      break;
+    auto port = below_ephemeral(pick);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (free)
+      return port;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  throw std::runtime_error("no free loopback port");
 }
 
 bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
