@@ -121,12 +121,31 @@ public:
     return true;
   }
 
+  /// Checks that the table can read every record, then hands those before the first it
+  /// cannot to the restore writer at once (which overlaps their lookups).
+  size_t restore_batch(std::span<const restore_record> records, std::string& why) override {
+    size_t readable = 0;
+    for (; readable < records.size(); ++readable) {
+      auto& r = records[readable];
+      if (!codec<K>::decode(r.key, key_buf_, why)) {
+        why = "key: " + why;
+        break;
+      }
+      if (r.value && !codec<V>::decode(*r.value, value_buf_, why)) {
+        why = "value: " + why;
+        break;
+      }
+    }
+    restore_.add(records.first(readable));
+    return readable;
+  }
+
   /// A full chunk goes to disk on the restore writer's thread while the restore goes on;
   /// `force` writes what is held and waits until it is written.
   caf::error checkpoint(int64_t next_offset, bool force) override {
     if (!force)
       return restore_.full() ? restore_.write(db_, next_offset) : caf::none;
-    auto err = restore_.write(db_, next_offset);
+    auto err = restore_.write(db_, next_offset, true);
     auto written = restore_.wait();
     return err ? err : written;
   }

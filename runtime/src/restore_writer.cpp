@@ -1,6 +1,5 @@
 #include "mephisto/detail/restore_writer.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -14,31 +13,6 @@
 
 namespace mephisto::detail {
 
-namespace {
-
-/// Calls `fn(key, record)` for the last record of each key of a sorted chunk, in key order.
-/// Prefetches the bytes of the records a few places ahead: after the sort they are read
-/// at random, and their cache misses were most of a table file's writing.
-template <class Chunk, class Fn>
-void for_each_last(const Chunk& sorted, Fn&& fn) {
-  constexpr size_t ahead = 16;
-  auto& recs = sorted.records;
-  for (size_t i = 0; i < recs.size(); ++i) {
-    if (i + ahead < recs.size())
-      __builtin_prefetch(sorted.bytes.data() + recs[i + ahead].at);
-    auto& r = recs[i];
-    if (i + 1 < recs.size()) {
-      auto& next = recs[i + 1];
-      if (next.head[0] == r.head[0] && next.head[1] == r.head[1]
-          && sorted.key(next) == sorted.key(r))
-        continue; // a later record of the same key follows
-    }
-    fn(sorted.key(r), r);
-  }
-}
-
-} // namespace
-
 restore_writer::restore_writer() = default;
 
 restore_writer::~restore_writer() {
@@ -46,27 +20,33 @@ restore_writer::~restore_writer() {
 }
 
 void restore_writer::add(std::string_view key, std::optional<std::string_view> value) {
-  chunk::record r{{0, 0},
-                  static_cast<uint32_t>(filling_.bytes.size()),
-                  static_cast<uint32_t>(key.size()),
-                  static_cast<uint32_t>(value ? value->size() : 0),
-                  value.has_value()};
-  unsigned char head[16] = {};
-  std::memcpy(head, key.data(), std::min<size_t>(16, key.size()));
-  for (int i = 0; i < 16; ++i)
-    r.head[i / 8] = (r.head[i / 8] << 8) | head[i];
-  filling_.bytes.append(key);
-  if (value)
-    filling_.bytes.append(*value);
-  filling_.records.push_back(r);
+  filling_.add(restore_chunk::hash_of(key), key, value);
 }
 
-caf::error restore_writer::write(std::shared_ptr<rocksdb_partition> db, int64_t next_offset) {
+void restore_writer::add(std::span<const restore_record> records) {
+  constexpr size_t slot_ahead = 16;
+  constexpr size_t record_ahead = 8;
+  auto n = records.size();
+  hashes_.resize(n);
+  for (size_t i = 0; i < n; ++i)
+    hashes_[i] = restore_chunk::hash_of(records[i].key);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + slot_ahead < n)
+      filling_.prefetch_slot(hashes_[i + slot_ahead]);
+    if (i + record_ahead < n)
+      filling_.prefetch_record(hashes_[i + record_ahead]);
+    filling_.add(hashes_[i], records[i].key, records[i].value);
+  }
+}
+
+caf::error restore_writer::write(std::shared_ptr<rocksdb_partition> db, int64_t next_offset,
+                                 bool waited_for) {
   auto err = wait();
   // The written chunk comes back empty with its capacity: the next one fills it.
   std::swap(filling_, writing_);
-  in_flight_ = std::async(std::launch::async, [this, db = std::move(db), next_offset] {
-    return write_sorted(*db, writing_, next_offset);
+  size_t parts = waited_for ? 2 : 1;
+  in_flight_ = std::async(std::launch::async, [this, db = std::move(db), next_offset, parts] {
+    return write_chunk(*db, writing_, next_offset, parts);
   });
   return err;
 }
@@ -82,33 +62,25 @@ void restore_writer::clear() {
   filling_.clear();
 }
 
-caf::error restore_writer::write_sorted(rocksdb_partition& db, chunk& out, int64_t next_offset) {
-  // In key order (a table file needs it; the memtable's skip list inserts a key after the
-  // previous one cheaply), and the records of a key in arrival order: the last one wins.
-  std::sort(out.records.begin(), out.records.end(),
-            [&out](const chunk::record& x, const chunk::record& y) {
-              if (x.head[0] != y.head[0])
-                return x.head[0] < y.head[0];
-              if (x.head[1] != y.head[1])
-                return x.head[1] < y.head[1];
-              if (auto c = out.key(x).compare(out.key(y)); c != 0) // equal heads: whole keys
-                return c < 0;
-              return x.at < y.at;
-            });
+caf::error restore_writer::write_chunk(rocksdb_partition& db, restore_chunk& out,
+                                       int64_t next_offset, size_t parts) {
   rocksdb_batch batch;
-  if (out.records.size() >= min_file_records) {
+  if (out.keys() >= min_file_records) {
     db.begin_bulk_load();
-    if (auto err = ingest(db, out))
+    if (auto err = ingest(db, out, out.keys() >= parts * min_file_records ? parts : 1))
       return err;
   } else {
-    // Caught up (a standby's checkpoints): compactions go on as usual.
+    // Caught up (a standby's checkpoints): compactions go on as usual. In key order: the
+    // memtable's skip list inserts a key after the previous one cheaply.
     db.end_bulk_load();
-    for_each_last(out, [&](std::string_view key, const chunk::record& r) {
+    out.split(1);
+    out.sort(0, out.keys());
+    for (auto& r : out.records()) {
       if (r.present)
-        batch.put(db.data(), key, out.value(r));
+        batch.put(db.data(), out.key(r), out.value(r));
       else
-        batch.erase(db.data(), key);
-    });
+        batch.erase(db.data(), out.key(r));
+    }
   }
   out.clear();
   // After the data: a crash in between leaves an older offset, and the restore then
@@ -116,42 +88,75 @@ caf::error restore_writer::write_sorted(rocksdb_partition& db, chunk& out, int64
   return db.write_unlogged(batch, next_offset);
 }
 
-caf::error restore_writer::ingest(rocksdb_partition& db, const chunk& sorted) {
-  auto fail = [&db](const char* what, const rocksdb::Status& st) {
-    return make_error(errc::store_failed,
-                      std::string{what} + " in " + db.path() + ": " + st.ToString());
-  };
-  auto* native = db.native();
+namespace {
+
+/// Sorts `out`'s records [first, last) and writes them to a new table file at `path`.
+/// Prefetches the bytes of the records a few places ahead: after the sort they are read
+/// at random, and their cache misses were most of a table file's writing.
+rocksdb::Status write_file(rocksdb_partition& db, restore_chunk& out, size_t first,
+                           size_t last, const std::string& path) {
+  constexpr size_t ahead = 16;
+  out.sort(first, last);
   // The data's own options: its comparator, table format and filters.
-  rocksdb::SstFileWriter file{rocksdb::EnvOptions{}, native->GetOptions(db.data()), db.data()};
-  // A name of its own: two stores of one partition (a standby's copy and a recovering
-  // shard) may share its database.
-  static std::atomic<uint64_t> files{0};
-  auto path = db.path() + "/restore-chunk-" + std::to_string(::getpid()) + "-"
-              + std::to_string(files.fetch_add(1, std::memory_order_relaxed)) + ".sst";
+  rocksdb::SstFileWriter file{rocksdb::EnvOptions{}, db.native()->GetOptions(db.data()),
+                              db.data()};
   auto st = file.Open(path);
-  for_each_last(sorted, [&](std::string_view key, const chunk::record& r) {
-    if (!st.ok())
-      return;
+  auto recs = out.records();
+  for (size_t i = first; i < last && st.ok(); ++i) {
+    if (i + ahead < last)
+      __builtin_prefetch(out.key(recs[i + ahead]).data());
+    auto& r = recs[i];
+    auto key = out.key(r);
     rocksdb::Slice k{key.data(), key.size()};
     if (r.present) {
-      auto value = sorted.value(r);
+      auto value = out.value(r);
       st = file.Put(k, rocksdb::Slice{value.data(), value.size()});
     } else {
       st = file.Delete(k);
     }
-  });
-  if (st.ok())
-    st = file.Finish();
-  if (!st.ok())
-    return fail("writing a restore table file", st);
-  rocksdb::IngestExternalFileOptions opts;
-  opts.move_files = true;          // a hard link: the file is written once
-  opts.write_global_seqno = false; // the sequence number goes to the manifest only
-  st = native->IngestExternalFile(db.data(), {path}, opts);
+  }
+  return st.ok() ? file.Finish() : st;
+}
+
+/// A name of its own for a restore's table file: two stores of one partition (a
+/// standby's copy and a recovering shard) may share its database.
+std::string restore_file_path(const rocksdb_partition& db) {
+  static std::atomic<uint64_t> files{0};
+  return db.path() + "/restore-chunk-" + std::to_string(::getpid()) + "-"
+         + std::to_string(files.fetch_add(1, std::memory_order_relaxed)) + ".sst";
+}
+
+} // namespace
+
+caf::error restore_writer::ingest(rocksdb_partition& db, restore_chunk& out, size_t parts) {
+  auto starts = out.split(parts);
+  std::vector<std::string> paths;
+  for (size_t p = 0; p < parts; ++p)
+    paths.push_back(restore_file_path(db));
+  // The last range here, the others each on a thread of their own.
+  std::vector<std::future<rocksdb::Status>> others;
+  for (size_t p = 0; p + 1 < parts; ++p)
+    others.push_back(std::async(std::launch::async, [&, p] {
+      return write_file(db, out, starts[p], starts[p + 1], paths[p]);
+    }));
+  auto st = write_file(db, out, starts[parts - 1], starts[parts], paths[parts - 1]);
+  for (auto& other : others)
+    if (auto ost = other.get(); st.ok())
+      st = ost;
+  const char* what = "writing a restore table file";
+  if (st.ok()) {
+    what = "ingesting restore table files";
+    rocksdb::IngestExternalFileOptions opts;
+    opts.move_files = true;          // a hard link: each file is written once
+    opts.write_global_seqno = false; // the sequence number goes to the manifest only
+    st = db.native()->IngestExternalFile(db.data(), paths, opts);
+  }
   std::error_code ignored;
-  std::filesystem::remove(path, ignored);
-  return st.ok() ? caf::none : fail("ingesting a restore table file", st);
+  for (auto& path : paths)
+    std::filesystem::remove(path, ignored);
+  return st.ok() ? caf::none
+                 : make_error(errc::store_failed,
+                              std::string{what} + " in " + db.path() + ": " + st.ToString());
 }
 
 } // namespace mephisto::detail
