@@ -33,14 +33,13 @@
 #include <thread>
 #include <vector>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "bench_kit.hpp"
 #include "keyed_events.hpp"
 #include "mephisto/codec.hpp"
 #include "mephisto/kafka/config.hpp"
+#include "mephisto/test_harness.hpp"
 #include "support/http_client.hpp"
 #include "worker_process.hpp"
 
@@ -51,20 +50,6 @@ namespace {
 constexpr int32_t partitions = 8; // as the failover app declares its topics
 constexpr int read_seconds = 10;   ///< how long partition 0 reads its table at random
 constexpr int read_rate = 20000;   ///< events per second to partition 0 then
-
-/// A TCP port free right now on 127.0.0.1 (the worker's web server binds it next).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("no free port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 /// `key-<k>` for the first `count` k that Kafka's partitioner puts in partition 0.
 std::vector<std::string> partition_zero_keys(int64_t count) {
@@ -171,7 +156,7 @@ variant run_variant(const std::string& bootstrap, const std::string& store, int6
               store.c_str(), 3 * static_cast<int64_t>(keys.size()), keys.size());
   std::fflush(stdout);
 
-  auto web = "127.0.0.1:" + std::to_string(free_port());
+  auto web = "127.0.0.1:" + std::to_string(mephisto::testing::free_loopback_port());
   std::vector<std::string> args{"mephisto-bench", "--failover-worker", id, "worker", "--broker",
                                 "kafka://" + bootstrap, "--id", id, "--web_listen", web,
                                 "--store", store == "memory" ? "memory://"

@@ -87,6 +87,12 @@ private:
 /// A fresh, empty directory under the system's temporary directory.
 std::string temp_dir(const std::string& name);
 
+/// A loopback port nobody listens on now, for a worker started right after (its web or
+/// cluster port). Picked at random below Linux's ephemeral range (32768 and up): a port
+/// `bind(0)` hands out comes from that range, and any outgoing connection could take it
+/// before the worker binds it (a test failed once with "cannot listen" that way).
+int free_loopback_port();
+
 // -- a real broker ----------------------------------------------------------------------
 
 /// The kit's `kafka.sh` (a single-node Apache Kafka 4.x in KRaft mode; needs Java 17,

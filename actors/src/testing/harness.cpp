@@ -26,12 +26,16 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A loopback port nobody listens on now (the worker binds it right after), picked at
-/// random below Linux's ephemeral range (32768 and up). A port the kernel hands out for
-/// `bind(0)` comes from that range, and any outgoing connection (librdkafka's to the
-/// broker, from this or another test) could take it before the worker binds it: a test
-/// failed once with "cannot listen" that way.
-int free_port() {
+bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
+  for (auto& a : args)
+    if (a == flag || a.rfind(flag + "=", 0) == 0)
+      return true;
+  return false;
+}
+
+} // namespace
+
+int free_loopback_port() {
   thread_local std::mt19937 pick{std::random_device{}()};
   std::uniform_int_distribution<int> below_ephemeral{20000, 32000};
   for (int attempt = 0; attempt < 200; ++attempt) {
@@ -50,15 +54,6 @@ int free_port() {
   }
   throw std::runtime_error("no free loopback port");
 }
-
-bool has_flag(const std::vector<std::string>& args, const std::string& flag) {
-  for (auto& a : args)
-    if (a == flag || a.rfind(flag + "=", 0) == 0)
-      return true;
-  return false;
-}
-
-} // namespace
 
 /// One instance: a child process or an in-process worker (the last run's, null before the
 /// first), and the ports it keeps across restarts.
@@ -126,7 +121,7 @@ std::chrono::milliseconds harness::between(std::chrono::milliseconds lo,
 void harness::launch(int i, const std::vector<std::string>& faults) {
   auto n = std::to_string(i);
   auto& inst = at(i);
-  inst.web_port = free_port();
+  inst.web_port = free_loopback_port();
   std::vector<std::string> flags{"--broker", opts_.broker, "--web_listen", web_address(i)};
   if (opts_.rocksdb)
     flags.insert(flags.end(), {"--store", "rocksdb://" + opts_.dir + "/store-" + n});
@@ -136,7 +131,7 @@ void harness::launch(int i, const std::vector<std::string>& faults) {
   auto noted = faults.empty() ? std::string{} : ", faults " + plan;
   if (manages_cluster(i)) {
     if (inst.cluster_port == 0)
-      inst.cluster_port = free_port();
+      inst.cluster_port = free_loopback_port();
     std::string seeds;
     for (int j = 0; j < instances(); ++j)
       if (j != i && at(j).cluster_port != 0)
