@@ -9,9 +9,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "mephisto/rocksdb_store.hpp"
+#include "mephisto/test_harness.hpp"
 
 namespace {
 
@@ -112,22 +112,11 @@ TEST(restore_chunk, an_add_after_a_sort_still_finds_the_keys_held) {
   EXPECT_EQ(chunk.value(chunk.records()[0]), "22");
 }
 
-namespace {
-
-std::string fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path()
-             / ("mephisto-unit-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  return dir.string();
-}
-
-} // namespace
-
 // A RocksDB restore given batches ends as one given the same records one at a time: through
 // a forced chunk written as one table file (67k keys), a last chunk written in two key
 // ranges at once (110k keys), and tombstones.
 TEST(rocksdb_store, restore_batch_ends_as_one_by_one_restores_do) {
-  auto dir = fresh_dir("restore-batch");
+  auto dir = mephisto::testing::temp_dir("restore-batch");
   constexpr int records = 400000;
   constexpr uint64_t keys = 120000;
   std::mt19937_64 rng{3};
@@ -186,7 +175,7 @@ TEST(rocksdb_store, restore_batch_ends_as_one_by_one_restores_do) {
 }
 
 TEST(rocksdb_store, restore_batch_keeps_the_records_before_one_it_cannot_decode_and_none_after) {
-  auto dir = fresh_dir("restore-batch-bad");
+  auto dir = mephisto::testing::temp_dir("restore-batch-bad");
   mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
   mephisto::rocksdb_store<int64_t, int64_t> s{{&env, "t", 0, 1000}};
   std::string why;
