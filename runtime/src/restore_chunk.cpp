@@ -1,8 +1,10 @@
 #include "mephisto/detail/restore_chunk.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 
 namespace mephisto::detail {
 
@@ -25,6 +27,10 @@ void restore_chunk::add(uint64_t hash, std::string_view key,
   if (moved_ || (records_.size() + 1) * 2 > index_.size())
     reindex(moved_ ? std::max(index_.size(), first_index_slots)
                    : std::max(index_.size() * 2, first_index_slots));
+  // Positions in the buffer are 32 bits: a restore checkpoints (and empties the chunk) once
+  // it holds 32 MiB, after every batch, so only a batch of records of gigabytes gets here.
+  if (bytes_.size() + key.size() + (value ? value->size() : 0) > UINT32_MAX)
+    throw std::length_error("a restore chunk cannot hold more than 4 GiB");
   ++added_;
   auto size = static_cast<uint32_t>(value ? value->size() : 0);
   auto tag = tag_of(hash);

@@ -290,8 +290,10 @@ expected<restore_stats> restore_changelog(const restore_job& job, store_base& st
       last_report = now;
       report(job, where, stats, start, next, started, false);
     }
-    // A durable store keeps what it has so far: a restart resumes from there.
-    if (!failure && next - checkpointed >= 100000) {
+    // A durable store keeps what it has so far, once it holds a chunk's worth: a restart
+    // resumes from there. Asked after every batch, so that what a store holds between
+    // checkpoints stays bounded also when its records are large.
+    if (!failure && next > checkpointed) {
       failure = store.checkpoint(next, false);
       checkpointed = next;
     }
