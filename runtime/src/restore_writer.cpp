@@ -1,7 +1,6 @@
 #include "mephisto/detail/restore_writer.hpp"
 
 #include <atomic>
-#include <cstring>
 #include <filesystem>
 
 #include <unistd.h>
