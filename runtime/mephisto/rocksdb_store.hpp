@@ -151,7 +151,9 @@ public:
   }
 
   caf::error restore_done() override {
-    if (auto err = restore_.wait())
+    // The restore's chunks (up to 2 x 32 MiB and their records) are not kept while the
+    // table serves.
+    if (auto err = restore_.release())
       return err;
     db_->end_bulk_load();
     return db_->flush();

@@ -93,9 +93,32 @@ void restore_chunk::sort(size_t first, size_t last) {
 }
 
 void restore_chunk::clear() {
-  bytes_.clear();
-  records_.clear();
-  std::fill(index_.begin(), index_.end(), 0);
+  auto keys = records_.size();
+  if (bytes_.capacity() > 4 * bytes_.size() + (size_t{1} << 20))
+    std::string{}.swap(bytes_);
+  else
+    bytes_.clear();
+  if (records_.capacity() > 4 * keys + 4096)
+    std::vector<record>{}.swap(records_);
+  else
+    records_.clear();
+  // An index twice the keys' number is its smallest (at most half full).
+  if (index_.size() > 8 * keys + first_index_slots) {
+    std::vector<uint64_t>{}.swap(index_);
+    mask_ = 0;
+  } else {
+    std::fill(index_.begin(), index_.end(), 0);
+  }
+  added_ = 0;
+  moved_ = false;
+}
+
+void restore_chunk::release() {
+  // Swapped with empty ones: a string moved from an empty one keeps its own buffer.
+  std::string{}.swap(bytes_);
+  std::vector<record>{}.swap(records_);
+  std::vector<uint64_t>{}.swap(index_);
+  mask_ = 0;
   added_ = 0;
   moved_ = false;
 }

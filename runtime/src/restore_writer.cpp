@@ -61,6 +61,14 @@ void restore_writer::clear() {
   filling_.clear();
 }
 
+caf::error restore_writer::release() {
+  auto err = wait();
+  filling_.release();
+  writing_.release();
+  std::vector<uint64_t>{}.swap(hashes_);
+  return err;
+}
+
 caf::error restore_writer::write_chunk(rocksdb_partition& db, restore_chunk& out,
                                        int64_t next_offset, size_t parts) {
   rocksdb_batch batch;

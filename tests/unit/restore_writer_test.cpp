@@ -200,3 +200,57 @@ TEST(rocksdb_store, restore_batch_keeps_the_records_before_one_it_cannot_decode_
   EXPECT_EQ(s.size(), 2u);
   std::filesystem::remove_all(dir);
 }
+
+// A chunk about as full as its buffers keeps them for the next chunk (a long restore
+// reuses them); a small chunk after a large one gives them back (a standby's checkpoints
+// every second after its catch-up).
+TEST(restore_chunk, a_clear_keeps_buffers_it_used_and_gives_back_ones_four_times_too_large) {
+  restore_chunk chunk;
+  for (int i = 0; i < 100000; ++i)
+    add(chunk, "key-" + std::to_string(i), std::to_string(i));
+  auto full = chunk.held_bytes();
+  EXPECT_GT(full, 100000u * sizeof(restore_chunk::record));
+  chunk.clear();
+  EXPECT_EQ(chunk.held_bytes(), full);
+  for (int i = 0; i < 10; ++i)
+    add(chunk, "key-" + std::to_string(i), std::to_string(i));
+  chunk.clear();
+  EXPECT_LT(chunk.held_bytes(), 1024u);
+  // Still a working chunk.
+  add(chunk, "again", std::string{"1"});
+  add(chunk, "again", std::nullopt);
+  ASSERT_EQ(chunk.keys(), 1u);
+  EXPECT_FALSE(chunk.records()[0].present);
+}
+
+// A restore's writer gives its chunks back once the restore is over; what it wrote stays.
+TEST(restore_writer, release_gives_back_the_chunks_and_keeps_what_was_written) {
+  auto dir = mephisto::testing::temp_dir("restore-writer-release");
+  mephisto::rocksdb_env env{dir, 8 << 20, 8 << 20};
+  std::string why;
+  bool created = false;
+  auto db = env.open("t", 0, why, created);
+  ASSERT_TRUE(db) << why;
+  {
+    mephisto::detail::restore_writer writer;
+    std::vector<std::string> keys;
+    for (int i = 0; i < 120000; ++i)
+      keys.push_back("key-" + std::to_string(i));
+    std::vector<mephisto::restore_record> batch;
+    for (auto& k : keys)
+      batch.push_back({k, std::optional<std::string_view>{k}});
+    writer.add(batch);
+    ASSERT_FALSE(writer.write(*db, 120000, true));
+    ASSERT_FALSE(writer.wait());
+    // The written chunk was about as full as its buffers: kept for a next one.
+    EXPECT_GT(writer.held_bytes(), 120000u * sizeof(restore_chunk::record));
+    ASSERT_FALSE(writer.release());
+    EXPECT_LT(writer.held_bytes(), 1024u);
+  }
+  std::string value;
+  ASSERT_TRUE((*db)->get("key-119999", value));
+  EXPECT_EQ(value, "key-119999");
+  EXPECT_EQ((*db)->offset(), 120000);
+  db->reset();
+  std::filesystem::remove_all(dir);
+}

@@ -59,6 +59,11 @@ public:
   size_t bytes() const noexcept { return bytes_.size(); }
   /// Records added since the chunk began, repeats of a key included.
   size_t added() const noexcept { return added_; }
+  /// Bytes of memory its buffers hold (their capacity, not what is used).
+  size_t held_bytes() const noexcept {
+    return bytes_.capacity() + records_.capacity() * sizeof(record)
+           + index_.capacity() * sizeof(uint64_t);
+  }
 
   std::span<record> records() noexcept { return records_; }
   std::span<const record> records() const noexcept { return records_; }
@@ -88,8 +93,13 @@ public:
   /// differ may be sorted at the same time.
   void sort(size_t first, size_t last);
 
-  /// Forgets every record; keeps the buffers' capacity.
+  /// Forgets every record. Keeps the buffers for the next chunk when this one filled a
+  /// good part of them; gives back buffers four and more times larger than what it held
+  /// (a standby's checkpoints every second, after a catch-up filled a chunk).
   void clear();
+
+  /// Forgets every record and gives back every buffer.
+  void release();
 
 private:
   /// Makes an index of `slots` slots (a power of two) and files every record in it.

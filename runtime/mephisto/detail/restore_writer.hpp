@@ -63,6 +63,15 @@ public:
   /// Drops what is held (after waiting for the chunk in flight).
   void clear();
 
+  /// Waits for the chunk in flight and gives back every buffer: the restore is over (the
+  /// next one makes them anew).
+  caf::error release();
+
+  /// Bytes of memory its chunks' buffers hold.
+  size_t held_bytes() const noexcept {
+    return filling_.held_bytes() + writing_.held_bytes() + hashes_.capacity() * sizeof(uint64_t);
+  }
+
   /// Distinct keys per chunk.
   static constexpr size_t chunk_keys = 250000;
 
