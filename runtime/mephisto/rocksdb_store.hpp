@@ -107,22 +107,13 @@ public:
 
   bool restore(std::string_view key, std::optional<std::string_view> value,
                std::string& why) override {
-    // Check that the table can read the record before it is stored.
-    if (!codec<K>::decode(key, key_buf_, why)) {
-      why = "key: " + why;
-      return false;
-    }
-    if (value && !codec<V>::decode(*value, value_buf_, why)) {
-      why = "value: " + why;
-      return false;
-    }
-    // Only the last record of a key matters: keep it until the next checkpoint.
-    restore_.add(key, value);
-    return true;
+    restore_record record{key, value};
+    return restore_batch({&record, 1}, why) == 1;
   }
 
   /// Checks that the table can read every record, then hands those before the first it
-  /// cannot to the restore writer at once (which overlaps their lookups).
+  /// cannot to the restore writer at once (which overlaps their lookups). Only the last
+  /// record of a key matters: the writer keeps it until the next checkpoint.
   size_t restore_batch(std::span<const restore_record> records, std::string& why) override {
     size_t readable = 0;
     for (; readable < records.size(); ++readable) {

@@ -18,10 +18,6 @@ restore_writer::~restore_writer() {
   wait();
 }
 
-void restore_writer::add(std::string_view key, std::optional<std::string_view> value) {
-  filling_.add(restore_chunk::hash_of(key), key, value);
-}
-
 void restore_writer::add(std::span<const restore_record> records) {
   constexpr size_t slot_ahead = 16;
   constexpr size_t record_ahead = 8;

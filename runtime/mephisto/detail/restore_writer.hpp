@@ -38,9 +38,6 @@ public:
   /// Waits for the chunk in flight.
   ~restore_writer();
 
-  /// Keeps `value` as `key`'s last record (nullopt: a tombstone).
-  void add(std::string_view key, std::optional<std::string_view> value);
-
   /// Keeps each record as its key's last, in order. Hashes the keys first, then looks them
   /// up while the lookups a few records ahead load.
   void add(std::span<const restore_record> records);
